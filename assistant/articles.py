@@ -1,0 +1,346 @@
+"""``Article`` and one parser per input kind (CONTRACT §1).
+
+The stored text of an article is always a contiguous span of the decoded file (for .txt and
+.md) or the ``text`` field as given (JSON), stripped of surrounding whitespace only: a quote
+taken from it is verbatim in the original too. For the wire format of the seeds, the
+``date …`` marker, the dateline and the closing credit line are metadata, so they sit outside
+that span.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ArticleError
+
+SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl"}
+TITLE_CHARS = 90
+
+
+@dataclass(frozen=True)
+class Article:
+    id: str
+    text: str
+    title: str
+    date: str | None = None  # ISO YYYY-MM-DD
+    source: str | None = None
+    url: str | None = None
+    dateline: str | None = None
+    path: str | None = None
+    encoding: str = "utf-8"
+
+    @property
+    def content_hash(self) -> str:
+        """Changes when anything we store changes: the text or any metadata field."""
+        parts = [self.text, self.title, self.date or "", self.source or "", self.url or "",
+                 self.dateline or ""]
+        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+    @property
+    def date_int(self) -> int:
+        """YYYYMMDD as an integer, for range filters; 0 when undated."""
+        return int(self.date.replace("-", "")) if self.date else 0
+
+
+# ---------------------------------------------------------------- reading bytes
+
+
+def read_text(path: Path, max_bytes: int) -> tuple[str, str]:
+    """The file's text and the encoding used; refuses empty, oversized and binary files."""
+    name = str(path)
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise ArticleError(name, _os_reason(e)) from e
+    if size > max_bytes:
+        raise ArticleError(
+            name, f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB limit"
+        )
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise ArticleError(name, _os_reason(e)) from e
+    if not raw.strip():
+        raise ArticleError(name, "file is empty" if not raw else "file holds only whitespace")
+    if b"\x00" in raw[:8192]:
+        raise ArticleError(name, "binary file (NUL bytes), not text")
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    for encoding in ("utf-8", "cp1252", "latin-1"):
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if _looks_binary(text):
+            raise ArticleError(name, "binary file (control characters), not text")
+        return text, encoding
+    raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
+
+
+def _looks_binary(text: str) -> bool:
+    sample = text[:8192]
+    controls = sum(1 for c in sample if ord(c) < 32 and c not in "\t\n\r\f\v")
+    return controls > max(8, len(sample) // 100)
+
+
+def _os_reason(e: OSError) -> str:
+    return {
+        2: "no such file",
+        13: "permission denied",
+        21: "is a directory",
+        40: "too many levels of symbolic links",
+    }.get(e.errno or 0, e.strerror or str(e))
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def parse_file(path: Path, max_bytes: int = 5_000_000) -> list[Article]:
+    """Every article in one file, or an ``ArticleError`` naming the file (and line)."""
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ArticleError(str(path), f"unsupported file type {suffix or '(none)'!r}")
+    text, encoding = read_text(path, max_bytes)
+    stem = path.stem
+    if suffix == ".txt":
+        articles = [parse_plain(text, stem)]
+    elif suffix in (".md", ".markdown"):
+        articles = [parse_markdown(text, stem, str(path))]
+    elif suffix in (".html", ".htm"):
+        articles = [parse_html(text, stem, str(path))]
+    elif suffix == ".json":
+        articles = parse_json(text, stem, str(path))
+    else:
+        articles = list(parse_jsonl(text, stem, str(path)))
+    return [_with(a, path=str(path), encoding=encoding) for a in articles]
+
+
+def _with(article: Article, **changes: Any) -> Article:
+    from dataclasses import replace
+
+    return replace(article, **changes)
+
+
+_DATE_MARK = re.compile(r"\A\s*date:?\s+(\d{4}-\d{2}-\d{2})\b[ \t]*", re.IGNORECASE)
+# "Tokyo, Jan. 31 (Jiji Press)--"
+_DATELINE_AGENCY = re.compile(
+    r"(?P<place>[A-Z][\w .'-]{1,40}?),\s+(?P<day>[A-Z][a-z]{2,4}\.?\s+\d{1,2})\s+"
+    r"\((?P<agency>[^)\n]{2,60})\)\s*(?:--|—|–)\s*"
+)
+# "TOKYO — " / "LONDON (Reuters) - "
+_DATELINE_CAPS = re.compile(
+    r"(?P<place>[A-Z][A-Z .'-]{1,40}?)(?:\s+\((?P<agency>[^)\n]{2,60})\))?\s+(?:—|–|--|-)\s+"
+)
+_COPYRIGHT = re.compile(
+    r"(?:\s+END)?\s*\[\s*(?:Copyright|©)\s+(?P<owner>[^\]\n]{2,80})\]\s*\Z", re.IGNORECASE
+)
+_CREDIT = re.compile(r"\s*(?:—|–|--)\s*(?P<credit>[A-Z][^\n—–]{2,60})\s*\Z")
+
+
+def parse_plain(text: str, stem: str) -> Article:
+    """A .txt article: the seed wire format, or any text with an optional headline line."""
+    start, end = 0, len(text)
+    iso: str | None = None
+    m = _DATE_MARK.match(text)
+    if m:
+        iso = normalize_date(m.group(1), "date")
+        start = m.end()
+    start += len(text[start:end]) - len(text[start:end].lstrip())
+    title: str | None = None
+    # A short first line followed by a blank line is a headline.
+    head = re.match(r"([^\n]{3,200})\n[ \t]*\n", text[start:end])
+    if head and not head.group(1).rstrip().endswith((".", ":", ";", ",")):
+        title = head.group(1).strip()
+        start += head.end()
+        start += len(text[start:end]) - len(text[start:end].lstrip())
+    dateline, source = None, None
+    for pattern in (_DATELINE_AGENCY, _DATELINE_CAPS):
+        d = pattern.match(text, start, end)
+        if d:
+            dateline = d.group("place").strip()
+            source = d.group("agency")
+            start = d.end()
+            break
+    c = _COPYRIGHT.search(text, start, end)
+    if c:
+        source = source or _outlet_name(c.group("owner"))
+        end = c.start()
+    else:
+        credit = _CREDIT.search(text, start, end)
+        if credit:
+            source = source or _outlet_name(credit.group("credit"))
+            end = credit.start()
+    body = text[start:end].strip()
+    if not body:
+        raise ArticleError(stem, "no article text after the metadata")
+    return Article(
+        id=stem, text=body, title=title or title_from_lead(body), date=iso,
+        source=source.strip() if source else None, dateline=dateline,
+    )
+
+
+def _outlet_name(owner: str) -> str:
+    """'The Jiji Press, Ltd.' -> 'Jiji Press'; 'The Yomiuri Shimbun/ANN' -> 'The Yomiuri Shimbun'."""
+    name = owner.split("/")[0].strip()
+    name = re.sub(r",?\s+(Ltd|Inc|Co|LLC|plc)\.?\Z", "", name, flags=re.IGNORECASE).strip()
+    if re.match(r"The\s+\w+\s+Press\Z", name):  # wire agencies drop the article
+        name = name[4:]
+    return name
+
+
+def title_from_lead(body: str) -> str:
+    """A short title made from the lead sentence, cut at a word boundary."""
+    lead = re.split(r"(?<=[.!?])\s+(?=[A-Z\"“])", body.strip(), maxsplit=1)[0]
+    lead = " ".join(lead.split())
+    if len(lead) <= TITLE_CHARS:
+        return lead.rstrip(".")
+    cut = lead[:TITLE_CHARS].rsplit(" ", 1)[0].rstrip(",;:- ")
+    return cut + "…"
+
+
+def parse_markdown(text: str, stem: str, name: str) -> Article:
+    meta: dict[str, Any] = {}
+    start = 0
+    fm = re.match(r"\A---[ \t]*\n(.*?\n)---[ \t]*\n", text, re.DOTALL)
+    if fm:
+        try:
+            loaded = yaml.safe_load(fm.group(1))
+        except yaml.YAMLError as e:
+            raise ArticleError(name, f"front matter is not valid YAML: {e}") from e
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ArticleError(name, "front matter must be a mapping of fields")
+        meta = loaded or {}
+        start = fm.end()
+    title = _str_field(meta, "title", name)
+    head = re.match(r"\s*#[ \t]+([^\n]+)\n?", text[start:])
+    if head:
+        title = title or head.group(1).strip()
+        start += head.end()
+    body = text[start:].strip()
+    if not body:
+        raise ArticleError(name, "no article text")
+    raw_date = meta.get("date")
+    return Article(
+        id=_str_field(meta, "id", name) or stem,
+        text=body,
+        title=title or title_from_lead(body),
+        date=normalize_date(raw_date, "date", name) if raw_date else None,
+        source=_str_field(meta, "source", name),
+        url=_str_field(meta, "url", name),
+    )
+
+
+def parse_html(html: str, stem: str, name: str) -> Article:
+    import trafilatura
+
+    doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False)
+    if doc is None:
+        raise ArticleError(name, "no main text found in the HTML page")
+    data = doc if isinstance(doc, dict) else doc.as_dict()
+    body = (data.get("text") or "").strip()
+    if not body:
+        raise ArticleError(name, "no main text found in the HTML page")
+    raw_date = data.get("date")
+    iso = None
+    if raw_date:
+        try:
+            iso = normalize_date(str(raw_date), "date", name)
+        except ArticleError:
+            iso = None  # a page's odd date metadata is not a reason to drop the article
+    return Article(
+        id=stem, text=body, title=(data.get("title") or "").strip() or title_from_lead(body),
+        date=iso, source=(data.get("sitename") or data.get("hostname") or None),
+        url=data.get("url") or None,
+    )
+
+
+def parse_json(text: str, stem: str, name: str) -> list[Article]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ArticleError(name, f"invalid JSON: {e.msg}", line=e.lineno) from e
+    items = data if isinstance(data, list) else [data]
+    if not items:
+        raise ArticleError(name, "the JSON list holds no articles")
+    many = len(items) > 1
+    return [
+        article_from_object(obj, f"{stem}-{i + 1}" if many else stem, name, None)
+        for i, obj in enumerate(items)
+    ]
+
+
+def parse_jsonl(text: str, stem: str, name: str) -> Iterator[Article]:
+    seen = False
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ArticleError(name, f"invalid JSON: {e.msg}", line=lineno) from e
+        seen = True
+        yield article_from_object(obj, f"{stem}-{lineno}", name, lineno)
+    if not seen:
+        raise ArticleError(name, "no JSON lines")
+
+
+def article_from_object(obj: Any, fallback_id: str, name: str, line: int | None) -> Article:
+    if not isinstance(obj, dict):
+        raise ArticleError(name, "an article must be a JSON object", line=line)
+    text = obj.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise ArticleError(name, "missing or empty field 'text'", line=line)
+    body = text.strip()
+    raw_date = obj.get("date")
+    try:
+        return Article(
+            id=_str_field(obj, "id", name, line) or fallback_id,
+            text=body,
+            title=_str_field(obj, "title", name, line) or title_from_lead(body),
+            date=normalize_date(raw_date, "date", name, line) if raw_date else None,
+            source=_str_field(obj, "source", name, line),
+            url=_str_field(obj, "url", name, line),
+        )
+    except ArticleError:
+        raise
+
+
+def _str_field(obj: dict[str, Any], key: str, name: str, line: int | None = None) -> str | None:
+    value = obj.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and key == "id":
+        return str(value)
+    if not isinstance(value, str):
+        raise ArticleError(name, f"field {key!r} must be a string", line=line)
+    return value.strip() or None
+
+
+def normalize_date(value: Any, field: str, name: str = "", line: int | None = None) -> str:
+    """Any reasonable date form -> ISO YYYY-MM-DD, or an error naming the field."""
+    if isinstance(value, date):
+        return value.isoformat()[:10]
+    raw = str(value).strip()
+    m = re.match(r"\A(\d{4})-(\d{2})-(\d{2})", raw)
+    try:
+        if m:
+            return date(int(m[1]), int(m[2]), int(m[3])).isoformat()
+    except ValueError:
+        pass
+    import dateparser
+
+    parsed = dateparser.parse(raw, settings={"PREFER_DAY_OF_MONTH": "first",
+                                              "REQUIRE_PARTS": ["year"]})
+    if parsed is None:
+        raise ArticleError(name or field, f"field {field!r}: cannot read {raw!r} as a date",
+                           line=line)
+    return parsed.date().isoformat()

@@ -1,0 +1,136 @@
+"""The ``assistant`` command. With the UI, the only place that turns errors into messages."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+
+from .config import Settings
+from .errors import AssistantError, InputError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Every CONTRACT §2 variable as an option; None means "leave the environment's value".
+_SETTING_OPTIONS = [
+    click.option("--index-dir", help="Embedded Chroma store folder [ASSISTANT_INDEX_DIR]."),
+    click.option("--chroma-url", help="Chroma server http://host:port [ASSISTANT_CHROMA_URL]."),
+    click.option("--collection", help="Collection name [ASSISTANT_COLLECTION]."),
+    click.option("--openai-api-key", help="API key [OPENAI_API_KEY]; prefer the variable."),
+    click.option("--openai-base-url", help="OpenAI-compatible endpoint [OPENAI_BASE_URL]."),
+    click.option("--llm", type=click.Choice(["openai", "extractive"]),
+                 help="Answerer [ASSISTANT_LLM]."),
+    click.option("--llm-model", help="Chat model name [ASSISTANT_LLM_MODEL]."),
+    click.option("--embed-model",
+                 help="Embedding model: all-MiniLM-L6-v2 or openai:<name> [ASSISTANT_EMBED_MODEL]."),
+]
+
+
+def settings_options(func: F) -> F:
+    """Adds the settings options to a command and hands it a ``settings`` argument."""
+
+    @wraps(func)
+    def wrapper(**kwargs: Any) -> Any:
+        flags = {name: kwargs.pop(name) for name in list(kwargs) if name in _FLAG_NAMES}
+        kwargs["settings"] = Settings.load(**flags)
+        return func(**kwargs)
+
+    for option in reversed(_SETTING_OPTIONS):
+        wrapper = option(wrapper)
+    return wrapper  # type: ignore[return-value]
+
+
+_FLAG_NAMES = {"index_dir", "chroma_url", "collection", "openai_api_key", "openai_base_url",
+               "llm", "llm_model", "embed_model"}
+
+
+def _emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Ask questions about news articles; every claim cites an exact quote."""
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--prune", is_flag=True, help="Remove articles whose files are gone.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
+@click.option("--max-file-mb", type=float, help="Refuse files larger than this [5].")
+@settings_options
+def ingest(paths: tuple[str, ...], prune: bool, as_json: bool, max_file_mb: float | None,
+           settings: Settings) -> None:
+    """Ingest article files and folders (.txt .md .html .json .jsonl)."""
+    from .runtime import Runtime
+
+    if max_file_mb is not None:
+        settings = settings.with_(max_file_mb=max_file_mb)
+    runtime = Runtime.open(settings)
+    report = runtime.ingest(list(paths), prune=prune, progress=not as_json)
+    for item in report.skipped:
+        click.echo(f"skipped {item['path']}: {item['reason']}", err=True)
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
+    if as_json:
+        _emit_json(report.to_json())
+    else:
+        click.echo(
+            f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+            f"{report.removed} removed, {len(report.skipped)} skipped; "
+            f"{report.chunks} chunks in the store"
+        )
+    if report.chunks_written:
+        click.echo(
+            f"embedded and stored {report.chunks_written} chunks in {report.seconds:.1f} s "
+            f"({report.chunks_per_second:.1f} chunks/s)", err=True,
+        )
+    sys.exit(1 if report.skipped else 0)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+@settings_options
+def articles(as_json: bool, settings: Settings) -> None:
+    """List the ingested articles."""
+    from .store import Store
+
+    store = Store.from_settings(settings)
+    records = store.articles()
+    if as_json:
+        _emit_json([
+            {"id": r.id, "title": r.title, "date": r.date, "source": r.source, "url": r.url,
+             "chunks": r.chunks, "duplicate_of": r.duplicate_of}
+            for r in records
+        ])
+        return
+    if not records:
+        click.echo("no articles yet: run `assistant ingest PATH`")
+    for r in records:
+        dup = f"  (copy of {r.duplicate_of})" if r.duplicate_of else ""
+        click.echo(f"{r.date or '----------'}  {r.source or '?':<22.22}  {r.title}  "
+                   f"[{r.id}, {r.chunks} chunks]{dup}")
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except InputError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+    except AssistantError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)

@@ -1,0 +1,127 @@
+"""One frozen ``Settings`` object, read once from the environment and command-line flags.
+
+Every module receives the settings (or the parts it needs) as arguments; nothing reads
+``os.environ`` after start-up. CONTRACT §2 names the variables; each has a CLI option.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+DEFAULT_EMBED_MODEL = "all-MiniLM-L6-v2"
+
+# Environment variable for each setting that can come from the environment.
+_ENV = {
+    "index_dir": "ASSISTANT_INDEX_DIR",
+    "chroma_url": "ASSISTANT_CHROMA_URL",
+    "collection": "ASSISTANT_COLLECTION",
+    "openai_api_key": "OPENAI_API_KEY",
+    "openai_base_url": "OPENAI_BASE_URL",
+    "llm": "ASSISTANT_LLM",
+    "llm_model": "ASSISTANT_LLM_MODEL",
+    "embed_model": "ASSISTANT_EMBED_MODEL",
+    "embed_threads": "ASSISTANT_EMBED_THREADS",
+    "max_file_mb": "ASSISTANT_MAX_FILE_MB",
+    "top_k": "ASSISTANT_TOP_K",
+    "llm_timeout": "ASSISTANT_LLM_TIMEOUT",
+    "auth": "ASSISTANT_AUTH",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    index_dir: Path = Path("index")
+    chroma_url: str | None = None
+    collection: str = "articles"
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    llm: str | None = None  # "openai" | "extractive" | None (decided by `answer_mode`)
+    llm_model: str = "gpt-4o-mini"
+    embed_model: str = DEFAULT_EMBED_MODEL
+    embed_threads: int = 0  # 0: let the runtime decide (measured: see README)
+    embed_batch: int = 32
+    chunk_tokens: int = 200
+    chunk_overlap_sentences: int = 1
+    max_file_mb: float = 5.0
+    top_k: int = 5
+    llm_timeout: float = 60.0
+    llm_retries: int = 3
+    auth: str | None = None  # "user:password" for the web UI
+
+    def __repr__(self) -> str:  # never print the key
+        shown = {f.name: getattr(self, f.name) for f in fields(self)}
+        if shown["openai_api_key"]:
+            shown["openai_api_key"] = "***"
+        if shown["auth"]:
+            shown["auth"] = "***"
+        return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
+
+    @property
+    def answer_mode(self) -> str:
+        """Which answerer runs: the explicit choice, else openai when an endpoint is configured."""
+        if self.llm:
+            return self.llm
+        return "openai" if (self.openai_api_key or self.openai_base_url) else "extractive"
+
+    @property
+    def answer_mode_reason(self) -> str:
+        if self.llm:
+            return f"ASSISTANT_LLM={self.llm}"
+        if self.openai_api_key:
+            return "OPENAI_API_KEY is set"
+        if self.openai_base_url:
+            return f"OPENAI_BASE_URL is set ({self.openai_base_url})"
+        return "no OPENAI_API_KEY or OPENAI_BASE_URL: extractive answers"
+
+    @property
+    def store_label(self) -> str:
+        where = self.chroma_url or str(self.index_dir)
+        return f"{where} (collection {self.collection!r})"
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    @classmethod
+    def load(
+        cls, env: Mapping[str, str] | None = None, **flags: Any
+    ) -> Settings:
+        """Environment first, then any flag that is not None overrides it."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        types = {f.name: f.type for f in fields(cls)}
+        for name, var in _ENV.items():
+            raw = env.get(var)
+            if raw is not None and raw != "":
+                values[name] = _convert(name, str(types[name]), raw, var)
+        for name, value in flags.items():
+            if value is not None:
+                if name not in types:
+                    raise ConfigError(f"unknown setting {name!r}")
+                values[name] = value
+        if "index_dir" in values:
+            values["index_dir"] = Path(values["index_dir"])
+        settings = cls(**values)
+        if settings.llm not in (None, "openai", "extractive"):
+            raise ConfigError(
+                f"ASSISTANT_LLM must be 'openai' or 'extractive', not {settings.llm!r}"
+            )
+        if settings.top_k < 1:
+            raise ConfigError(f"top-k must be at least 1, not {settings.top_k}")
+        return settings
+
+
+def _convert(name: str, type_name: str, raw: str, var: str) -> Any:
+    try:
+        if "int" in type_name and "str" not in type_name:
+            return int(raw)
+        if "float" in type_name:
+            return float(raw)
+    except ValueError as e:
+        raise ConfigError(f"{var}={raw!r} is not a number") from e
+    return raw

@@ -1,0 +1,207 @@
+"""discover → parse → diff by content hash → chunk → embed in batches → write → commit.
+
+Articles stream through in batches, so memory stays flat in the number of articles. Each
+article is committed (its registry record written) only after its chunks are stored: a run
+killed at any point leaves no article half-visible, and the next run picks up where it stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .articles import SUFFIXES, Article, parse_file
+from .chunking import Chunk, chunk_article
+from .config import Settings
+from .embedding import Embedder
+from .errors import ArticleError
+from .store import Store
+
+EMBED_BATCH_CHUNKS = 128
+
+
+@dataclass
+class IngestReport:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    chunks: int = 0  # chunks in the store after the run
+    seconds: float = 0.0
+    chunks_written: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "added": self.added, "updated": self.updated, "unchanged": self.unchanged,
+            "removed": self.removed, "skipped": self.skipped, "chunks": self.chunks,
+            "seconds": round(self.seconds, 3),
+        }
+
+    @property
+    def chunks_per_second(self) -> float:
+        return self.chunks_written / self.seconds if self.seconds > 0 else 0.0
+
+
+def discover(paths: Iterable[str | Path], report: IngestReport) -> list[Path]:
+    """Files to read, in a stable order; paths that cannot be used go to ``report.skipped``."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        try:
+            is_dir = path.is_dir()
+            exists = path.exists() or path.is_symlink()
+        except OSError as e:  # a symlink loop raises ELOOP on stat
+            report.skipped.append({"path": str(path), "reason": e.strerror or str(e)})
+            continue
+        if not exists:
+            report.skipped.append({"path": str(path), "reason": "no such file or directory"})
+        elif is_dir:
+            for root, dirs, files in os.walk(path, followlinks=False):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(files):
+                    p = Path(root) / name
+                    if not name.startswith(".") and p.suffix.lower() in SUFFIXES:
+                        found.append(p)
+        else:
+            found.append(path)
+    return list(dict.fromkeys(found))
+
+
+def _estimate_articles(files: Sequence[Path]) -> int:
+    total = 0
+    for f in files:
+        if f.suffix.lower() == ".jsonl":
+            try:
+                with f.open("rb") as fh:
+                    total += sum(1 for line in fh if line.strip())
+            except OSError:
+                total += 1
+        else:
+            total += 1
+    return total
+
+
+ProgressFactory = Callable[[int], "Progress"]
+
+
+class Progress:
+    """The tqdm bar on stderr, or nothing."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self._bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, unit="article", file=sys.stderr, dynamic_ncols=True,
+                             desc="ingest")
+
+    def update(self, n: int, chunks_per_s: float) -> None:
+        if self._bar is not None:
+            self._bar.set_postfix_str(f"{chunks_per_s:.1f} chunks/s", refresh=False)
+            self._bar.update(n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def ingest(
+    paths: Sequence[str | Path],
+    store: Store,
+    embedder: Embedder,
+    settings: Settings,
+    prune: bool = False,
+    progress: bool = False,
+    find_duplicate: Callable[[Article], str | None] | None = None,
+) -> IngestReport:
+    started = time.perf_counter()
+    report = IngestReport()
+    files = discover(paths, report)
+    known = {r.id: r for r in store.articles()}
+    bar = Progress(_estimate_articles(files), enabled=progress)
+    seen_ids: dict[str, str] = {}
+    scanned_paths: set[str] = set()
+    pending: list[tuple[Article, list[Chunk], bool]] = []
+    pending_chunks = 0
+    max_bytes = int(settings.max_file_mb * 1_000_000)
+
+    def flush() -> None:
+        nonlocal pending_chunks
+        if not pending:
+            return
+        texts = [c.text for _, chunks, _ in pending for c in chunks]
+        vectors = embedder.embed(texts)
+        at = 0
+        for article, chunks, is_update in pending:
+            store.remove_orphans(article.id)
+            duplicate_of = find_duplicate(article) if find_duplicate else None
+            store.add_chunks(article, chunks, vectors[at : at + len(chunks)], duplicate_of)
+            store.commit_article(article, len(chunks), duplicate_of)
+            at += len(chunks)
+            report.chunks_written += len(chunks)
+            if is_update:
+                report.updated += 1
+            else:
+                report.added += 1
+        elapsed = time.perf_counter() - started
+        bar.update(len(pending), report.chunks_written / elapsed if elapsed else 0.0)
+        pending.clear()
+        pending_chunks = 0
+
+    try:
+        for path, articles in _parse_all(files, max_bytes, report):
+            scanned_paths.add(str(path))
+            for article in articles:
+                if article.id in seen_ids:
+                    report.skipped.append({
+                        "path": str(path),
+                        "reason": f"duplicate id {article.id!r} (first seen in {seen_ids[article.id]})",
+                    })
+                    continue
+                seen_ids[article.id] = str(path)
+                if article.encoding != "utf-8":
+                    report.notes.append(f"{path}: not valid UTF-8, read as {article.encoding}")
+                old = known.get(article.id)
+                if old is not None and old.hash == article.content_hash:
+                    report.unchanged += 1
+                    bar.update(1, 0.0)
+                    continue
+                chunks = chunk_article(article, embedder.count_tokens, settings.chunk_tokens,
+                                       settings.chunk_overlap_sentences)
+                pending.append((article, chunks, old is not None))
+                pending_chunks += len(chunks)
+                if pending_chunks >= EMBED_BATCH_CHUNKS:
+                    flush()
+        flush()
+    finally:
+        bar.close()
+    if prune:
+        for record in known.values():
+            gone = record.path and not Path(record.path).exists()
+            dropped = record.path in scanned_paths and record.id not in seen_ids
+            if gone or dropped:
+                store.delete_article(record.id)
+                report.removed += 1
+    report.chunks = store.chunk_count()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _parse_all(
+    files: Sequence[Path], max_bytes: int, report: IngestReport
+) -> Iterator[tuple[Path, list[Article]]]:
+    for path in files:
+        try:
+            yield path, parse_file(path, max_bytes)
+        except ArticleError as e:
+            report.skipped.append({"path": str(path), "reason": _reason(e)})
+
+
+def _reason(e: ArticleError) -> str:
+    return f"line {e.line}: {e.reason}" if e.line is not None else e.reason

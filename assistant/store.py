@@ -1,0 +1,314 @@
+"""The Chroma store: chunk vectors (through llama-index's ``ChromaVectorStore``) and the
+article registry. The only module that talks to Chroma.
+
+Two collections per name:
+
+- ``<name>``: one record per chunk (vector, text, article metadata, offsets). Its collection
+  metadata records the embedding model; opening it with another model raises ``ModelMismatch``.
+- ``<name>-registry``: one record per article (full text, metadata, content hash, chunk count).
+  An article's registry record is written only after all of its chunks, so it is the commit
+  marker: chunks without a registry record are leftovers of an interrupted run and are removed
+  before the article is written again. That is what makes ingestion resumable after kill -9.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from .articles import Article
+from .chunking import Chunk
+from .config import Settings
+from .errors import ModelMismatch, StoreError, StoreUnavailable
+
+_REGISTRY_SUFFIX = "-registry"
+_WRITE_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    """What the registry knows of an article."""
+
+    id: str
+    title: str
+    date: str | None
+    source: str | None
+    url: str | None
+    dateline: str | None
+    path: str | None
+    hash: str
+    chunks: int
+    duplicate_of: str | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved chunk."""
+
+    chunk_id: str
+    article_id: str
+    text: str
+    start: int
+    end: int
+    score: float
+    title: str
+    date: str | None
+    source: str | None
+    url: str | None
+    duplicate_of: str | None = None
+
+
+def _client_from_settings(settings: Settings) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    try:
+        if settings.chroma_url:
+            url = urlparse(settings.chroma_url)
+            if not url.hostname:
+                raise StoreError(f"ASSISTANT_CHROMA_URL={settings.chroma_url!r} has no host")
+            return chromadb.HttpClient(
+                host=url.hostname,
+                port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https",
+                settings=chroma_settings,
+            )
+        settings.index_dir.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(settings.index_dir), settings=chroma_settings)
+    except StoreError:
+        raise
+    except Exception as e:  # chromadb raises ValueError/ConnectionError/its own types
+        where = settings.chroma_url or str(settings.index_dir)
+        if settings.chroma_url:
+            raise StoreUnavailable(f"cannot reach the Chroma server at {where}: {e}") from e
+        raise StoreError(f"cannot open the Chroma store at {where}: {e}") from e
+
+
+class Store:
+    def __init__(self, client: Any, collection: str, embed_model: str, label: str = "") -> None:
+        self.client = client
+        self.name = collection
+        self.embed_model = embed_model
+        self.label = label or collection
+        try:
+            self._chunks = client.get_or_create_collection(
+                collection,
+                metadata={"embed_model": embed_model},
+                configuration={"hnsw": {"space": "cosine"}},
+                embedding_function=None,
+            )
+            self._registry = client.get_or_create_collection(
+                collection + _REGISTRY_SUFFIX,
+                metadata={"embed_model": embed_model},
+                embedding_function=None,
+            )
+        except Exception as e:
+            raise _translate(e, self.label) from e
+        recorded = (self._chunks.metadata or {}).get("embed_model")
+        if recorded and recorded != embed_model:
+            raise ModelMismatch(
+                f"the collection {collection!r} was built with the embedding model {recorded!r}, "
+                f"not {embed_model!r}; use --embed-model {recorded} or another collection"
+            )
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        self.vector_store = ChromaVectorStore(chroma_collection=self._chunks)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, embed_model: str | None = None) -> Store:
+        client = _client_from_settings(settings)
+        return cls(client, settings.collection, embed_model or settings.embed_model,
+                   label=settings.store_label)
+
+    # ------------------------------------------------------------ registry
+
+    def articles(self) -> list[ArticleRecord]:
+        try:
+            got = self._registry.get(include=["metadatas"])
+        except Exception as e:
+            raise _translate(e, self.label) from e
+        records = [_record(i, m) for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)]
+        return sorted(records, key=lambda r: (r.date or "", r.id))
+
+    def hashes(self) -> dict[str, str]:
+        return {r.id: r.hash for r in self.articles()}
+
+    def article_text(self, article_id: str) -> str | None:
+        try:
+            got = self._registry.get(ids=[article_id], include=["documents"])
+        except Exception as e:
+            raise _translate(e, self.label) from e
+        docs = got.get("documents") or []
+        return docs[0] if docs else None
+
+    def article_texts(self, ids: Sequence[str]) -> dict[str, str]:
+        if not ids:
+            return {}
+        try:
+            got = self._registry.get(ids=list(dict.fromkeys(ids)), include=["documents"])
+        except Exception as e:
+            raise _translate(e, self.label) from e
+        return dict(zip(got["ids"], got["documents"] or [], strict=True))
+
+    def commit_article(self, article: Article, chunks: int, duplicate_of: str | None) -> None:
+        meta = {
+            "title": article.title, "date": article.date or "", "date_int": article.date_int,
+            "source": article.source or "", "url": article.url or "",
+            "dateline": article.dateline or "", "path": article.path or "",
+            "hash": article.content_hash, "chunks": chunks, "duplicate_of": duplicate_of or "",
+        }
+        try:
+            self._registry.upsert(ids=[article.id], documents=[article.text], metadatas=[meta],
+                                  embeddings=[[1.0]])
+        except Exception as e:
+            raise _translate(e, self.label) from e
+
+    def delete_article(self, article_id: str) -> None:
+        """Chunks first, registry record last: a crash in between leaves a re-ingestable state."""
+        try:
+            self._chunks.delete(where={"article_id": article_id})
+            self._registry.delete(ids=[article_id])
+        except Exception as e:
+            raise _translate(e, self.label) from e
+
+    def remove_orphans(self, article_id: str) -> None:
+        """Chunks left by an interrupted write of this article."""
+        try:
+            self._chunks.delete(where={"article_id": article_id})
+        except Exception as e:
+            raise _translate(e, self.label) from e
+
+    # ------------------------------------------------------------ chunks
+
+    def add_chunks(self, article: Article, chunks: Sequence[Chunk], vectors: np.ndarray,
+                   duplicate_of: str | None = None) -> None:
+        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+
+        nodes = []
+        for chunk, vector in zip(chunks, vectors, strict=True):
+            node = TextNode(
+                id_=chunk.id,
+                text=chunk.text,
+                embedding=vector.tolist(),
+                metadata={
+                    "article_id": article.id, "title": article.title,
+                    "date": article.date or "", "date_int": article.date_int,
+                    "source": article.source or "", "url": article.url or "",
+                    "start": chunk.start, "end": chunk.end, "index": chunk.index,
+                    "duplicate_of": duplicate_of or "",
+                },
+                start_char_idx=chunk.start,
+                end_char_idx=chunk.end,
+            )
+            node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=article.id)
+            nodes.append(node)
+        try:
+            for i in range(0, len(nodes), _WRITE_BATCH):
+                self.vector_store.add(nodes[i : i + _WRITE_BATCH])
+        except Exception as e:
+            raise _translate(e, self.label) from e
+
+    def chunk_count(self) -> int:
+        try:
+            return int(self._chunks.count())
+        except Exception as e:
+            raise _translate(e, self.label) from e
+
+    def iter_chunks(self, batch: int = 2000) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """(chunk id, text, metadata) of every chunk, in pages."""
+        offset = 0
+        while True:
+            try:
+                got = self._chunks.get(include=["documents", "metadatas"], limit=batch,
+                                       offset=offset)
+            except Exception as e:
+                raise _translate(e, self.label) from e
+            ids = got["ids"]
+            if not ids:
+                return
+            for cid, doc, meta in zip(ids, got["documents"] or [], got["metadatas"] or [],
+                                      strict=True):
+                yield cid, doc or "", _plain_meta(meta)
+            offset += len(ids)
+
+    def query(self, vector: np.ndarray, n: int,
+              where: dict[str, Any] | None = None) -> list[Hit]:
+        """The ``n`` nearest chunks, by cosine similarity, optionally filtered in Chroma."""
+        from llama_index.core.vector_stores.types import VectorStoreQuery
+
+        if n <= 0:
+            return []
+        total = self.chunk_count()
+        if total == 0:
+            return []
+        query = VectorStoreQuery(query_embedding=vector.tolist(), similarity_top_k=min(n, total))
+        try:
+            result = self.vector_store.query(query, **({"where": where} if where else {}))
+        except Exception as e:
+            raise _translate(e, self.label) from e
+        hits = []
+        for node, sim in zip(result.nodes or [], result.similarities or [], strict=False):
+            meta = node.metadata
+            # ChromaVectorStore reports exp(-distance); with cosine distance that is exp(cos - 1).
+            cosine = 1.0 + float(np.log(max(sim, 1e-12)))
+            hits.append(hit_from(node.node_id, node.get_content(), meta, cosine))
+        return hits
+
+    def fetch_chunks(self, ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        if not ids:
+            return {}
+        try:
+            got = self._chunks.get(ids=list(ids), include=["documents", "metadatas"])
+        except Exception as e:
+            raise _translate(e, self.label) from e
+        return {
+            cid: (doc or "", _plain_meta(meta))
+            for cid, doc, meta in zip(got["ids"], got["documents"] or [], got["metadatas"] or [],
+                                      strict=True)
+        }
+
+
+def hit_from(chunk_id: str, text: str, meta: dict[str, Any], score: float) -> Hit:
+    return Hit(
+        chunk_id=chunk_id, article_id=str(meta.get("article_id", "")), text=text,
+        start=int(meta.get("start", 0)), end=int(meta.get("end", 0)), score=score,
+        title=str(meta.get("title", "")), date=meta.get("date") or None,
+        source=meta.get("source") or None, url=meta.get("url") or None,
+        duplicate_of=meta.get("duplicate_of") or None,
+    )
+
+
+def _plain_meta(meta: Any) -> dict[str, Any]:
+    out = dict(meta or {})
+    out.pop("_node_content", None)
+    out.pop("_node_type", None)
+    return out
+
+
+def _record(article_id: str, meta: Any) -> ArticleRecord:
+    m = dict(meta or {})
+    return ArticleRecord(
+        id=article_id, title=str(m.get("title", "")), date=m.get("date") or None,
+        source=m.get("source") or None, url=m.get("url") or None,
+        dateline=m.get("dateline") or None, path=m.get("path") or None,
+        hash=str(m.get("hash", "")), chunks=int(m.get("chunks", 0)),
+        duplicate_of=m.get("duplicate_of") or None,
+    )
+
+
+def _translate(e: Exception, label: str) -> StoreError:
+    text = str(e) or type(e).__name__
+    lowered = text.lower()
+    if any(s in lowered for s in ("connect", "refused", "timed out", "timeout", "unreachable")):
+        return StoreUnavailable(f"cannot reach the Chroma store {label}: {text}")
+    return StoreError(f"Chroma store {label}: {text}")
+
+
+def dumps_meta(meta: dict[str, Any]) -> str:
+    return json.dumps(meta, sort_keys=True)
