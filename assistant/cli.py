@@ -116,6 +116,45 @@ def articles(as_json: bool, settings: Settings) -> None:
                    f"[{r.id}, {r.chunks} chunks]{dup}")
 
 
+@cli.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON on stdout.")
+@click.option("--top-k", type=int, help="Chunks put before the answerer [5].")
+@click.option("--since", help="Only articles dated on or after this day (YYYY-MM-DD).")
+@click.option("--until", help="Only articles dated on or before this day (YYYY-MM-DD).")
+@click.option("--source", "sources", multiple=True, help="Only articles from this outlet.")
+@settings_options
+def ask(question: str, as_json: bool, top_k: int | None, since: str | None,
+        until: str | None, sources: tuple[str, ...], settings: Settings) -> None:
+    """Answer a question from the ingested articles, with cited quotes."""
+    from .articles import normalize_date
+    from .retrieve import Filters
+    from .runtime import Runtime
+
+    if not question.strip():
+        raise InputError("the question is empty")
+    filters = Filters(
+        since=normalize_date(since, "--since") if since else None,
+        until=normalize_date(until, "--until") if until else None,
+        sources=sources,
+    )
+    runtime = Runtime.open(settings)
+    answer = runtime.ask(question, top_k=top_k, filters=filters)
+    if as_json:
+        _emit_json(answer.to_json())
+        return
+    click.echo(f"[{answer.mode} answerer: {settings.answer_mode_reason}]", err=True)
+    click.echo(answer.answer)
+    if answer.citations:
+        click.echo("")
+    for c in answer.citations:
+        mark = "" if c.supported else "  (not verified)"
+        click.echo(f"[{c.n}] {c.source or '?'}, {c.date or 'undated'}: {c.title}{mark}")
+        click.echo(f"    “{c.quote}”")
+    for note in answer.notes:
+        click.echo(f"note: {note}", err=True)
+
+
 def main() -> None:
     try:
         cli(standalone_mode=False)

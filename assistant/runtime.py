@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from .answer.extractive import ExtractiveAnswerer
+from .answer.model import Answer
 from .config import Settings
 from .embedding import Embedder, make_embedder
 from .ingest import IngestReport, ingest
+from .retrieve import Filters, LexicalIndex, Retriever
 from .store import Store
+
+
+def lexical_folder(settings: Settings) -> Path:
+    """Where the BM25 side index of this store lives (always local, also in server mode)."""
+    where = settings.chroma_url or "embedded"
+    tag = hashlib.sha256(f"{where}|{settings.collection}".encode()).hexdigest()[:10]
+    return settings.index_dir / "bm25" / f"{settings.collection}-{tag}"
 
 
 @dataclass
@@ -18,7 +31,8 @@ class Runtime:
     settings: Settings
     store: Store
     _embedder: Embedder | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _parts: dict[str, Any] = field(default_factory=dict)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
 
     @classmethod
     def open(cls, settings: Settings) -> Runtime:
@@ -36,7 +50,43 @@ class Runtime:
                 )
             return self._embedder
 
+    @property
+    def retriever(self) -> Retriever:
+        with self._lock:
+            if "retriever" not in self._parts:
+                lexical = LexicalIndex(lexical_folder(self.settings))
+                self._parts["retriever"] = Retriever(self.store, self.embedder, lexical)
+            retriever: Retriever = self._parts["retriever"]
+            return retriever
+
+    @property
+    def extractive(self) -> ExtractiveAnswerer:
+        with self._lock:
+            if "extractive" not in self._parts:
+                self._parts["extractive"] = ExtractiveAnswerer(self.embedder)
+            answerer: ExtractiveAnswerer = self._parts["extractive"]
+            return answerer
+
     def ingest(self, paths: Sequence[str | Path], prune: bool = False,
                progress: bool = False) -> IngestReport:
-        return ingest(paths, self.store, self.embedder, self.settings, prune=prune,
-                      progress=progress)
+        report = ingest(paths, self.store, self.embedder, self.settings, prune=prune,
+                        progress=progress)
+        if report.added or report.updated or report.removed:
+            self.retriever.refresh()  # the BM25 side index follows the store
+        return report
+
+    def ask(self, question: str, top_k: int | None = None,
+            filters: Filters | None = None) -> Answer:
+        started = time.perf_counter()
+        k = top_k or self.settings.top_k
+        retriever = self.retriever
+        retriever.refresh()
+        query_vector = self.embedder.embed([question])[0]
+        hits = retriever.retrieve(question, k, filters, query_vector=query_vector)
+        retrieved = time.perf_counter()
+        answer = self.extractive.answer(question, query_vector, hits)
+        done = time.perf_counter()
+        answer.timings_ms = {"retrieve": (retrieved - started) * 1000,
+                             "generate": (done - retrieved) * 1000,
+                             "total": (done - started) * 1000}
+        return answer

@@ -1,0 +1,161 @@
+"""The extractive answerer: no generative model, every sentence of the answer is a quote.
+
+It scores each sentence of the retrieved chunks by meaning (cosine to the question with the
+same embedding model) and by lexical evidence (share of the question's content words it
+holds), keeps the best few, folds a sentence that repeats a fact already chosen from another
+article into that fact's citations (so the answer says who else reported it), and abstains
+when nothing clears a threshold calibrated on the dev fixtures (docs/tuning.md).
+Because the answer is made of the articles' own sentences, an article that says "ignore
+previous instructions" is just another sentence to score: there is nothing to steer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..chunking import split_sentences
+from ..embedding import Embedder
+from ..store import Hit
+from ..text import content_stems, coverage, has_stem, key_weights, stems
+from .model import Answer, Citation
+
+_FOOTNOTE = re.compile(r"\[\d{1,3}\]")
+ABSTAIN_TEXT = "The articles don't say. None of the ingested articles answers this question."
+
+
+@dataclass(frozen=True)
+class ExtractiveTuning:
+    semantic_weight: float = 0.5
+    lexical_weight: float = 0.5
+    threshold: float = 0.36  # below this best score: abstain (docs/tuning.md)
+    relative_cutoff: float = 0.45  # keep sentences scoring at least this share of the best
+    floor: float = 0.3  # no sentence below this joins an answer
+    max_sentences: int = 4
+    same_fact: float = 0.8  # cosine above which two sentences state the same fact
+
+
+@dataclass
+class Candidate:
+    hit: Hit
+    start: int  # offsets into the article text
+    end: int
+    text: str
+    semantic: float = 0.0
+    lexical: float = 0.0
+    score: float = 0.0
+    stems: set[str] = field(default_factory=set)
+
+
+class SentenceVectors:
+    """An LRU of sentence vectors: popular passages are embedded once, not per question."""
+
+    def __init__(self, embedder: Embedder, size: int = 20_000) -> None:
+        self.embedder = embedder
+        self.size = size
+        self._cache: OrderedDict[tuple[str, int, int], np.ndarray] = OrderedDict()
+
+    def get(self, cands: list[Candidate]) -> np.ndarray:
+        keys = [(c.hit.article_id, c.start, c.end) for c in cands]
+        missing = [i for i, k in enumerate(keys) if k not in self._cache]
+        if missing:
+            vectors = self.embedder.embed([cands[i].text for i in missing])
+            for i, v in zip(missing, vectors, strict=True):
+                self._cache[keys[i]] = v
+        out = np.stack([self._cache[k] for k in keys]) if keys else np.zeros((0, 1))
+        for k in keys:
+            self._cache.move_to_end(k)
+        while len(self._cache) > self.size:
+            self._cache.popitem(last=False)
+        return out
+
+
+def candidates(hits: list[Hit]) -> list[Candidate]:
+    """Every sentence of the retrieved chunks once (overlapping chunks share sentences)."""
+    seen: set[tuple[str, int]] = set()
+    out = []
+    for hit in hits:
+        for s, e in split_sentences(hit.text):
+            key = (hit.article_id, hit.start + s)
+            if key in seen or len(hit.text[s:e]) < 12:
+                continue
+            seen.add(key)
+            out.append(Candidate(hit, hit.start + s, hit.start + e, hit.text[s:e]))
+    return out
+
+
+class ExtractiveAnswerer:
+    mode = "extractive"
+
+    def __init__(self, embedder: Embedder, tuning: ExtractiveTuning | None = None) -> None:
+        self.embedder = embedder
+        self.tuning = tuning or ExtractiveTuning()
+        self.vectors = SentenceVectors(embedder)
+
+    def score(self, question: str, query_vector: np.ndarray, hits: list[Hit]
+              ) -> tuple[list[Candidate], np.ndarray, set[str]]:
+        """Scored candidates, their vectors, and the question's focus keys."""
+        cands = candidates(hits)
+        if not cands:
+            return [], np.zeros((0, 1)), set()
+        vecs = self.vectors.get(cands)
+        keys = content_stems(question)
+        sentence_stems = [set(stems(c.text)) for c in cands]
+        weights, credit = key_weights(keys, sentence_stems)
+        passage_stems = {h.chunk_id: set(stems(h.text)) for h in hits}
+        t = self.tuning
+        for cand, sim, own in zip(cands, vecs @ query_vector, sentence_stems, strict=True):
+            cand.semantic = float(sim)
+            cand.lexical = coverage(keys, own, weights, passage_stems[cand.hit.chunk_id], credit)
+            cand.score = t.semantic_weight * cand.semantic + t.lexical_weight * cand.lexical
+            cand.stems = own
+        # The focus: the most telling keys that the passages do contain ("cyber" in "what did
+        # X and Y agree on cyber?"). Every sentence after the first must hold one of them.
+        present = [k for k in keys if any(has_stem(k, own) for own in sentence_stems)]
+        top = max((weights[k] for k in present), default=0.0)
+        focus = {k for k in present if weights[k] >= 0.5 * top}
+        return cands, vecs, focus
+
+    def answer(self, question: str, query_vector: np.ndarray, hits: list[Hit]) -> Answer:
+        t = self.tuning
+        cands, vecs, focus = self.score(question, query_vector, hits)
+        order = sorted(range(len(cands)), key=lambda i: -cands[i].score)
+        if not order or cands[order[0]].score < t.threshold:
+            return Answer(question=question, answer=ABSTAIN_TEXT, abstained=True,
+                          mode=self.mode, retrieved=hits)
+        best = cands[order[0]].score
+        cutoff = max(t.floor, best * t.relative_cutoff)
+        facts: list[list[int]] = []  # each fact: the candidate indexes that state it
+        for i in order:
+            if cands[i].score < cutoff:
+                break
+            if facts and focus and not any(has_stem(k, cands[i].stems) for k in focus):
+                continue
+            same = next((f for f in facts if float(vecs[f[0]] @ vecs[i]) >= t.same_fact), None)
+            if same is not None:
+                # A second article reporting the same fact becomes a second citation.
+                if all(cands[j].hit.article_id != cands[i].hit.article_id for j in same):
+                    same.append(i)
+                continue
+            if len(facts) < t.max_sentences:
+                facts.append([i])
+        citations: list[Citation] = []
+        parts = []
+        for fact in facts:
+            marks = []
+            for i in fact:
+                c = cands[i]
+                citations.append(Citation(
+                    n=len(citations) + 1, article_id=c.hit.article_id, title=c.hit.title,
+                    date=c.hit.date, source=c.hit.source, quote=c.text, start=c.start,
+                    end=c.end, supported=True, url=c.hit.url, support_score=1.0,
+                ))
+                marks.append(f"[{len(citations)}]")
+            # An article's own footnote marks ("[1]") would read as our citations.
+            sentence = " ".join(_FOOTNOTE.sub(" ", cands[fact[0]].text).split())
+            parts.append(f"{sentence} {''.join(marks)}")
+        return Answer(question=question, answer=" ".join(parts), abstained=False,
+                      mode=self.mode, citations=citations, retrieved=hits)

@@ -1,0 +1,73 @@
+"""What an answer is, for every surface (CLI, UI, eval): our own small dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..store import Hit
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    article_id: str
+    title: str
+    date: str | None
+    source: str | None
+    quote: str  # == stored article text[start:end]
+    start: int
+    end: int
+    supported: bool
+    url: str | None = None
+    support_score: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"n": self.n, "article_id": self.article_id, "title": self.title,
+                "date": self.date, "source": self.source, "quote": self.quote,
+                "start": self.start, "end": self.end, "supported": self.supported}
+
+
+@dataclass(frozen=True)
+class Conflict:
+    topic: str
+    claims: list[tuple[str, list[int]]]  # (claim text, citation numbers)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"topic": self.topic,
+                "claims": [{"text": t, "citations": c} for t, c in self.claims]}
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    abstained: bool
+    mode: str
+    citations: list[Citation] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+    retrieved: list[Hit] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    standalone_question: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "question": self.question,
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "mode": self.mode,
+            "citations": [c.to_json() for c in self.citations],
+            "conflicts": [c.to_json() for c in self.conflicts],
+            "retrieved": [{"article_id": h.article_id, "chunk_id": h.chunk_id,
+                           "score": round(h.score, 6)} for h in self.retrieved],
+            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+            "notes": list(self.notes),
+        }
+        if self.standalone_question and self.standalone_question != self.question:
+            data["standalone_question"] = self.standalone_question
+        return data
+
+
+def hit_json(hit: Hit) -> dict[str, Any]:
+    return asdict(hit)

@@ -1,0 +1,228 @@
+"""Hybrid retrieval: dense (Chroma) + BM25 (llama-index's BM25Retriever), fused by reciprocal rank.
+
+Filters (date range, outlet) are applied in Python over an over-fetched candidate list,
+because Chroma's ``where`` turns a 4 ms top-20 query into 80-360 ms (issue #3's numbers);
+only when the over-fetch leaves fewer than k matches do we ask Chroma with ``where``, so the
+answer stays correct for rare filters. The BM25 side index is persisted beside the store and
+tagged with a fingerprint of the registry; a stale or missing one is rebuilt from the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .embedding import Embedder
+from .store import Hit, Store, hit_from
+
+DENSE_OVERFETCH = 300
+RRF_K = 60
+
+
+@dataclass(frozen=True)
+class Filters:
+    since: str | None = None  # ISO dates, inclusive
+    until: str | None = None
+    sources: tuple[str, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        return bool(self.since or self.until or self.sources)
+
+    def _range(self) -> tuple[int, int]:
+        lo = int(self.since.replace("-", "")) if self.since else 0
+        hi = int(self.until.replace("-", "")) if self.until else 99_999_999
+        return lo, hi
+
+    def accepts(self, meta: dict[str, Any]) -> bool:
+        if self.since or self.until:
+            lo, hi = self._range()
+            d = int(meta.get("date_int") or 0)
+            if not d or not lo <= d <= hi:
+                return False
+        if self.sources:
+            source = str(meta.get("source") or "").lower()
+            if not any(s.lower() in source for s in self.sources):
+                return False
+        return True
+
+    def chroma_where(self) -> dict[str, Any] | None:
+        clauses: list[dict[str, Any]] = []
+        if self.since or self.until:
+            lo, hi = self._range()
+            clauses += [{"date_int": {"$gte": max(lo, 1)}}, {"date_int": {"$lte": hi}}]
+        if self.sources:
+            clauses.append({"source": {"$in": list(self.sources)}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+class LexicalIndex:
+    """BM25 over chunk texts (with titles), persisted under ``folder``."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._retriever: Any = None
+        self._metas: list[dict[str, Any]] = []
+        self._ids: list[str] = []
+        self._texts: list[str] = []
+        self._positions = np.zeros(0, dtype=np.int64)
+        self.fingerprint = ""
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def fingerprint_of(store: Store) -> str:
+        records = sorted((r.id, r.hash) for r in store.articles())
+        return hashlib.sha256(json.dumps(records).encode()).hexdigest()[:24]
+
+    def ensure(self, store: Store) -> None:
+        """Load from disk, or rebuild from the store when missing or stale."""
+        wanted = self.fingerprint_of(store)
+        with self._lock:
+            if self._retriever is not None and self.fingerprint == wanted:
+                return
+            if self._load() and self.fingerprint == wanted:
+                return
+            self._build(store, wanted)
+
+    def _load(self) -> bool:
+        from llama_index.retrievers.bm25 import BM25Retriever
+
+        marker = self.folder / "fingerprint.txt"
+        if not marker.is_file():
+            return False
+        try:
+            retriever = BM25Retriever.from_persist_dir(str(self.folder))
+        except Exception:  # a half-written or foreign folder: rebuild it
+            return False
+        self._adopt(retriever, marker.read_text().strip())
+        return True
+
+    def _build(self, store: Store, fingerprint: str) -> None:
+        from llama_index.core.schema import TextNode
+        from llama_index.retrievers.bm25 import BM25Retriever
+
+        nodes = []
+        for cid, text, meta in store.iter_chunks():
+            node = TextNode(id_=cid, text=text, metadata=meta)
+            # Titles and outlets help lexical matching; ids and offsets would only add noise.
+            node.excluded_embed_metadata_keys = [k for k in meta if k not in ("title", "source")]
+            nodes.append(node)
+        tmp = self.folder.with_name(self.folder.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not nodes:
+            self._retriever, self._metas, self._ids, self._texts = None, [], [], []
+            self._positions = np.zeros(0, dtype=np.int64)
+            self.fingerprint = fingerprint
+            return
+        retriever = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=10)
+        tmp.mkdir(parents=True)
+        retriever.persist(str(tmp))
+        (tmp / "fingerprint.txt").write_text(fingerprint)
+        # Swap in whole, so a crash never leaves a half-written index in place.
+        old = self.folder.with_name(self.folder.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if self.folder.exists():
+            self.folder.rename(old)
+        tmp.rename(self.folder)
+        shutil.rmtree(old, ignore_errors=True)
+        self._adopt(retriever, fingerprint)
+
+    def _adopt(self, retriever: Any, fingerprint: str) -> None:
+        from llama_index.core.vector_stores.utils import metadata_dict_to_node
+
+        self._retriever = retriever
+        nodes = [metadata_dict_to_node(d) for d in retriever.corpus]
+        self._ids = [n.node_id for n in nodes]
+        self._texts = [n.get_content() for n in nodes]
+        self._metas = [dict(n.metadata) for n in nodes]
+        self._positions = np.arange(len(self._ids))
+        self.fingerprint = fingerprint
+
+    def search(self, query: str, n: int, filters: Filters) -> list[Hit]:
+        import bm25s
+
+        retriever = self._retriever
+        if retriever is None or not self._ids:
+            return []
+        tokens = bm25s.tokenize(query, stemmer=retriever.stemmer, show_progress=False,
+                                token_pattern=retriever.token_pattern)
+        if not tokens.vocab:
+            return []
+        mask = None
+        if filters.active:
+            mask = np.array([filters.accepts(m) for m in self._metas], dtype=np.float32)
+            if not mask.any():
+                return []
+        k = min(n, len(self._ids))
+        indexes, scores = retriever.bm25.retrieve(
+            tokens, corpus=self._positions, k=k, show_progress=False, weight_mask=mask,
+            return_as="tuple",
+        )
+        return [
+            hit_from(self._ids[int(i)], self._texts[int(i)], self._metas[int(i)], float(score))
+            for i, score in zip(indexes[0], scores[0], strict=True)
+            if score > 0
+        ]
+
+
+class Retriever:
+    def __init__(self, store: Store, embedder: Embedder, lexical: LexicalIndex,
+                 dense_weight: float = 1.0, lexical_weight: float = 1.0,
+                 pool: int = 30) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.lexical = lexical
+        self.dense_weight = dense_weight
+        self.lexical_weight = lexical_weight
+        self.pool = pool
+
+    def refresh(self) -> None:
+        self.lexical.ensure(self.store)
+
+    def dense(self, query_vector: np.ndarray, k: int, filters: Filters) -> list[Hit]:
+        if not filters.active:
+            return self.store.query(query_vector, k)
+        hits = [h for h in self.store.query(query_vector, max(DENSE_OVERFETCH, k))
+                if filters.accepts(_meta_of(h))]
+        if len(hits) >= k:
+            return hits[:k]
+        return self.store.query(query_vector, k, where=filters.chroma_where())
+
+    def retrieve(self, query: str, k: int, filters: Filters | None = None,
+                 query_vector: np.ndarray | None = None) -> list[Hit]:
+        filters = filters or Filters()
+        if query_vector is None:
+            query_vector = self.embedder.embed([query])[0]
+        pool = max(self.pool, k)
+        dense = self.dense(query_vector, pool, filters)
+        lexical = self.lexical.search(query, pool, filters)
+        return fuse([(dense, self.dense_weight), (lexical, self.lexical_weight)], k)
+
+
+def fuse(ranked_lists: Sequence[tuple[list[Hit], float]], k: int) -> list[Hit]:
+    """Weighted reciprocal-rank fusion; the fused score replaces each hit's score."""
+    scores: dict[str, float] = {}
+    first: dict[str, Hit] = {}
+    for hits, weight in ranked_lists:
+        for rank, hit in enumerate(hits):
+            scores[hit.chunk_id] = scores.get(hit.chunk_id, 0.0) + weight / (RRF_K + rank + 1)
+            first.setdefault(hit.chunk_id, hit)
+    order = sorted(scores, key=lambda cid: -scores[cid])[:k]
+    from dataclasses import replace
+
+    return [replace(first[cid], score=round(scores[cid], 6)) for cid in order]
+
+
+def _meta_of(hit: Hit) -> dict[str, Any]:
+    return {"date_int": int(hit.date.replace("-", "")) if hit.date else 0,
+            "source": hit.source or ""}

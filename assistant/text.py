@@ -1,0 +1,96 @@
+"""Small text helpers shared by the answerers: content words, stems, lexical coverage."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+_STOP = set("""
+a about above after again against all also am an and any are as at be because been before being
+below between both but by can could did do does doing down during each few for from further had
+has have having he her here hers herself him himself his how i if in into is it its itself just
+me more most my myself no nor not now of off on once only or other our ours ourselves out over own
+same she should so some such than that the their theirs them themselves then there these they
+this those through to too under until up very was we were what when where which while who whom
+why will with would you your yours yourself yourselves according say says said tell told think
+thought many much ever one ones like get got make made way thing things there's it's don't
+""".split())
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’]*")
+
+
+@lru_cache(maxsize=1)
+def _stemmer():  # type: ignore[no-untyped-def]
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def words(text: str) -> list[str]:
+    return [w.lower().replace("’", "'") for w in _WORD.findall(text)]
+
+
+def stems(text: str) -> list[str]:
+    ws = [w.removesuffix("'s") for w in words(text)]
+    return list(_stemmer().stemWords(ws))
+
+
+_HOW = {"long", "many", "much", "far", "old", "often", "soon", "big", "large"}
+
+
+def content_stems(text: str) -> list[str]:
+    """Stems of the words that carry meaning (no stop words), in order, unique.
+
+    The word after "how" ("how long", "how many") asks for a kind of answer rather than
+    naming a topic, so it is not something the answer has to contain."""
+    raw = words(text)
+    ws = [w.removesuffix("'s") for i, w in enumerate(raw)
+          if w not in _STOP and len(w) > 1 and not (i and raw[i - 1] == "how" and w in _HOW)]
+    seen: dict[str, None] = {}
+    for s in _stemmer().stemWords(ws):
+        seen.setdefault(s, None)
+    return list(seen)
+
+
+def has_stem(key: str, text_stems: set[str]) -> bool:
+    """A key matches a stem, or prefixes a longer word when it has at least 4 letters
+    ("cyber" finds "cyberdefense")."""
+    return key in text_stems or (len(key) >= 4 and any(t.startswith(key) for t in text_stems))
+
+
+def coverage(keys: list[str], text_stems: set[str], weights: dict[str, float] | None = None,
+             context_stems: set[str] | None = None,
+             context_credit: dict[str, float] | None = None) -> float:
+    """Weighted share of ``keys`` found in ``text_stems``; a key found only in the
+    surrounding ``context_stems`` (the passage a sentence sits in) earns ``context_credit``."""
+    if not keys:
+        return 0.0
+    total = found = 0.0
+    for k in keys:
+        w = weights.get(k, 1.0) if weights else 1.0
+        total += w
+        if has_stem(k, text_stems):
+            found += w
+        elif context_stems is not None and context_credit and has_stem(k, context_stems):
+            found += w * context_credit.get(k, 0.0)
+    return found / total if total else 0.0
+
+
+def key_weights(keys: list[str], documents: list[set[str]]) -> tuple[dict[str, float],
+                                                                     dict[str, float]]:
+    """Per question key, its weight and the credit it earns from context alone.
+
+    The weight is the squared inverse document frequency over the candidate sentences: a key
+    that tells them apart (the "cyber" of "what did X and Y agree on cyber?") must be in the
+    sentence, and a key found in none of them (the "rice" of a question the articles do not
+    answer) weighs most of all. A key that most sentences share (the names X and Y) is the
+    topic rather than the focus; a sentence whose passage names it may leave it out ("They
+    also agreed ..."), so such keys earn up to half credit from the passage, and rare keys next to none."""
+    import math
+
+    n = len(documents)
+    weights, credit = {}, {}
+    for k in keys:
+        df = sum(has_stem(k, d) for d in documents)
+        weights[k] = (math.log((n + 1) / (df + 0.5)) + 0.1) ** 2
+        credit[k] = 0.5 * min(1.0, df / max(1.0, 0.5 * n)) ** 2
+    return weights, credit
