@@ -5,18 +5,20 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .answer.extractive import ExtractiveAnswerer
+from .answer.generative import GenerativeAnswerer
 from .answer.model import Answer
 from .config import Settings
 from .embedding import Embedder, make_embedder
 from .ingest import IngestReport, ingest
+from .llm import ChatModel
 from .retrieve import Filters, LexicalIndex, Retriever
-from .store import Store
+from .store import Hit, Store
 
 
 def lexical_folder(settings: Settings) -> Path:
@@ -75,18 +77,47 @@ class Runtime:
             self.retriever.refresh()  # the BM25 side index follows the store
         return report
 
-    def ask(self, question: str, top_k: int | None = None,
-            filters: Filters | None = None) -> Answer:
-        started = time.perf_counter()
+    @property
+    def generative(self) -> GenerativeAnswerer:
+        with self._lock:
+            if "generative" not in self._parts:
+                chat = ChatModel.from_settings(self.settings)
+                self._parts["generative"] = GenerativeAnswerer(chat, self.embedder)
+            answerer: GenerativeAnswerer = self._parts["generative"]
+            return answerer
+
+    def _retrieve(self, question: str, top_k: int | None, filters: Filters | None
+                  ) -> tuple[Any, list[Hit], float]:
         k = top_k or self.settings.top_k
         retriever = self.retriever
         retriever.refresh()
         query_vector = self.embedder.embed([question])[0]
-        hits = retriever.retrieve(question, k, filters, query_vector=query_vector)
+        return query_vector, retriever.retrieve(question, k, filters, query_vector), k
+
+    def ask_stream(self, question: str, top_k: int | None = None,
+                   filters: Filters | None = None) -> Iterator[str | Answer]:
+        """Text deltas as the answer is written (openai mode), then the verified ``Answer``."""
+        started = time.perf_counter()
+        query_vector, hits, _ = self._retrieve(question, top_k, filters)
         retrieved = time.perf_counter()
-        answer = self.extractive.answer(question, query_vector, hits)
+        if self.settings.answer_mode == "openai":
+            answerer = self.generative
+            parts = []
+            for delta in answerer.stream(question, hits):
+                parts.append(delta)
+                yield delta
+            answer = answerer.finish(question, hits, "".join(parts))
+        else:
+            answer = self.extractive.answer(question, query_vector, hits)
         done = time.perf_counter()
         answer.timings_ms = {"retrieve": (retrieved - started) * 1000,
                              "generate": (done - retrieved) * 1000,
                              "total": (done - started) * 1000}
-        return answer
+        yield answer
+
+    def ask(self, question: str, top_k: int | None = None,
+            filters: Filters | None = None) -> Answer:
+        for event in self.ask_stream(question, top_k, filters):
+            if isinstance(event, Answer):
+                return event
+        raise AssertionError("ask_stream always ends with an Answer")  # pragma: no cover
