@@ -189,7 +189,8 @@ def parse_plain(text: str, stem: str) -> Article:
 
 
 def _outlet_name(owner: str) -> str:
-    """'The Jiji Press, Ltd.' -> 'Jiji Press'; 'The Yomiuri Shimbun/ANN' -> 'The Yomiuri Shimbun'."""
+    """'The Jiji Press, Ltd.' -> 'Jiji Press'; 'The Yomiuri Shimbun/ANN' -> 'The Yomiuri
+    Shimbun'."""
     name = owner.split("/")[0].strip()
     name = re.sub(r",?\s+(Ltd|Inc|Co|LLC|plc)\.?\Z", "", name, flags=re.IGNORECASE).strip()
     if re.match(r"The\s+\w+\s+Press\Z", name):  # wire agencies drop the article

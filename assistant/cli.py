@@ -25,8 +25,8 @@ _SETTING_OPTIONS = [
     click.option("--llm", type=click.Choice(["openai", "extractive"]),
                  help="Answerer [ASSISTANT_LLM]."),
     click.option("--llm-model", help="Chat model name [ASSISTANT_LLM_MODEL]."),
-    click.option("--embed-model",
-                 help="Embedding model: all-MiniLM-L6-v2 or openai:<name> [ASSISTANT_EMBED_MODEL]."),
+    click.option("--embed-model", help="Embedding model: all-MiniLM-L6-v2 or openai:<name> "
+                 "[ASSISTANT_EMBED_MODEL]."),
 ]
 
 

@@ -16,7 +16,7 @@ import math
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -59,7 +59,7 @@ def build_bert_onnx(weights: dict[str, np.ndarray], heads: int, eps: float) -> b
         inits.append(numpy_helper.from_array(np.ascontiguousarray(arr), name))
         return name
 
-    def node(op: str, inputs: list[str], **attrs: object) -> str:
+    def node(op: str, inputs: list[str], **attrs: Any) -> str:
         counter[0] += 1
         out = f"{op.lower()}_{counter[0]}"
         nodes.append(helper.make_node(op, inputs, [out], **attrs))

@@ -159,9 +159,10 @@ def ingest(
             scanned_paths.add(str(path))
             for article in articles:
                 if article.id in seen_ids:
+                    first = seen_ids[article.id]
                     report.skipped.append({
                         "path": str(path),
-                        "reason": f"duplicate id {article.id!r} (first seen in {seen_ids[article.id]})",
+                        "reason": f"duplicate id {article.id!r} (first seen in {first})",
                     })
                     continue
                 seen_ids[article.id] = str(path)

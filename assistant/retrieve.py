@@ -108,10 +108,10 @@ class LexicalIndex:
         return True
 
     def _build(self, store: Store, fingerprint: str) -> None:
-        from llama_index.core.schema import TextNode
+        from llama_index.core.schema import BaseNode, TextNode
         from llama_index.retrievers.bm25 import BM25Retriever
 
-        nodes = []
+        nodes: list[BaseNode] = []
         for cid, text, meta in store.iter_chunks():
             node = TextNode(id_=cid, text=text, metadata=meta)
             # Titles and outlets help lexical matching; ids and offsets would only add noise.

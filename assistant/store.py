@@ -13,7 +13,6 @@ Two collections per name:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -188,9 +187,9 @@ class Store:
 
     def add_chunks(self, article: Article, chunks: Sequence[Chunk], vectors: np.ndarray,
                    duplicate_of: str | None = None) -> None:
-        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+        from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo, TextNode
 
-        nodes = []
+        nodes: list[BaseNode] = []
         for chunk, vector in zip(chunks, vectors, strict=True):
             node = TextNode(
                 id_=chunk.id,
@@ -308,7 +307,3 @@ def _translate(e: Exception, label: str) -> StoreError:
     if any(s in lowered for s in ("connect", "refused", "timed out", "timeout", "unreachable")):
         return StoreUnavailable(f"cannot reach the Chroma store {label}: {text}")
     return StoreError(f"Chroma store {label}: {text}")
-
-
-def dumps_meta(meta: dict[str, Any]) -> str:
-    return json.dumps(meta, sort_keys=True)

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Any
 
-_STOP = set("""
-a about above after again against all also am an and any are as at be because been before being
-below between both but by can could did do does doing down during each few for from further had
-has have having he her here hers herself him himself his how i if in into is it its itself just
-me more most my myself no nor not now of off on once only or other our ours ourselves out over own
-same she should so some such than that the their theirs them themselves then there these they
-this those through to too under until up very was we were what when where which while who whom
-why will with would you your yours yourself yourselves according say says said tell told think
-thought many much ever one ones like get got make made way thing things there's it's don't
+_STOP = frozenset("""
+a about above after again against all also am an and any are as at be because been before
+being below between both but by can could did do does doing down during each few for from
+further had has have having he her here hers herself him himself his how i if in into is it
+its itself just me more most my myself no nor not now of off on once only or other our ours
+ourselves out over own same she should so some such than that the their theirs them
+themselves then there these they this those through to too under until up very was we were
+what when where which while who whom why will with would you your yours yourself yourselves
+according say says said tell told think thought many much ever one ones like get got make
+made way thing things there's it's don't
 """.split())
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’]*")
 
 
 @lru_cache(maxsize=1)
-def _stemmer():  # type: ignore[no-untyped-def]
+def _stemmer() -> Any:
     import Stemmer
 
     return Stemmer.Stemmer("english")
@@ -84,7 +86,8 @@ def key_weights(keys: list[str], documents: list[set[str]]) -> tuple[dict[str, f
     sentence, and a key found in none of them (the "rice" of a question the articles do not
     answer) weighs most of all. A key that most sentences share (the names X and Y) is the
     topic rather than the focus; a sentence whose passage names it may leave it out ("They
-    also agreed ..."), so such keys earn up to half credit from the passage, and rare keys next to none."""
+    also agreed ..."), so such keys earn up to half credit from the passage, and rare keys
+    next to none."""
     import math
 
     n = len(documents)

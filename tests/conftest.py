@@ -1,0 +1,89 @@
+"""Shared, real parts for the tests: the real embedding model (loaded once), real persistent
+Chroma stores in temporary folders (built once per session), the real openai client against
+an OpenAI-compatible server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+from assistant.config import Settings
+from assistant.embedding import LocalEmbedder
+from assistant.runtime import Runtime
+from assistant.store import Store
+
+from .fake_openai import API_KEY, FakeOpenAI
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+SHARED = ROOT.parent / "shared"
+PG_ARTICLES = SHARED / "corpora" / "pg_essays" / "articles.jsonl"
+PG_FIXTURES = SHARED / "corpora" / "pg_essays" / "fixtures_dev.jsonl"
+SEED_FIXTURES = SHARED / "fixtures" / "seeds_dev.jsonl"
+JIJI = "000_ed6bfef44506447c"
+YOMIURI = "001_e9dfe546c6db1840"
+PG_SUBSET_SIZE = 60  # the essays the fixtures cite, plus others up to this many
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def pg_subset(path: Path, size: int = PG_SUBSET_SIZE) -> Path:
+    """The essays the dev fixtures cite plus the first others, as a JSONL file."""
+    cited = {s for f in read_jsonl(PG_FIXTURES) for s in f["sources"]}
+    essays = read_jsonl(PG_ARTICLES)
+    chosen = [e for e in essays if e["id"] in cited]
+    chosen += [e for e in essays if e["id"] not in cited][: max(0, size - len(chosen))]
+    path.write_text("".join(json.dumps(e) + "\n" for e in chosen))
+    return path
+
+
+@pytest.fixture(scope="session")
+def embedder() -> LocalEmbedder:
+    return LocalEmbedder()
+
+
+def make_runtime(settings: Settings, embedder: LocalEmbedder) -> Runtime:
+    runtime = Runtime(settings=settings, store=Store.from_settings(settings))
+    runtime._embedder = embedder
+    return runtime
+
+
+@pytest.fixture(scope="session")
+def seeds_runtime(tmp_path_factory: pytest.TempPathFactory, embedder: LocalEmbedder) -> Runtime:
+    """The two seeds alone, in a persistent Chroma store."""
+    settings = Settings(index_dir=tmp_path_factory.mktemp("seeds-index"))
+    runtime = make_runtime(settings, embedder)
+    runtime.ingest([SEEDS])
+    return runtime
+
+
+@pytest.fixture(scope="session")
+def news_runtime(tmp_path_factory: pytest.TempPathFactory, embedder: LocalEmbedder) -> Runtime:
+    """The seeds with Paul Graham essays as distractors (the dev fixtures' sources included)."""
+    folder = tmp_path_factory.mktemp("news-index")
+    settings = Settings(index_dir=folder / "index")
+    runtime = make_runtime(settings, embedder)
+    report = runtime.ingest([SEEDS, pg_subset(folder / "essays.jsonl")])
+    assert not report.skipped
+    return runtime
+
+
+@pytest.fixture(scope="session")
+def fake_openai() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as server:
+        yield server
+
+
+@pytest.fixture()
+def openai_settings(fake_openai: FakeOpenAI) -> dict[str, object]:
+    return {"openai_api_key": API_KEY, "openai_base_url": fake_openai.base_url,
+            "llm_model": "reader", "llm_retries": 3}

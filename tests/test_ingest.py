@@ -1,0 +1,172 @@
+"""Ingestion: seed metadata, offsets, incremental counts, a real store reopened by new processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from assistant.articles import parse_file
+from assistant.chunking import chunk_article, split_sentences
+from assistant.config import Settings
+from assistant.errors import ModelMismatch
+from assistant.store import Store
+
+from .conftest import JIJI, SEEDS, YOMIURI, make_runtime
+
+CLI = [sys.executable, "-m", "assistant"]
+
+
+def run_cli(*args: str, index: Path, check_status: int | None = 0) -> subprocess.CompletedProcess:
+    env = {**os.environ, "ASSISTANT_INDEX_DIR": str(index), "HF_HUB_OFFLINE": "1"}
+    env.pop("OPENAI_API_KEY", None)
+    env.pop("OPENAI_BASE_URL", None)
+    proc = subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, timeout=300)
+    if check_status is not None:
+        assert proc.returncode == check_status, proc.stderr
+    return proc
+
+
+def test_seed_metadata_is_read_out_of_the_text() -> None:
+    jiji = parse_file(SEEDS / f"{JIJI}.txt")[0]
+    yomiuri = parse_file(SEEDS / f"{YOMIURI}.txt")[0]
+    assert (jiji.id, jiji.date, jiji.source, jiji.dateline) == (
+        JIJI, "2026-01-31", "Jiji Press", "Tokyo")
+    assert (yomiuri.id, yomiuri.date, yomiuri.source, yomiuri.dateline) == (
+        YOMIURI, "2026-02-02", "The Yomiuri Shimbun", "TOKYO")
+    for article in (jiji, yomiuri):
+        assert 10 < len(article.title) <= 91
+        assert article.title.split()[0] in article.text
+        # The stored text is a verbatim span of the file: metadata stays outside it.
+        raw = (SEEDS / f"{article.id}.txt").read_text()
+        assert article.text in raw
+        assert not article.text.startswith(("date", "Tokyo,", "TOKYO"))
+        assert "Copyright" not in article.text and "Yomiuri Shimbun/ANN" not in article.text
+    assert jiji.text.startswith("Japanese Prime Minister Sanae Takaichi")
+    assert jiji.text.endswith("accept the invitation.")
+
+
+def test_chunk_offsets_map_back_to_the_text(embedder) -> None:
+    for path in sorted(SEEDS.iterdir()):
+        article = parse_file(path)[0]
+        chunks = chunk_article(article, embedder.count_tokens, max_tokens=80, overlap=1)
+        assert len(chunks) > 2
+        for chunk in chunks:
+            assert article.text[chunk.start : chunk.end] == chunk.text
+            assert embedder.count_tokens(chunk.text) <= 80
+        # Every sentence is whole inside some chunk.
+        for s, e in split_sentences(article.text):
+            assert any(c.start <= s and e <= c.end for c in chunks)
+
+
+def test_sentences_survive_abbreviations() -> None:
+    text = ("U.S. President Donald Trump met Mr. Smith on Jan. 31 in Washington. "
+            "They agreed. 1. Pick good cofounders. The end!")
+    sentences = [text[s:e] for s, e in split_sentences(text)]
+    assert sentences[0] == "U.S. President Donald Trump met Mr. Smith on Jan. 31 in Washington."
+    assert sentences[1] == "They agreed."
+    assert sentences[-1] == "The end!"
+
+
+def test_ingest_twice_is_a_no_op_and_a_new_process_reads_the_store(tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    first = json.loads(run_cli("ingest", str(SEEDS), "--json", index=index).stdout)
+    assert (first["added"], first["unchanged"], first["skipped"]) == (2, 0, [])
+    assert first["chunks"] > 2
+    assert set(first) == {"added", "updated", "unchanged", "removed", "skipped", "chunks",
+                          "seconds"}
+    second = json.loads(run_cli("ingest", str(SEEDS), "--json", index=index).stdout)
+    assert (second["added"], second["unchanged"], second["chunks"]) == (0, 2, first["chunks"])
+    listed = json.loads(run_cli("articles", "--json", index=index).stdout)
+    by_id = {a["id"]: a for a in listed}
+    assert by_id[JIJI]["date"] == "2026-01-31" and by_id[JIJI]["source"] == "Jiji Press"
+    assert by_id[YOMIURI]["date"] == "2026-02-02"
+    assert by_id[YOMIURI]["source"] == "The Yomiuri Shimbun"
+    assert sum(a["chunks"] for a in listed) == first["chunks"]
+    assert all(a["duplicate_of"] is None for a in listed)
+
+
+def test_changed_content_replaces_chunks_and_prune_removes(tmp_path: Path, embedder) -> None:
+    folder = tmp_path / "articles"
+    shutil.copytree(SEEDS, folder)
+    runtime = make_runtime(Settings(index_dir=tmp_path / "index"), embedder)
+    assert runtime.ingest([folder]).added == 2
+    path = folder / f"{JIJI}.txt"
+    path.write_text(path.read_text().replace("Chequers", "Chevening House"))
+    report = runtime.ingest([folder])
+    assert (report.updated, report.unchanged, report.added) == (1, 1, 0)
+    texts = [t for _, t, m in runtime.store.iter_chunks() if m["article_id"] == JIJI]
+    assert any("Chevening House" in t for t in texts)
+    assert not any("Chequers" in t for t in texts)
+    assert runtime.store.article_text(JIJI) is not None
+    (folder / f"{YOMIURI}.txt").unlink()
+    kept = runtime.ingest([folder])
+    assert kept.removed == 0  # without --prune nothing goes
+    pruned = runtime.ingest([folder], prune=True)
+    assert pruned.removed == 1
+    assert [r.id for r in runtime.store.articles()] == [JIJI]
+    assert all(m["article_id"] == JIJI for _, _, m in runtime.store.iter_chunks())
+
+
+def test_a_collection_refuses_a_second_embedding_model(tmp_path: Path, embedder) -> None:
+    settings = Settings(index_dir=tmp_path)
+    make_runtime(settings, embedder).ingest([SEEDS / f"{JIJI}.txt"])
+    with pytest.raises(ModelMismatch, match="all-MiniLM-L6-v2"):
+        Store.from_settings(settings, embed_model="openai:text-embedding-3-small")
+
+
+def test_the_other_input_kinds(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text(
+        "---\ntitle: Front matter title\ndate: 2026-03-04\nsource: Example News\n"
+        "url: https://example.com/a\n---\n# Heading\n\nBody text of the article.\n")
+    (tmp_path / "b.md").write_text("# Only a heading\n\nSecond body. More text.\n")
+    (tmp_path / "c.json").write_text(json.dumps(
+        {"id": "cid", "title": "T", "date": "March 5, 2026", "text": "Some text here."}))
+    (tmp_path / "d.jsonl").write_text(
+        json.dumps({"text": "First line article."}) + "\n\n"
+        + json.dumps({"id": "x2", "text": "Second.", "source": "Wire"}) + "\n")
+    (tmp_path / "e.html").write_text(
+        "<html><head><title>Page title</title>"
+        '<meta property="article:published_time" content="2026-04-01T10:00:00Z">'
+        '<meta property="og:site_name" content="Example Times"></head><body><article>'
+        "<h1>Page title</h1><p>" + "A paragraph of real news text about the harbour. " * 8
+        + "</p><p>Another paragraph of the story, long enough to count as main text.</p>"
+        "</article></body></html>")
+    a = parse_file(tmp_path / "a.md")[0]
+    assert (a.id, a.title, a.date, a.source, a.url) == (
+        "a", "Front matter title", "2026-03-04", "Example News", "https://example.com/a")
+    assert a.text == "Body text of the article."
+    assert parse_file(tmp_path / "b.md")[0].title == "Only a heading"
+    c = parse_file(tmp_path / "c.json")[0]
+    assert (c.id, c.date) == ("cid", "2026-03-05")
+    d = parse_file(tmp_path / "d.jsonl")
+    assert [x.id for x in d] == ["d-1", "x2"] and d[1].source == "Wire"
+    e = parse_file(tmp_path / "e.html")[0]
+    assert e.title == "Page title" and e.date == "2026-04-01" and e.source == "Example Times"
+    assert "harbour" in e.text
+
+
+def test_bad_files_are_named_and_the_rest_is_ingested(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    shutil.copytree(SEEDS, folder)
+    (folder / "empty.txt").write_text("")
+    (folder / "binary.txt").write_bytes(b"\x00\x01\x02binary")
+    (folder / "bad.jsonl").write_text('{"text": "ok"}\n{not json\n')
+    (folder / "notext.json").write_text('{"title": "no text"}')
+    proc = run_cli("ingest", str(folder), str(tmp_path / "missing.txt"), "--json",
+                   index=tmp_path / "index", check_status=1)
+    report = json.loads(proc.stdout)
+    reasons = {Path(s["path"]).name: s["reason"] for s in report["skipped"]}
+    assert report["added"] == 2
+    assert reasons["empty.txt"] == "file is empty"
+    assert "binary" in reasons["binary.txt"]
+    assert reasons["bad.jsonl"].startswith("line 2: invalid JSON")
+    assert "'text'" in reasons["notext.json"]
+    assert reasons["missing.txt"] == "no such file or directory"
+    assert "Traceback" not in proc.stderr
+    assert "empty.txt: file is empty" in proc.stderr
