@@ -155,6 +155,22 @@ def ask(question: str, as_json: bool, top_k: int | None, since: str | None,
         click.echo(f"note: {note}", err=True)
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind; a non-loopback address needs --auth or --insecure.")
+@click.option("--port", default=7860, show_default=True, type=int)
+@click.option("--auth", help="user:password required to open the app [ASSISTANT_AUTH].")
+@click.option("--insecure", is_flag=True, help="Allow a public address without a password.")
+@settings_options
+def serve(host: str, port: int, auth: str | None, insecure: bool, settings: Settings) -> None:
+    """Start the web app (Gradio) on 127.0.0.1:7860."""
+    from .ui import serve as run
+
+    if auth:
+        settings = settings.with_(auth=auth)
+    run(settings, host=host, port=port, insecure=insecure)
+
+
 def main() -> None:
     try:
         cli(standalone_mode=False)

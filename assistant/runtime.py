@@ -15,8 +15,10 @@ from .answer.generative import GenerativeAnswerer
 from .answer.model import Answer
 from .config import Settings
 from .embedding import Embedder, make_embedder
+from .followup import history_text, rewrite_followup
 from .ingest import IngestReport, ingest
 from .llm import ChatModel
+from .prompts import render
 from .retrieve import Filters, LexicalIndex, Retriever
 from .store import Hit, Store
 
@@ -94,10 +96,25 @@ class Runtime:
         query_vector = self.embedder.embed([question])[0]
         return query_vector, retriever.retrieve(question, k, filters, query_vector), k
 
+    def standalone(self, question: str, history: Sequence[tuple[str, str]]) -> str:
+        """The question rewritten with the chat history (pairs of standalone question and
+        answer text) so that it can be retrieved on its own."""
+        if not history:
+            return question
+        if self.settings.answer_mode == "openai":
+            prompt = render("condense", history=history_text(history), message=question)
+            rewritten = self.generative.chat.complete([("user", prompt)]).strip().strip('"')
+            if rewritten:
+                return rewritten.splitlines()[0]
+        return rewrite_followup(question, [q for q, _ in history])
+
     def ask_stream(self, question: str, top_k: int | None = None,
-                   filters: Filters | None = None) -> Iterator[str | Answer]:
+                   filters: Filters | None = None,
+                   history: Sequence[tuple[str, str]] = ()) -> Iterator[str | Answer]:
         """Text deltas as the answer is written (openai mode), then the verified ``Answer``."""
         started = time.perf_counter()
+        asked = question
+        question = self.standalone(question, history)
         query_vector, hits, _ = self._retrieve(question, top_k, filters)
         retrieved = time.perf_counter()
         if self.settings.answer_mode == "openai":
@@ -110,14 +127,16 @@ class Runtime:
         else:
             answer = self.extractive.answer(question, query_vector, hits)
         done = time.perf_counter()
+        answer.question = asked
+        answer.standalone_question = question
         answer.timings_ms = {"retrieve": (retrieved - started) * 1000,
                              "generate": (done - retrieved) * 1000,
                              "total": (done - started) * 1000}
         yield answer
 
-    def ask(self, question: str, top_k: int | None = None,
-            filters: Filters | None = None) -> Answer:
-        for event in self.ask_stream(question, top_k, filters):
+    def ask(self, question: str, top_k: int | None = None, filters: Filters | None = None,
+            history: Sequence[tuple[str, str]] = ()) -> Answer:
+        for event in self.ask_stream(question, top_k, filters, history):
             if isinstance(event, Answer):
                 return event
         raise AssertionError("ask_stream always ends with an Answer")  # pragma: no cover

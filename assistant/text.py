@@ -27,6 +27,10 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer("english")
 
 
+def is_stop(word: str) -> bool:
+    return word.lower() in _STOP
+
+
 def words(text: str) -> list[str]:
     return [w.lower().replace("’", "'") for w in _WORD.findall(text)]
 

@@ -1,0 +1,9 @@
+"""`python app.py [--host H] [--port P] [--auth user:pass]`: the Gradio app (same as `assistant serve`)."""
+
+import sys
+
+from assistant.cli import main
+
+if __name__ == "__main__":
+    sys.argv = [sys.argv[0], "serve", *sys.argv[1:]]
+    main()

@@ -1,0 +1,360 @@
+"""The Gradio app: a library column, the chat, and an evidence panel. The only module besides
+the CLI that turns errors into messages.
+
+Nothing from an article or an answer reaches the page as markup: chat text is HTML-escaped
+and Markdown-escaped before Gradio renders it, and the evidence panel is HTML we build with
+every piece of article text escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import ipaddress
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from .answer.model import Answer, Citation
+from .articles import SUFFIXES, normalize_date
+from .config import Settings
+from .errors import AssistantError, ConfigError
+from .retrieve import Filters
+from .runtime import Runtime
+
+EXAMPLES = [
+    "What did Takaichi and Starmer agree on cyber?",
+    "When is the next-generation fighter aircraft expected to be deployed?",
+    "Which country did Starmer visit just before arriving in Japan?",
+    "How long did the Takaichi-Starmer meeting last?",
+]
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+_MARK = re.compile(r"\[(\d+)\]")
+
+CSS = """
+.gradio-container {max-width: 1500px !important}
+#status {font-size: 0.9em; opacity: 0.85}
+#evidence {max-height: 640px; overflow-y: auto}
+.src {border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 10px 12px;
+      margin-bottom: 10px; background: var(--background-fill-secondary)}
+.src-head {font-size: 0.85em; margin-bottom: 6px; display: flex; gap: 6px; flex-wrap: wrap;
+           align-items: baseline}
+.src-n {background: var(--color-accent); color: white; border-radius: 6px; padding: 0 6px;
+        font-weight: 600}
+.src-title {font-weight: 600}
+.src-meta {opacity: 0.75}
+.src-ok {color: #15803d; font-weight: 600}
+.src-warn {color: #b45309; font-weight: 600}
+.src p {margin: 0; line-height: 1.5; font-size: 0.92em}
+.src mark {background: #fde68a; color: inherit; padding: 0 2px; border-radius: 3px}
+.evidence-empty {opacity: 0.7; font-style: italic}
+#library {max-height: 340px; overflow-y: auto}
+table.lib {width: 100%; border-collapse: collapse; font-size: 0.82em}
+table.lib th {text-align: left; opacity: 0.7; font-weight: 600; padding: 4px;
+              border-bottom: 1px solid var(--border-color-primary)}
+table.lib td {padding: 5px 4px; vertical-align: top;
+              border-bottom: 1px solid var(--border-color-primary)}
+table.lib td.lib-title {font-weight: 500}
+table.lib td.lib-n {text-align: right}
+.lib-dup {font-size: 0.8em; background: #e0e7ff; border-radius: 4px; padding: 0 4px}
+"""
+
+
+def escape_md(text: str) -> str:
+    """Text that Gradio's Markdown renderer shows exactly as written."""
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def render_answer(answer: Answer) -> str:
+    """The chat message: escaped answer text whose [n] markers link to the evidence panel."""
+    if answer.abstained:
+        body = "**The articles don't say.** " + escape_md(
+            "None of the ingested articles answers this question"
+            + (", so there is nothing to cite." if answer.retrieved else
+               " (no article matched the question and the filters)."))
+    else:
+        by_n = {c.n: c for c in answer.citations}
+        parts = []
+        last = 0
+        for m in _MARK.finditer(answer.answer):
+            parts.append(escape_md(answer.answer[last : m.start()]))
+            n = int(m.group(1))
+            flag = "" if by_n.get(n) and by_n[n].supported else " ⚠"
+            parts.append(f"[\\[{n}{flag}\\]](#src-{n})")
+            last = m.end()
+        parts.append(escape_md(answer.answer[last:]))
+        body = "".join(parts)
+    footer = [f"{answer.mode} answer", f"{len(answer.citations)} citations",
+              f"{answer.timings_ms.get('total', 0):.0f} ms"]
+    if answer.standalone_question and answer.standalone_question != answer.question:
+        footer.append("read as: " + answer.standalone_question)
+    notes = "".join(f"\n\n⚠ {escape_md(n)}" for n in answer.notes)
+    return f"{body}{notes}\n\n<sub>{escape_md(' · '.join(footer))}</sub>"
+
+
+def _context(text: str, start: int, end: int, span: int = 320) -> tuple[int, int]:
+    """The paragraph around a quote, or a window cut at sentence ends when paragraphs are long."""
+    left = text.rfind("\n\n", 0, start)
+    right = text.find("\n\n", end)
+    left = 0 if left < 0 else left + 2
+    right = len(text) if right < 0 else right
+    if start - left > span:
+        cut = text.rfind(". ", left, start - span)
+        left = cut + 2 if cut >= 0 else start - span
+    if right - end > span:
+        cut = text.find(". ", end + span)
+        right = cut + 1 if cut >= 0 else end + span
+    return left, right
+
+
+def render_citation(c: Citation, article_text: str | None) -> str:
+    meta = " · ".join(x for x in (c.source, c.date) if x)
+    verdict = ('<span class="src-ok">✓ quote checked</span>' if c.supported
+               else '<span class="src-warn">⚠ not verified: the quote may not support '
+                    'the sentence</span>')
+    if article_text is not None and article_text[c.start : c.end] == c.quote:
+        left, right = _context(article_text, c.start, c.end)
+        para = (("… " if left > 0 else "") + html.escape(article_text[left : c.start])
+                + "<mark>" + html.escape(c.quote) + "</mark>"
+                + html.escape(article_text[c.end : right]) + (" …" if right < len(article_text)
+                                                              else ""))
+    else:
+        para = "<mark>" + html.escape(c.quote) + "</mark>"
+    return (f'<div class="src" id="src-{c.n}"><div class="src-head">'
+            f'<span class="src-n">{c.n}</span><span class="src-title">{html.escape(c.title)}'
+            f'</span><span class="src-meta">{html.escape(meta)}</span>{verdict}</div>'
+            f"<p>{para}</p></div>")
+
+
+def render_evidence(answer: Answer | None, texts: dict[str, str]) -> str:
+    if answer is None:
+        return ('<div class="evidence-empty">Sources appear here: each citation with its '
+                "outlet, date and the quote highlighted in its paragraph.</div>")
+    if answer.abstained or not answer.citations:
+        return ('<div class="evidence-empty">No citations: the articles do not answer this '
+                "question.</div>")
+    return "".join(render_citation(c, texts.get(c.article_id)) for c in answer.citations)
+
+
+def render_library(records: list[Any]) -> str:
+    if not records:
+        return '<div class="evidence-empty">No articles yet: add some below.</div>'
+    rows = "".join(
+        f"<tr><td class='lib-title'>{html.escape(r.title)}"
+        f"{' <span class=lib-dup>copy</span>' if r.duplicate_of else ''}</td>"
+        f"<td>{html.escape(r.date or '—')}</td><td>{html.escape(r.source or '—')}</td>"
+        f"<td class='lib-n'>{r.chunks}</td></tr>"
+        for r in records)
+    return ("<table class='lib'><thead><tr><th>Title</th><th>Date</th><th>Outlet</th>"
+            f"<th>Chunks</th></tr></thead><tbody>{rows}</tbody></table>")
+
+
+class App:
+    """The handlers, over one shared ``Runtime``."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    # ---------------------------------------------------------------- status and library
+
+    def status(self) -> str:
+        s = self.runtime.settings
+        count = len(self.runtime.store.articles())
+        model = f" ({s.llm_model})" if s.answer_mode == "openai" else ""
+        return (f"**Answerer:** {escape_md(s.answer_mode + model)} — "
+                f"{escape_md(s.answer_mode_reason)} · **Embeddings:** {escape_md(s.embed_model)}"
+                f" · **Store:** {escape_md(s.store_label)} · **Articles:** {count}")
+
+    def library(self) -> tuple[str, Any]:
+        records = self.runtime.store.articles()
+        choices = [(f"{r.title[:60]} ({r.id})", r.id) for r in records]
+        return render_library(records), gr.update(choices=choices, value=None)
+
+    def refresh(self) -> tuple[str, str, Any]:
+        rows, choices = self.library()
+        return self.status(), rows, choices
+
+    def upload(self, files: list[Any] | None, progress: Any = None
+               ) -> tuple[str, str, str, Any]:
+        if not files:
+            raise gr.Error("Choose one or more files to ingest first.")
+        paths = [Path(getattr(f, "name", f)) for f in files]
+        try:
+            report = self.runtime.ingest(paths, progress=True)
+        except AssistantError as e:
+            raise gr.Error(str(e)) from None
+        lines = [f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged"
+                 f" · {report.chunks} chunks in the store"]
+        lines += [f"skipped {Path(s['path']).name}: {s['reason']}" for s in report.skipped]
+        return ("\n".join(lines), *self.refresh())
+
+    def remove(self, article_id: str | None) -> tuple[str, str, str, Any]:
+        if not article_id:
+            raise gr.Error("Choose an article to remove.")
+        try:
+            self.runtime.store.delete_article(article_id)
+            self.runtime.retriever.refresh()
+        except AssistantError as e:
+            raise gr.Error(str(e)) from None
+        return (f"removed {article_id}", *self.refresh())
+
+    # ---------------------------------------------------------------- asking
+
+    @staticmethod
+    def filters(since: str | None, until: str | None) -> Filters:
+        try:
+            return Filters(
+                since=normalize_date(since, "from") if since and since.strip() else None,
+                until=normalize_date(until, "to") if until and until.strip() else None,
+            )
+        except AssistantError as e:
+            raise gr.Error(f"Date range: {e}") from None
+
+    def respond(self, message: str, chat: list[dict[str, Any]], turns: list[list[str]],
+                top_k: float, since: str, until: str) -> Iterator[tuple[Any, ...]]:
+        message = (message or "").strip()
+        if not message:
+            yield chat, turns, gr.skip(), ""
+            return
+        chat = [*chat, {"role": "user", "content": escape_md(message)},
+                {"role": "assistant", "content": "…"}]
+        yield chat, turns, gr.skip(), ""
+        filters = self.filters(since, until)
+        streamed = ""
+        try:
+            for event in self.runtime.ask_stream(message, int(top_k), filters,
+                                                 [(q, a) for q, a in turns]):
+                if isinstance(event, str):
+                    streamed += event
+                    chat[-1] = {"role": "assistant", "content": escape_md(streamed) + " ▌"}
+                    yield chat, turns, gr.skip(), ""
+                else:
+                    answer = event
+        except AssistantError as e:
+            chat[-1] = {"role": "assistant", "content": "⚠ " + escape_md(str(e))}
+            yield chat, turns, gr.skip(), ""
+            return
+        texts = self.runtime.store.article_texts([c.article_id for c in answer.citations])
+        chat[-1] = {"role": "assistant", "content": render_answer(answer)}
+        turns = [*turns, [answer.standalone_question or message, answer.answer]]
+        yield chat, turns, render_evidence(answer, texts), ""
+
+    def ask_api(self, question: str, top_k: float = 5, since: str = "", until: str = ""
+                ) -> dict[str, Any]:
+        """One question, the CONTRACT §3 answer object back (for gradio_client)."""
+        try:
+            answer = self.runtime.ask(question, int(top_k), self.filters(since, until))
+        except AssistantError as e:
+            raise gr.Error(str(e)) from None
+        return answer.to_json()
+
+
+def build(runtime: Runtime) -> gr.Blocks:
+    app = App(runtime)
+    with gr.Blocks(title="News assistant") as demo:
+        turns = gr.State([])
+        gr.Markdown("## News assistant\nAsk about the ingested articles. Every claim cites "
+                    "an exact quote; when the articles don't say, neither does the assistant.")
+        status = gr.Markdown(app.status(), elem_id="status")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=280):
+                gr.Markdown("### Library")
+                table = gr.HTML(render_library([]), elem_id="library")
+                files = gr.File(label="Add articles (.txt .md .html .json .jsonl)",
+                                file_count="multiple", file_types=sorted(SUFFIXES),
+                                elem_id="upload")
+                ingest_btn = gr.Button("Ingest files", variant="secondary", elem_id="ingest")
+                ingest_log = gr.Textbox(label="Ingestion", lines=2, interactive=False,
+                                        elem_id="ingest-log")
+                with gr.Row():
+                    pick = gr.Dropdown(label="Remove an article", choices=[], scale=3,
+                                       elem_id="remove-pick")
+                    remove_btn = gr.Button("Remove", variant="stop", scale=1, min_width=80)
+            with gr.Column(scale=5, min_width=420):
+                chatbot = gr.Chatbot(label="Chat", height=520, elem_id="chat",
+                                     sanitize_html=True, allow_tags=False, render_markdown=True,
+                                     buttons=["copy"],
+                                     placeholder="Ask about the articles, or pick an example.")
+                with gr.Row():
+                    box = gr.Textbox(placeholder="Ask a question about the articles…",
+                                     show_label=False, scale=5, elem_id="question",
+                                     submit_btn=False, autofocus=True)
+                    send = gr.Button("Ask", variant="primary", scale=1, min_width=80,
+                                     elem_id="ask")
+                gr.Examples(examples=[[q] for q in EXAMPLES], inputs=[box],
+                            label="Example questions")
+                with gr.Accordion("Search settings", open=False):
+                    with gr.Row():
+                        top_k = gr.Slider(1, 20, value=runtime.settings.top_k, step=1,
+                                          label="Passages (top-k)")
+                        since = gr.Textbox(label="From date", placeholder="YYYY-MM-DD")
+                        until = gr.Textbox(label="To date", placeholder="YYYY-MM-DD")
+                clear = gr.Button("New conversation", size="sm")
+            with gr.Column(scale=4, min_width=320):
+                gr.Markdown("### Sources")
+                evidence = gr.HTML(render_evidence(None, {}), elem_id="evidence")
+
+        ask_inputs = [box, chatbot, turns, top_k, since, until]
+        ask_outputs = [chatbot, turns, evidence, box]
+        box.submit(app.respond, ask_inputs, ask_outputs, api_visibility="private")
+        send.click(app.respond, ask_inputs, ask_outputs, api_visibility="private")
+        clear.click(lambda: ([], [], render_evidence(None, {})), None,
+                    [chatbot, turns, evidence], api_visibility="private")
+
+        def upload(files: list[Any] | None, progress: gr.Progress = gr.Progress(track_tqdm=True)
+                   ) -> tuple[Any, ...]:
+            return app.upload(files, progress)
+
+        ingest_btn.click(upload, [files], [ingest_log, status, table, pick],
+                         api_visibility="private")
+        remove_btn.click(app.remove, [pick], [ingest_log, status, table, pick],
+                         api_visibility="private")
+        demo.load(app.refresh, None, [status, table, pick], api_visibility="private")
+
+        # The API for gradio_client: Client(url).predict("question", 5, "", "", api_name="/ask")
+        api_q = gr.Textbox(visible=False)
+        api_k = gr.Number(visible=False, value=runtime.settings.top_k)
+        api_since = gr.Textbox(visible=False)
+        api_until = gr.Textbox(visible=False)
+        api_out = gr.JSON(visible=False)
+        api_btn = gr.Button(visible=False)
+        api_btn.click(app.ask_api, [api_q, api_k, api_since, api_until], api_out,
+                      api_name="ask")
+    return demo
+
+
+def _is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_auth(value: str | None) -> tuple[str, str] | None:
+    if not value:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise ConfigError("--auth / ASSISTANT_AUTH must look like user:password")
+    return user, password
+
+
+def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860,
+          insecure: bool = False, concurrency: int = 8) -> None:
+    auth = parse_auth(settings.auth)
+    if not _is_loopback(host) and auth is None and not insecure:
+        raise ConfigError(
+            f"refusing to serve on {host} without a password: anyone on the network could "
+            "read and change the library. Pass --auth user:password (or set ASSISTANT_AUTH), "
+            "or --insecure if that is really what you want."
+        )
+    runtime = Runtime.open(settings)
+    runtime.embedder  # noqa: B018  (load the model before the first question, not during it)
+    demo = build(runtime)
+    demo.queue(default_concurrency_limit=concurrency)
+    demo.launch(server_name=host, server_port=port, auth=auth, show_error=False, css=CSS,
+                theme=gr.themes.Soft(), footer_links=["api"], quiet=False)
