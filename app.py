@@ -1,4 +1,7 @@
-"""`python app.py [--host H] [--port P] [--auth user:pass]`: the Gradio app (same as `assistant serve`)."""
+"""`python app.py [--host H] [--port P] [--auth user:pass]`: the Gradio app.
+
+The same as `assistant serve`; see README.md for sharing it beyond this machine.
+"""
 
 import sys
 

@@ -285,12 +285,11 @@ def build(runtime: Runtime) -> gr.Blocks:
                                      elem_id="ask")
                 gr.Examples(examples=[[q] for q in EXAMPLES], inputs=[box],
                             label="Example questions")
-                with gr.Accordion("Search settings", open=False):
-                    with gr.Row():
-                        top_k = gr.Slider(1, 20, value=runtime.settings.top_k, step=1,
-                                          label="Passages (top-k)")
-                        since = gr.Textbox(label="From date", placeholder="YYYY-MM-DD")
-                        until = gr.Textbox(label="To date", placeholder="YYYY-MM-DD")
+                with gr.Accordion("Search settings", open=False), gr.Row():
+                    top_k = gr.Slider(1, 20, value=runtime.settings.top_k, step=1,
+                                      label="Passages (top-k)")
+                    since = gr.Textbox(label="From date", placeholder="YYYY-MM-DD")
+                    until = gr.Textbox(label="To date", placeholder="YYYY-MM-DD")
                 clear = gr.Button("New conversation", size="sm")
             with gr.Column(scale=4, min_width=320):
                 gr.Markdown("### Sources")
@@ -303,7 +302,9 @@ def build(runtime: Runtime) -> gr.Blocks:
         clear.click(lambda: ([], [], render_evidence(None, {})), None,
                     [chatbot, turns, evidence], api_visibility="private")
 
-        def upload(files: list[Any] | None, progress: gr.Progress = gr.Progress(track_tqdm=True)
+        # Gradio reads the progress tracker from the default value, so it must be a call.
+        def upload(files: list[Any] | None,
+                   progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008
                    ) -> tuple[Any, ...]:
             return app.upload(files, progress)
 

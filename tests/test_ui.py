@@ -102,7 +102,8 @@ def ask(page, question: str, answers_before: int) -> str:  # type: ignore[no-unt
     page.fill("#question textarea", question)
     page.click("#ask")
     page.wait_for_function(
-        """n => (document.querySelector('#chat').innerText.match(/ answer · /g) || []).length > n""",
+        "n => (document.querySelector('#chat').innerText.match(/ answer · /g) || [])"
+        ".length > n",
         arg=answers_before, timeout=90_000)
     text = str(page.locator("#chat").inner_text())
     return text[text.rfind(question) + len(question):]
