@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -153,6 +154,81 @@ def ask(question: str, as_json: bool, top_k: int | None, since: str | None,
         click.echo(f"    “{c.quote}”")
     for note in answer.notes:
         click.echo(f"note: {note}", err=True)
+
+
+@cli.command(name="eval")
+@click.argument("fixtures", type=click.Path(path_type=Path))
+@click.option("--json", "json_out", type=click.Path(path_type=Path),
+              help="Write the metrics (CONTRACT §5) to this file.")
+@click.option("--report", "report_dir", type=click.Path(path_type=Path),
+              help="Write a Markdown report with charts to this folder.")
+@click.option("--baseline", is_flag=True,
+              help="Also run the stock llama-index pipeline and compare.")
+@click.option("--top-k", type=int, help="Chunks put before the answerer [5].")
+@settings_options
+def eval_command(fixtures: Path, json_out: Path | None, report_dir: Path | None,
+                 baseline: bool, top_k: int | None, settings: Settings) -> None:
+    """Score answers to FIXTURES.jsonl against the ingested articles."""
+    from .evaluate import llm_judge, load_fixtures, metrics, run, summary_table, write_report
+    from .runtime import Runtime
+
+    cases = load_fixtures(fixtures)
+    runtime = Runtime.open(settings)
+    if not runtime.store.articles():
+        raise InputError("the store is empty: ingest the fixtures' articles first")
+    notes: list[str] = []
+    judge = None
+    if settings.answer_mode == "openai":
+        judge = llm_judge(runtime.generative.chat.llm)
+    else:
+        notes.append("LLM-judged metrics (faithfulness, correctness) skipped: no LLM "
+                     "configured")
+    runtime.retriever.refresh()  # load the side index before the clock starts
+    ours = run(cases, lambda q: runtime.ask(q, top_k=top_k), progress=True, label="ours",
+               judge=judge)
+    results = {"ours": metrics(ours)}
+    if baseline:
+        from .baseline import StockPipeline
+
+        llm = runtime.generative.chat.llm if settings.answer_mode == "openai" else None
+        stock = StockPipeline(runtime.store, runtime.embedder, settings, llm=llm)
+        results["baseline"] = metrics(run(cases, stock.ask, progress=True, label="baseline",
+                                          judge=judge))
+    click.echo(summary_table(results))
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        payload = results if baseline else results["ours"]
+        json_out.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    if report_dir:
+        path = write_report(report_dir, results, ours, fixtures, notes)
+        click.echo(f"report: {path}", err=True)
+
+
+@cli.command()
+@click.argument("corpus", nargs=-1, required=True)
+@click.option("--json", "json_out", type=click.Path(path_type=Path), help="Write JSON here.")
+@click.option("--articles", default=60, show_default=True,
+              help="Benchmark on the first N articles (0: all).")
+@click.option("--sizes", default="1000,10000,100000", show_default=True,
+              help="Store sizes (chunks) for the latency measures.")
+@click.option("--queries", default=40, show_default=True, help="Questions per measure.")
+@click.option("--work", type=click.Path(path_type=Path),
+              help="Where the scaled stores are built once and kept [INDEX_DIR/bench].")
+@settings_options
+def bench(corpus: tuple[str, ...], json_out: Path | None, articles: int, sizes: str,
+          queries: int, work: Path | None, settings: Settings) -> None:
+    """Measure ingestion and answer speed against the raw model and stock llama-index."""
+    from .bench import run_bench, table
+
+    result = run_bench(list(corpus), settings, work or settings.index_dir / "bench", articles,
+                       [int(x) for x in sizes.split(",") if x], queries,
+                       lambda line: click.echo(line, err=True))
+    click.echo(table(result))
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(result, indent=2) + "\n")
 
 
 @cli.command()

@@ -46,8 +46,8 @@ class Settings:
     embed_model: str = DEFAULT_EMBED_MODEL
     embed_threads: int = 0  # 0: let the runtime decide (measured: see README)
     embed_batch: int = 32
-    chunk_tokens: int = 200
-    chunk_overlap_sentences: int = 1
+    chunk_tokens: int = 200  # measured: docs/tuning.md
+    chunk_overlap_sentences: int = 0  # measured: docs/tuning.md
     max_file_mb: float = 5.0
     top_k: int = 5
     llm_timeout: float = 60.0

@@ -220,3 +220,26 @@ def make_embedder(name: str, threads: int = 0, batch_size: int = 32,
 
         return OpenAIEmbedder(name.removeprefix("openai:"), api_key=api_key, base_url=base_url)
     return LocalEmbedder(name, threads=threads, batch_size=batch_size)
+
+
+def llama_embedding(embedder: Embedder) -> Any:
+    """Our embedder as a llama-index ``BaseEmbedding`` (for the stock baseline pipeline)."""
+    from llama_index.core.embeddings import BaseEmbedding
+
+    class _Adapter(BaseEmbedding):
+        def _get_query_embedding(self, query: str) -> list[float]:
+            return [float(x) for x in embedder.embed([query])[0]]
+
+        def _get_text_embedding(self, text: str) -> list[float]:
+            return [float(x) for x in embedder.embed([text])[0]]
+
+        def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+            return [[float(x) for x in v] for v in embedder.embed(texts)]
+
+        async def _aget_query_embedding(self, query: str) -> list[float]:
+            return self._get_query_embedding(query)
+
+        async def _aget_text_embedding(self, text: str) -> list[float]:
+            return self._get_text_embedding(text)
+
+    return _Adapter(model_name=embedder.name, embed_batch_size=32)

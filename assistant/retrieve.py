@@ -37,14 +37,14 @@ class Filters:
     def active(self) -> bool:
         return bool(self.since or self.until or self.sources)
 
-    def _range(self) -> tuple[int, int]:
+    def date_range(self) -> tuple[int, int]:
         lo = int(self.since.replace("-", "")) if self.since else 0
         hi = int(self.until.replace("-", "")) if self.until else 99_999_999
         return lo, hi
 
     def accepts(self, meta: dict[str, Any]) -> bool:
         if self.since or self.until:
-            lo, hi = self._range()
+            lo, hi = self.date_range()
             d = int(meta.get("date_int") or 0)
             if not d or not lo <= d <= hi:
                 return False
@@ -57,7 +57,7 @@ class Filters:
     def chroma_where(self) -> dict[str, Any] | None:
         clauses: list[dict[str, Any]] = []
         if self.since or self.until:
-            lo, hi = self._range()
+            lo, hi = self.date_range()
             clauses += [{"date_int": {"$gte": max(lo, 1)}}, {"date_int": {"$lte": hi}}]
         if self.sources:
             clauses.append({"source": {"$in": list(self.sources)}})
@@ -71,13 +71,8 @@ class LexicalIndex:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self._retriever: Any = None
-        self._metas: list[dict[str, Any]] = []
-        self._ids: list[str] = []
-        self._texts: list[str] = []
-        self._positions = np.zeros(0, dtype=np.int64)
-        self.fingerprint = ""
         self._lock = threading.Lock()
+        self._adopt(None, "")
 
     @staticmethod
     def fingerprint_of(store: Store) -> str:
@@ -90,21 +85,21 @@ class LexicalIndex:
         with self._lock:
             if self._retriever is not None and self.fingerprint == wanted:
                 return
-            if self._load() and self.fingerprint == wanted:
-                return
-            self._build(store, wanted)
+            if not self._load(wanted):
+                self._build(store, wanted)
 
-    def _load(self) -> bool:
+    def _load(self, wanted: str) -> bool:
+        """Adopt the persisted index if it was built for exactly this registry."""
         from llama_index.retrievers.bm25 import BM25Retriever
 
         marker = self.folder / "fingerprint.txt"
-        if not marker.is_file():
+        if not marker.is_file() or marker.read_text().strip() != wanted:
             return False
         try:
-            retriever = BM25Retriever.from_persist_dir(str(self.folder))
+            retriever = BM25Retriever.from_persist_dir(str(self.folder), show_progress=False)
         except Exception:  # a half-written or foreign folder: rebuild it
             return False
-        self._adopt(retriever, marker.read_text().strip())
+        self._adopt(retriever, wanted)
         return True
 
     def _build(self, store: Store, fingerprint: str) -> None:
@@ -120,9 +115,7 @@ class LexicalIndex:
         tmp = self.folder.with_name(self.folder.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         if not nodes:
-            self._retriever, self._metas, self._ids, self._texts = None, [], [], []
-            self._positions = np.zeros(0, dtype=np.int64)
-            self.fingerprint = fingerprint
+            self._adopt(None, fingerprint)
             return
         retriever = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=10)
         tmp.mkdir(parents=True)
@@ -138,15 +131,34 @@ class LexicalIndex:
         self._adopt(retriever, fingerprint)
 
     def _adopt(self, retriever: Any, fingerprint: str) -> None:
+        """Take ``retriever`` (None: an empty index) and the arrays the filters need."""
         from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
         self._retriever = retriever
-        nodes = [metadata_dict_to_node(d) for d in retriever.corpus]
+        nodes = [metadata_dict_to_node(d) for d in retriever.corpus] if retriever else []
         self._ids = [n.node_id for n in nodes]
         self._texts = [n.get_content() for n in nodes]
         self._metas = [dict(n.metadata) for n in nodes]
         self._positions = np.arange(len(self._ids))
+        self._date_ints = np.array([int(m.get("date_int") or 0) for m in self._metas],
+                                   dtype=np.int64)
+        sources = [str(m.get("source") or "").lower() for m in self._metas]
+        self._source_names = sorted(set(sources))
+        lookup = {s: i for i, s in enumerate(self._source_names)}
+        self._source_index = np.array([lookup[s] for s in sources], dtype=np.int64)
         self.fingerprint = fingerprint
+
+    def _mask(self, filters: Filters) -> np.ndarray:
+        """1 for each chunk the filters accept, computed on arrays (100k chunks in ~1 ms)."""
+        keep = np.ones(len(self._ids), dtype=bool)
+        if filters.since or filters.until:
+            lo, hi = filters.date_range()
+            keep &= (self._date_ints >= max(lo, 1)) & (self._date_ints <= hi)
+        if filters.sources:
+            wanted = [s.lower() for s in filters.sources]
+            ok = np.array([any(w in s for w in wanted) for s in self._source_names])
+            keep &= ok[self._source_index]
+        return keep.astype(np.float32)
 
     def search(self, query: str, n: int, filters: Filters) -> list[Hit]:
         import bm25s
@@ -160,7 +172,7 @@ class LexicalIndex:
             return []
         mask = None
         if filters.active:
-            mask = np.array([filters.accepts(m) for m in self._metas], dtype=np.float32)
+            mask = self._mask(filters)
             if not mask.any():
                 return []
         k = min(n, len(self._ids))
@@ -177,7 +189,7 @@ class LexicalIndex:
 
 class Retriever:
     def __init__(self, store: Store, embedder: Embedder, lexical: LexicalIndex,
-                 dense_weight: float = 1.0, lexical_weight: float = 1.0,
+                 dense_weight: float = 1.0, lexical_weight: float = 0.5,  # docs/tuning.md
                  pool: int = 30) -> None:
         self.store = store
         self.embedder = embedder

@@ -221,19 +221,32 @@ class Store:
 
     def iter_chunks(self, batch: int = 2000) -> Iterator[tuple[str, str, dict[str, Any]]]:
         """(chunk id, text, metadata) of every chunk, in pages."""
+        for cid, doc, meta, _ in self._pages(batch, ["documents", "metadatas"]):
+            yield cid, doc, meta
+
+    def iter_vectors(self, batch: int = 2000
+                     ) -> Iterator[tuple[str, str, dict[str, Any], np.ndarray]]:
+        """(chunk id, text, metadata, vector) of every chunk, in pages."""
+        yield from self._pages(batch, ["documents", "metadatas", "embeddings"])
+
+    def _pages(self, batch: int, include: list[str]
+               ) -> Iterator[tuple[str, str, dict[str, Any], np.ndarray]]:
         offset = 0
+        empty = np.zeros(0, dtype=np.float32)
         while True:
             try:
-                got = self._chunks.get(include=["documents", "metadatas"], limit=batch,
-                                       offset=offset)
+                got = self._chunks.get(include=include, limit=batch, offset=offset)
             except Exception as e:
                 raise _translate(e, self.label) from e
             ids = got["ids"]
             if not ids:
                 return
-            for cid, doc, meta in zip(ids, got["documents"] or [], got["metadatas"] or [],
-                                      strict=True):
-                yield cid, doc or "", _plain_meta(meta)
+            vectors = got.get("embeddings")
+            if vectors is None:
+                vectors = [empty] * len(ids)
+            for cid, doc, meta, vec in zip(ids, got["documents"] or [], got["metadatas"] or [],
+                                           vectors, strict=True):
+                yield cid, doc or "", _plain_meta(meta), np.asarray(vec, dtype=np.float32)
             offset += len(ids)
 
     def query(self, vector: np.ndarray, n: int,
@@ -243,10 +256,8 @@ class Store:
 
         if n <= 0:
             return []
-        total = self.chunk_count()
-        if total == 0:
-            return []
-        query = VectorStoreQuery(query_embedding=vector.tolist(), similarity_top_k=min(n, total))
+        # Chroma answers with fewer results (or none) when n exceeds the collection.
+        query = VectorStoreQuery(query_embedding=vector.tolist(), similarity_top_k=n)
         try:
             result = self.vector_store.query(query, **({"where": where} if where else {}))
         except Exception as e:

@@ -1,0 +1,257 @@
+"""``assistant bench``: ingestion and answer speed, measured in one run against references
+measured in the same run (the raw model; the stock llama-index pipeline).
+
+1. raw embedding throughput of the model on the corpus's own chunks (1 thread and the default);
+2. end-to-end ingestion throughput (parse, chunk, embed, store) into a fresh store; 3. their
+ratio; 4. retrieval and whole-answer latency p50/p95 at about 1k, 10k and 100k chunks;
+5. peak memory; 6. the stock pipeline's ingestion (``VectorStoreIndex.from_documents`` over
+Chroma with the same model); and the cold start of a new process to its first answer.
+
+Embedding 100k real chunks would take hours here, so the larger stores are made of the
+corpus's real chunks and real vectors, copied under new ids with the vectors lightly perturbed
+(Gaussian noise of 0.01 per dimension, renormalised) and dates shifted a day per copy, so that
+date filters select a realistic share. They are built once under the work folder and reused.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .articles import Article
+from .chunking import Chunk, chunk_article
+from .config import Settings
+from .embedding import LocalEmbedder, llama_embedding
+from .errors import ArticleError
+from .ingest import IngestReport, _parse_all, discover
+from .retrieve import Filters
+from .runtime import Runtime
+from .store import Store
+
+
+def _pct(values: Sequence[float]) -> dict[str, float]:
+    return {"p50": round(float(np.percentile(values, 50)), 1),
+            "p95": round(float(np.percentile(values, 95)), 1)}
+
+
+def load_articles(paths: Sequence[str | Path], limit: int, max_bytes: int) -> list[Article]:
+    report = IngestReport()
+    articles: list[Article] = []
+    for _, found in _parse_all(discover(paths, report), max_bytes, report):
+        articles.extend(found)
+    if not articles:
+        raise ArticleError(", ".join(map(str, paths)), "no articles to benchmark")
+    return articles[:limit] if limit else articles
+
+
+def raw_throughput(embedder: LocalEmbedder, texts: list[str]) -> float:
+    embedder.embed(texts[:8])  # warm-up
+    t = time.perf_counter()
+    for i in range(0, len(texts), 128):  # the batch size ingestion hands the model
+        embedder.embed(texts[i : i + 128])
+    return len(texts) / (time.perf_counter() - t)
+
+
+def stock_ingest(articles: list[Article], embedder: LocalEmbedder, folder: Path
+                 ) -> tuple[float, int]:
+    """Seconds and node count of ``VectorStoreIndex.from_documents`` into a fresh Chroma."""
+    import chromadb
+    from llama_index.core import Document, StorageContext, VectorStoreIndex
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    client = chromadb.PersistentClient(path=str(folder))
+    collection = client.get_or_create_collection("stock", embedding_function=None)
+    storage = StorageContext.from_defaults(vector_store=ChromaVectorStore(
+        chroma_collection=collection))
+    docs = [Document(text=a.text, metadata={"title": a.title, "date": a.date or ""})
+            for a in articles]
+    t = time.perf_counter()
+    VectorStoreIndex.from_documents(docs, storage_context=storage,
+                                    embed_model=llama_embedding(embedder))
+    return time.perf_counter() - t, int(collection.count())
+
+
+def build_scaled(base: Runtime, target: int, settings: Settings) -> Runtime:
+    """A store of about ``target`` chunks made of copies of ``base``'s real chunks."""
+    runtime = Runtime(settings=settings, store=Store.from_settings(settings))
+    runtime._embedder = base.embedder
+    have = runtime.store.chunk_count()
+    if have >= target * 0.95:
+        return runtime  # built by an earlier run
+    rows = list(base.store.iter_vectors())
+    by_article: dict[str, list[tuple[str, str, dict[str, Any], np.ndarray]]] = {}
+    for row in rows:
+        by_article.setdefault(row[2]["article_id"], []).append(row)
+    records = {r.id: r for r in base.store.articles()}
+    texts = base.store.article_texts(list(by_article))
+    rng = np.random.default_rng(7)
+    copies = max(1, round(target / max(1, len(rows))))
+    for k in range(copies):
+        for aid, chunk_rows in by_article.items():
+            rec = records[aid]
+            day = date.fromisoformat(rec.date) if rec.date else date(2020, 1, 1)
+            article = Article(id=f"{aid}~{k}", text=texts[aid], title=rec.title,
+                              date=(day + timedelta(days=k)).isoformat(), source=rec.source,
+                              url=rec.url)
+            chunks = [Chunk(id=f"{article.id}::{m['index']}", article_id=article.id,
+                            index=int(m["index"]), start=int(m["start"]), end=int(m["end"]),
+                            text=text) for _, text, m, _ in chunk_rows]
+            vectors = np.stack([v for *_, v in chunk_rows])
+            vectors = vectors + rng.normal(0, 0.01, vectors.shape).astype(np.float32)
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            runtime.store.add_chunks(article, chunks, vectors)
+            runtime.store.commit_article(article, len(chunks), None)
+    return runtime
+
+
+def latency(runtime: Runtime, questions: list[str], filters: Filters) -> dict[str, Any]:
+    retriever = runtime.retriever
+    retriever.refresh()
+    k = runtime.settings.top_k
+    for q in questions[:3]:  # warm-up: caches, lazy imports
+        runtime.ask(q, filters=filters)
+    embed_ms, retrieve_ms, answer_ms = [], [], []
+    for q in questions:
+        t = time.perf_counter()
+        qv = runtime.embedder.embed([q])[0]
+        t1 = time.perf_counter()
+        retriever.retrieve(q, k, filters, qv)
+        t2 = time.perf_counter()
+        runtime.ask(q, filters=filters)
+        t3 = time.perf_counter()
+        embed_ms.append((t1 - t) * 1000)
+        retrieve_ms.append((t2 - t) * 1000)  # with the query embedding
+        answer_ms.append((t3 - t2) * 1000)
+    return {"embed_query_ms": _pct(embed_ms), "retrieve_ms": _pct(retrieve_ms),
+            "answer_ms": _pct(answer_ms)}
+
+
+def cold_start(settings: Settings, question: str) -> float:
+    """Seconds from a new `assistant ask` process to its printed answer."""
+    import os
+
+    env = {**os.environ, "ASSISTANT_INDEX_DIR": str(settings.index_dir),
+           "ASSISTANT_COLLECTION": settings.collection, "HF_HUB_OFFLINE": "1",
+           "ASSISTANT_LLM": "extractive"}
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "assistant", "ask", question, "--json"], env=env,
+                   check=True, capture_output=True, timeout=600)
+    return time.perf_counter() - t
+
+
+def run_bench(corpus: Sequence[str | Path], settings: Settings, work: Path, articles: int,
+              sizes: Sequence[int], queries: int, log: Callable[[str], None]) -> dict[str, Any]:
+    work.mkdir(parents=True, exist_ok=True)
+    docs = load_articles(corpus, articles, int(settings.max_file_mb * 1e6))
+    embedder = LocalEmbedder(settings.embed_model, threads=settings.embed_threads)
+    chunks = [c for a in docs for c in chunk_article(a, embedder.count_tokens,
+                                                     settings.chunk_tokens,
+                                                     settings.chunk_overlap_sentences)]
+    texts = [c.text for c in chunks]
+    log(f"{len(docs)} articles, {len(chunks)} chunks")
+    one = LocalEmbedder(settings.embed_model, threads=1)
+    raw_1 = raw_throughput(one, texts[: min(len(texts), 200)])
+    del one
+    raw = raw_throughput(embedder, texts)
+    log(f"raw model: {raw:.1f} chunks/s (1 thread: {raw_1:.1f})")
+
+    with tempfile.TemporaryDirectory(dir=work) as tmp:
+        fresh = settings.with_(index_dir=Path(tmp) / "ours", collection="bench")
+        runtime = Runtime(settings=fresh, store=Store.from_settings(fresh))
+        runtime._embedder = embedder
+        t = time.perf_counter()
+        report = runtime.ingest(corpus_file(docs, Path(tmp)))
+        ours_s = time.perf_counter() - t
+        ingest = report.chunks_written / ours_s
+        log(f"our ingestion: {ingest:.1f} chunks/s ({ingest / raw:.2f} of raw)")
+        stock_s, stock_nodes = stock_ingest(docs, embedder, Path(tmp) / "stock")
+        log(f"stock llama-index ingestion: {stock_nodes / stock_s:.1f} chunks/s "
+            f"({len(docs) / stock_s:.2f} articles/s; ours {len(docs) / ours_s:.2f})")
+        cold = cold_start(fresh, "What is this about?")
+        log(f"cold start to first answer: {cold:.1f} s")
+
+        rng = np.random.default_rng(3)
+        sample = rng.choice(len(chunks), size=min(queries, len(chunks)), replace=False)
+        questions = [" ".join(chunks[i].text.split()[:14]) + "?" for i in sample]
+        scales: dict[str, Any] = {}
+        for size in sizes:
+            scaled = build_scaled(runtime, size, settings.with_(
+                index_dir=work / f"scale-{size}", collection="bench"))
+            n = scaled.store.chunk_count()
+            dates = sorted(r.date or "" for r in scaled.store.articles())
+            narrow = Filters(since=dates[len(dates) // 2], until=dates[len(dates) // 2])
+            half = Filters(since=dates[len(dates) // 2])
+            row: dict[str, Any] = {
+                   "chunks": n, "unfiltered": latency(scaled, questions, Filters()),
+                   "filter_narrow": latency(scaled, questions, narrow),
+                   "filter_half": latency(scaled, questions, half)}
+            scales[str(size)] = row
+            u = row["unfiltered"]
+            log(f"{n} chunks: retrieve p50/p95 {u['retrieve_ms']['p50']}/"
+                f"{u['retrieve_ms']['p95']} ms, answer {u['answer_ms']['p50']}/"
+                f"{u['answer_ms']['p95']} ms")
+    largest = scales[str(max(sizes))]["unfiltered"] if scales else {}
+    return {
+        "chunks": len(chunks),
+        "articles": len(docs),
+        "raw_embed_chunks_per_s": round(raw, 2),
+        "raw_embed_chunks_per_s_1_thread": round(raw_1, 2),
+        "ingest_chunks_per_s": round(ingest, 2),
+        "ratio": round(ingest / raw, 3),
+        "stock_ingest_chunks_per_s": round(stock_nodes / stock_s, 2),
+        "stock_chunks": stock_nodes,
+        "ingest_articles_per_s": round(len(docs) / ours_s, 3),
+        "stock_ingest_articles_per_s": round(len(docs) / stock_s, 3),
+        "retrieve_ms": largest.get("retrieve_ms"),
+        "answer_ms": largest.get("answer_ms"),
+        "at_chunks": scales[str(max(sizes))]["chunks"] if scales else None,
+        "scales": scales,
+        "cold_start_s": round(cold, 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "notes": ["stores above the corpus size are copies of its real chunks and vectors "
+                  "under new ids (vectors perturbed by N(0, 0.01), dates shifted a day per "
+                  "copy), built once and reused"],
+    }
+
+
+def corpus_file(docs: list[Article], folder: Path) -> list[Path]:
+    """The benchmark's articles as one JSONL, so that ingestion parses them as a user's would."""
+    path = folder / "corpus.jsonl"
+    with path.open("w", encoding="utf-8") as out:
+        for a in docs:
+            out.write(json.dumps({"id": a.id, "title": a.title, "date": a.date,
+                                  "source": a.source, "url": a.url, "text": a.text}) + "\n")
+    return [path]
+
+
+def table(result: dict[str, Any]) -> str:
+    lines = ["| measure | value |", "| --- | --- |",
+             f"| corpus | {result['articles']} articles, {result['chunks']} chunks |",
+             f"| raw model | {result['raw_embed_chunks_per_s']} chunks/s "
+             f"(1 thread: {result['raw_embed_chunks_per_s_1_thread']}) |",
+             f"| our ingestion | {result['ingest_chunks_per_s']} chunks/s, "
+             f"{result['ingest_articles_per_s']} articles/s |",
+             f"| ratio to raw | {result['ratio']} |",
+             f"| stock llama-index ingestion | {result['stock_ingest_chunks_per_s']} chunks/s "
+             f"({result['stock_chunks']} chunks of 1024 tokens), "
+             f"{result['stock_ingest_articles_per_s']} articles/s |",
+             f"| cold start to first answer | {result['cold_start_s']} s |",
+             f"| peak RSS | {result['peak_rss_mb']} MB |"]
+    for row in result["scales"].values():
+        for name in ("unfiltered", "filter_narrow", "filter_half"):
+            r = row[name]
+            lines.append(f"| {row['chunks']} chunks, {name} | retrieve p50 "
+                         f"{r['retrieve_ms']['p50']} / p95 {r['retrieve_ms']['p95']} ms; answer "
+                         f"p50 {r['answer_ms']['p50']} / p95 {r['answer_ms']['p95']} ms |")
+    return "\n".join(lines)
+

@@ -1,0 +1,288 @@
+"""Fixtures in, CONTRACT §5 metrics out, through the same path as ``ask``.
+
+Definitions follow CONTRACT §5. Where a share has no fixture to be taken over (no fixture with
+a ``quote`` for evidence recall, no unanswerable fixture for false answers), it is null.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .answer.model import Answer
+from .errors import InputError
+
+
+@dataclass(frozen=True)
+class Fixture:
+    id: str
+    question: str
+    answers: list[list[str]] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    answerable: bool = True
+    quote: str | None = None
+    reference_answer: str | None = None
+
+
+def load_fixtures(path: Path) -> list[Fixture]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as e:
+        raise InputError(f"{path}: {e.strerror or e}") from e
+    fixtures = []
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            fixtures.append(Fixture(
+                id=str(obj.get("id") or f"line-{lineno}"), question=str(obj["question"]),
+                answers=[list(a) for a in obj.get("answers") or []],
+                sources=list(obj.get("sources") or []),
+                answerable=bool(obj.get("answerable", True)), quote=obj.get("quote"),
+                reference_answer=obj.get("reference_answer"),
+            ))
+        except (json.JSONDecodeError, KeyError, TypeError) as e:
+            raise InputError(f"{path}:{lineno}: not a fixture ({e})") from e
+    if not fixtures:
+        raise InputError(f"{path}: no fixtures")
+    return fixtures
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split()).lower()
+
+
+def hit_rank(answer: Answer, sources: Sequence[str]) -> int | None:
+    """1-based rank of the first source article, articles ranked by first appearance."""
+    seen: list[str] = []
+    for h in answer.retrieved:
+        if h.article_id not in seen:
+            seen.append(h.article_id)
+    for rank, article in enumerate(seen, start=1):
+        if article in sources:
+            return rank
+    return None
+
+
+def facts_stated(answer: Answer, facts: Sequence[Sequence[str]]) -> float | None:
+    if not facts:
+        return None
+    low = answer.answer.lower() if not answer.abstained else ""
+    return sum(any(w.lower() in low for w in fact) for fact in facts) / len(facts)
+
+
+def evidence_found(answer: Answer, quote: str | None) -> bool | None:
+    if not quote:
+        return None
+    want = _norm(quote)
+    return any(want in _norm(h.text) for h in answer.retrieved)
+
+
+@dataclass
+class Outcome:
+    fixture: Fixture
+    answer: Answer
+    rank: int | None
+    fact_recall: float | None
+    evidence: bool | None
+    judged: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        f = self.fixture
+        if not f.answerable:
+            return self.answer.abstained
+        if self.answer.abstained:
+            return False
+        if self.fact_recall is not None:
+            return self.fact_recall == 1.0
+        return self.rank is not None and self.rank <= 5
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return round(float(np.mean(values)), 4) if values else None
+
+
+def metrics(outcomes: Sequence[Outcome]) -> dict[str, Any]:
+    answerable = [o for o in outcomes if o.fixture.answerable]
+    unanswerable = [o for o in outcomes if not o.fixture.answerable]
+    ranks = [o.rank for o in answerable]
+    with_facts = [o for o in answerable if o.fact_recall is not None]
+    with_quote = [o for o in outcomes if o.evidence is not None]
+    cited = [(o, c) for o in answerable for c in o.answer.citations]
+    latency = [o.answer.timings_ms.get("total", 0.0) for o in outcomes]
+    result: dict[str, Any] = {
+        "n": len(outcomes),
+        "retrieval": {
+            "hit@1": _mean([1.0 if r == 1 else 0.0 for r in ranks]),
+            "hit@5": _mean([1.0 if r is not None and r <= 5 else 0.0 for r in ranks]),
+            "mrr": _mean([1.0 / r if r else 0.0 for r in ranks]),
+            "evidence_recall": _mean([1.0 if o.evidence else 0.0 for o in with_quote]),
+        },
+        "answer": {
+            "fact_recall": _mean([o.fact_recall or 0.0 for o in with_facts]),
+            "fully_correct": _mean([1.0 if o.fact_recall == 1.0 and not o.answer.abstained
+                                    else 0.0 for o in with_facts]),
+        },
+        "citations": {
+            "precision": _mean([1.0 if c.article_id in o.fixture.sources else 0.0
+                                for o, c in cited]),
+            "supported": _mean([1.0 if c.supported else 0.0 for _, c in cited]),
+        },
+        "abstention": {
+            "accuracy": _mean([1.0 if o.answer.abstained == (not o.fixture.answerable) else 0.0
+                               for o in outcomes]),
+            "false_abstain": _mean([1.0 if o.answer.abstained else 0.0 for o in answerable]),
+            "false_answer": _mean([0.0 if o.answer.abstained else 1.0 for o in unanswerable]),
+        },
+        "latency_ms": {
+            "p50": round(float(np.percentile(latency, 50)), 1) if latency else 0,
+            "p95": round(float(np.percentile(latency, 95)), 1) if latency else 0,
+        },
+        "per_fixture": [
+            {"id": o.fixture.id, "hit_rank": o.rank, "fact_recall": o.fact_recall,
+             "abstained": o.answer.abstained, "ok": o.ok, **o.judged}
+            for o in outcomes
+        ],
+    }
+    judged = [o.judged for o in outcomes if o.judged]
+    if judged:
+        result["judged"] = {k: _mean([j[k] for j in judged if k in j])
+                            for k in ("faithfulness", "correctness")}
+    return result
+
+
+def run(fixtures: Sequence[Fixture], ask: Callable[[str], Answer], progress: bool = False,
+        label: str = "eval", judge: Callable[[Fixture, Answer], dict[str, float]] | None = None
+        ) -> list[Outcome]:
+    from tqdm import tqdm
+
+    outcomes = []
+    for fixture in tqdm(fixtures, desc=label, unit="question", file=sys.stderr,
+                        disable=not progress, dynamic_ncols=True):
+        answer = ask(fixture.question)
+        outcome = Outcome(fixture, answer, hit_rank(answer, fixture.sources),
+                          facts_stated(answer, fixture.answers) if fixture.answerable else None,
+                          evidence_found(answer, fixture.quote))
+        if judge is not None and not answer.abstained:
+            outcome.judged = judge(fixture, answer)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def llm_judge(llm: Any) -> Callable[[Fixture, Answer], dict[str, float]]:
+    """Faithfulness and correctness as llama-index's evaluators define them."""
+    from llama_index.core.evaluation import CorrectnessEvaluator, FaithfulnessEvaluator
+
+    faithfulness = FaithfulnessEvaluator(llm=llm)
+    correctness = CorrectnessEvaluator(llm=llm)
+
+    def judge(fixture: Fixture, answer: Answer) -> dict[str, float]:
+        contexts = [h.text for h in answer.retrieved]
+        plain = re.sub(r"\s*\[\d+\]", "", answer.answer)
+        scores: dict[str, float] = {}
+        f = faithfulness.evaluate(query=fixture.question, response=plain, contexts=contexts)
+        scores["faithfulness"] = float(f.score or 0.0)
+        reference = fixture.reference_answer or "; ".join(a[0] for a in fixture.answers if a)
+        if reference:
+            c = correctness.evaluate(query=fixture.question, response=plain,
+                                     reference=reference)
+            scores["correctness"] = float(c.score or 0.0) / 5.0  # its scale is 1 to 5
+        return scores
+
+    return judge
+
+
+HEADLINE = [("retrieval", "hit@1"), ("retrieval", "hit@5"), ("retrieval", "mrr"),
+            ("retrieval", "evidence_recall"), ("answer", "fact_recall"),
+            ("answer", "fully_correct"), ("citations", "precision"),
+            ("citations", "supported"), ("abstention", "accuracy")]
+
+
+def summary_table(results: dict[str, dict[str, Any]]) -> str:
+    """Markdown table of the headline metrics, one column per run."""
+    names = list(results)
+    lines = ["| metric | " + " | ".join(names) + " |",
+             "| --- |" + " --- |" * len(names)]
+    for group, key in HEADLINE:
+        cells = [_fmt(results[n][group][key]) for n in names]
+        lines.append(f"| {group}.{key} | " + " | ".join(cells) + " |")
+    for key in ("p50", "p95"):
+        cells = [f"{results[n]['latency_ms'][key]:.0f} ms" for n in names]
+        lines.append(f"| latency {key} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _fmt(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def write_report(folder: Path, results: dict[str, dict[str, Any]],
+                 outcomes: Sequence[Outcome], fixtures_path: Path, notes: Sequence[str]) -> Path:
+    """A Markdown report with PNG charts, and a table of every failed fixture of ours."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    names = list(results)
+    labels = [f"{g}.{k}" for g, k in HEADLINE]
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    width = 0.8 / len(names)
+    for i, name in enumerate(names):
+        values = [results[name][g][k] or 0.0 for g, k in HEADLINE]
+        ax.bar(np.arange(len(labels)) + i * width, values, width, label=name)
+    ax.set_xticks(np.arange(len(labels)) + width * (len(names) - 1) / 2, labels, rotation=30,
+                  ha="right")
+    ax.set_ylim(0, 1.05)
+    ax.set_title(f"Quality on {fixtures_path.name}")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(folder / "quality.png", dpi=110)
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for i, name in enumerate(names):
+        lat = results[name]["latency_ms"]
+        ax.bar([i * 3, i * 3 + 1], [lat["p50"], lat["p95"]], label=name)
+    ax.set_xticks([i * 3 + 0.5 for i in range(len(names))], names)
+    ax.set_ylabel("ms (p50, p95)")
+    ax.set_title("Answer latency")
+    fig.tight_layout()
+    fig.savefig(folder / "latency.png", dpi=110)
+    plt.close(fig)
+    failed = [o for o in outcomes if not o.ok]
+    rows = []
+    for o in failed:
+        facts = "; ".join(" / ".join(a) for a in o.fixture.answers) or (
+            "(abstain)" if not o.fixture.answerable else (o.fixture.quote or ""))
+        cites = "; ".join(f"[{c.n}] {c.article_id}: “{c.quote[:80]}”" for c in
+                          o.answer.citations)
+        rows.append("| " + " | ".join(_cell(x) for x in (
+            o.fixture.id, o.fixture.question, facts, o.answer.answer[:300], cites)) + " |")
+    text = [f"# Evaluation: {fixtures_path.name}", "",
+            f"{len(outcomes)} fixtures; runs: {', '.join(names)}.", "",
+            summary_table(results), "", "![quality](quality.png)", "",
+            "![latency](latency.png)", ""]
+    text += [f"- {n}" for n in notes]
+    text += ["", f"## Failed fixtures ({len(failed)})", ""]
+    if rows:
+        text += ["| id | question | expected | our answer | our citations |",
+                 "| --- | --- | --- | --- | --- |", *rows]
+    else:
+        text.append("None.")
+    path = folder / "report.md"
+    path.write_text("\n".join(text) + "\n", encoding="utf-8")
+    return path
+
+
+def _cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")

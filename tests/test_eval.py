@@ -1,0 +1,85 @@
+"""The evaluation harness and the CI quality gate: the dev fixtures through the extractive
+answerer, against thresholds kept in tests/data/eval_thresholds.json, and against the stock
+llama-index pipeline over the same store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from assistant.answer.model import Answer
+from assistant.baseline import StockPipeline
+from assistant.evaluate import Fixture, load_fixtures, metrics, run, write_report
+from assistant.runtime import Runtime
+from assistant.store import Hit
+
+from .conftest import PG_FIXTURES, ROOT, SEED_FIXTURES
+
+THRESHOLDS = json.loads((ROOT / "tests" / "data" / "eval_thresholds.json").read_text())
+FIXTURE_SETS = {"seeds_dev": SEED_FIXTURES, "pg_essays_dev": PG_FIXTURES}
+
+
+@pytest.fixture(scope="module")
+def results(news_runtime: Runtime) -> dict[str, dict[str, dict]]:
+    stock = StockPipeline(news_runtime.store, news_runtime.embedder, news_runtime.settings)
+    out: dict[str, dict[str, dict]] = {}
+    for name, path in FIXTURE_SETS.items():
+        fixtures = load_fixtures(path)
+        out[name] = {"ours": metrics(run(fixtures, news_runtime.ask)),
+                     "baseline": metrics(run(fixtures, stock.ask))}
+    return out
+
+
+@pytest.mark.parametrize("name", list(FIXTURE_SETS))
+def test_quality_gate(results: dict, name: str) -> None:
+    ours = results[name]["ours"]
+    failures = []
+    for key, floor in THRESHOLDS[name].items():
+        group, metric = key.split(".")
+        value = ours[group][metric]
+        if value is None or value < floor:
+            failures.append(f"{key} = {value} < {floor}")
+    assert not failures, f"{name} regressed: {failures}"
+
+
+@pytest.mark.parametrize("name", list(FIXTURE_SETS))
+def test_we_beat_the_stock_pipeline(results: dict, name: str) -> None:
+    ours, stock = results[name]["ours"], results[name]["baseline"]
+    assert ours["retrieval"]["hit@5"] >= stock["retrieval"]["hit@5"]
+    assert ours["retrieval"]["mrr"] > stock["retrieval"]["mrr"]
+    if ours["answer"]["fact_recall"] is not None:
+        assert ours["answer"]["fact_recall"] > stock["answer"]["fact_recall"]
+    if ours["retrieval"]["evidence_recall"] is not None:
+        assert ours["retrieval"]["evidence_recall"] > stock["retrieval"]["evidence_recall"]
+
+
+def _answer(article: str, text: str, abstained: bool = False) -> Answer:
+    hit = Hit("c", article, "the harbour reopens in March", 0, 10, 1.0, "T", None, None, None)
+    return Answer("q", text, abstained, "extractive", retrieved=[hit])
+
+
+def test_metrics_follow_the_contract_definitions(tmp_path: Path) -> None:
+    fixtures = [
+        Fixture("a", "q1", [["March"], ["harbour"]], ["x"], True, "reopens in March"),
+        Fixture("b", "q2", [["never"]], ["y"], True),
+        Fixture("c", "q3", [], [], False),
+    ]
+    answers = {"q1": _answer("x", "It reopens in March [1]."),
+               "q2": _answer("x", "No idea", abstained=True),
+               "q3": _answer("x", "Something")}
+    outcomes = run(fixtures, lambda q: answers[q])
+    m = metrics(outcomes)
+    assert m["n"] == 3
+    assert m["retrieval"]["hit@1"] == 0.5 and m["retrieval"]["mrr"] == 0.5
+    assert m["retrieval"]["evidence_recall"] == 1.0
+    assert m["answer"]["fact_recall"] == 0.25  # (1/2 + 0) / 2
+    assert m["answer"]["fully_correct"] == 0.0
+    assert m["abstention"] == {"accuracy": 0.3333, "false_abstain": 0.5, "false_answer": 1.0}
+    assert [p["ok"] for p in m["per_fixture"]] == [False, False, False]
+    report = write_report(tmp_path, {"ours": m, "baseline": m}, outcomes,
+                          Path("fixtures.jsonl"), ["a note"])
+    text = report.read_text()
+    assert "## Failed fixtures (3)" in text and "q2" in text
+    assert (tmp_path / "quality.png").stat().st_size > 5000
