@@ -75,15 +75,10 @@ def read_text(path: Path, max_bytes: int) -> tuple[str, str]:
         raise ArticleError(name, "binary file (NUL bytes), not text")
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
-    for encoding in ("utf-8", "cp1252", "latin-1"):
-        try:
-            text = raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        if _looks_binary(text):
-            raise ArticleError(name, "binary file (control characters), not text")
-        return text, encoding
-    raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
+    text, encoding = _decode(raw)
+    if _looks_binary(text):
+        raise ArticleError(name, "binary file (control characters), not text")
+    return text, encoding
 
 
 def _looks_binary(text: str) -> bool:
@@ -106,9 +101,22 @@ def _os_reason(e: OSError) -> str:
 
 def parse_file(path: Path, max_bytes: int = 5_000_000) -> list[Article]:
     """Every article in one file, or an ``ArticleError`` naming the file (and line)."""
+    return list(read_articles(path, max_bytes))
+
+
+def read_articles(path: Path, max_bytes: int = 5_000_000) -> Iterator[Article]:
+    """The articles of one file, streamed. A file with any unusable part raises before the
+    first article is yielded, so that nothing of it is written.
+
+    ``max_bytes`` bounds one article: the whole file for single-article kinds, each line of a
+    JSONL feed (a feed may be far larger than any article in it)."""
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise ArticleError(str(path), f"unsupported file type {suffix or '(none)'!r}")
+    _check_regular(path)
+    if suffix == ".jsonl":
+        yield from _jsonl_articles(path, max_bytes)
+        return
     text, encoding = read_text(path, max_bytes)
     stem = path.stem
     if suffix == ".txt":
@@ -117,11 +125,83 @@ def parse_file(path: Path, max_bytes: int = 5_000_000) -> list[Article]:
         articles = [parse_markdown(text, stem, str(path))]
     elif suffix in (".html", ".htm"):
         articles = [parse_html(text, stem, str(path))]
-    elif suffix == ".json":
-        articles = parse_json(text, stem, str(path))
     else:
-        articles = list(parse_jsonl(text, stem, str(path)))
-    return [_with(a, path=str(path), encoding=encoding) for a in articles]
+        articles = parse_json(text, stem, str(path))
+    for a in articles:
+        yield _with(a, path=str(path), encoding=encoding)
+
+
+def _check_regular(path: Path) -> None:
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except OSError as e:
+        raise ArticleError(str(path), _os_reason(e)) from e
+    if stat.S_ISDIR(mode):
+        raise ArticleError(str(path), "is a directory")
+    if not stat.S_ISREG(mode):
+        raise ArticleError(str(path), "not a regular file")  # a FIFO would block forever
+
+
+def _decode(raw: bytes) -> tuple[str, str]:
+    for encoding in ("utf-8", "cp1252", "latin-1"):
+        try:
+            return raw.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
+
+
+def _jsonl_lines(path: Path, max_bytes: int) -> Iterator[tuple[int, str, str]]:
+    """(line number, text, encoding) of each non-blank line, read with bounded memory."""
+    name = str(path)
+    try:
+        with path.open("rb") as fh:
+            if b"\x00" in fh.read(8192):
+                raise ArticleError(name, "binary file (NUL bytes), not text")
+            fh.seek(0)
+            lineno = 0
+            while True:
+                raw = fh.readline(max_bytes + 1)
+                if not raw:
+                    return
+                lineno += 1
+                if len(raw) > max_bytes and not raw.endswith(b"\n"):
+                    raise ArticleError(name, f"line is over the {max_bytes / 1e6:.1f} MB "
+                                       "limit for one article", line=lineno)
+                if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                    raw = raw[3:]
+                if raw.strip():
+                    text, encoding = _decode(raw)
+                    yield lineno, text, encoding
+    except OSError as e:
+        raise ArticleError(name, _os_reason(e)) from e
+
+
+def _jsonl_articles(path: Path, max_bytes: int) -> Iterator[Article]:
+    name, stem = str(path), path.stem
+
+    def articles() -> Iterator[Article]:
+        for lineno, line, encoding in _jsonl_lines(path, max_bytes):
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ArticleError(name, f"invalid JSON: {e.msg}", line=lineno) from e
+            article = article_from_object(obj, f"{stem}-{lineno}", name, lineno)
+            yield _with(article, path=name, encoding=encoding)
+
+    # First pass: validate every line, keeping only ids. Second pass: stream.
+    ids: dict[str, int] = {}
+    for n, article in enumerate(articles(), start=1):
+        if article.id in ids:
+            raise ArticleError(name, f"id {article.id!r} appears twice (articles {ids[article.id]}"
+                               f" and {n})")
+        ids[article.id] = n
+    if not ids:
+        raise ArticleError(name, "file is empty" if path.stat().st_size == 0
+                           else "file holds no JSON lines")
+    yield from articles()
 
 
 def _with(article: Article, **changes: Any) -> Article:
@@ -277,21 +357,6 @@ def parse_json(text: str, stem: str, name: str) -> list[Article]:
         article_from_object(obj, f"{stem}-{i + 1}" if many else stem, name, None)
         for i, obj in enumerate(items)
     ]
-
-
-def parse_jsonl(text: str, stem: str, name: str) -> Iterator[Article]:
-    seen = False
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ArticleError(name, f"invalid JSON: {e.msg}", line=lineno) from e
-        seen = True
-        yield article_from_object(obj, f"{stem}-{lineno}", name, lineno)
-    if not seen:
-        raise ArticleError(name, "no JSON lines")
 
 
 def article_from_object(obj: Any, fallback_id: str, name: str, line: int | None) -> Article:

@@ -33,7 +33,7 @@ from .chunking import Chunk, chunk_article
 from .config import Settings
 from .embedding import LocalEmbedder, llama_embedding
 from .errors import ArticleError
-from .ingest import IngestReport, _parse_all, discover
+from .ingest import IngestReport, discover, stream_articles
 from .retrieve import Filters
 from .runtime import Runtime
 from .store import Store
@@ -47,8 +47,8 @@ def _pct(values: Sequence[float]) -> dict[str, float]:
 def load_articles(paths: Sequence[str | Path], limit: int, max_bytes: int) -> list[Article]:
     report = IngestReport()
     articles: list[Article] = []
-    for _, found in _parse_all(discover(paths, report), max_bytes, report):
-        articles.extend(found)
+    for _, article in stream_articles(discover(paths, report), max_bytes, report):
+        articles.append(article)
     if not articles:
         raise ArticleError(", ".join(map(str, paths)), "no articles to benchmark")
     return articles[:limit] if limit else articles

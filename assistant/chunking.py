@@ -75,7 +75,7 @@ def chunk_article(
     article: Article,
     count_tokens: Callable[[str], int],
     max_tokens: int = 200,
-    overlap: int = 1,
+    overlap: int = 0,
 ) -> list[Chunk]:
     text = article.text
     sentences: list[tuple[int, int, int]] = []  # start, end, tokens

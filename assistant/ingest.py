@@ -8,13 +8,16 @@ killed at any point leaves no article half-visible, and the next run picks up wh
 from __future__ import annotations
 
 import os
+import queue
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from .articles import SUFFIXES, Article, parse_file
+from .articles import SUFFIXES, Article, read_articles
 from .chunking import Chunk, chunk_article
 from .config import Settings
 from .embedding import Embedder
@@ -127,60 +130,51 @@ def ingest(
     bar = Progress(_estimate_articles(files), enabled=progress)
     seen_ids: dict[str, str] = {}
     scanned_paths: set[str] = set()
+    noted: set[str] = set()
     pending: list[tuple[Article, list[Chunk], bool]] = []
     pending_chunks = 0
     max_bytes = int(settings.max_file_mb * 1_000_000)
+
+    writer = _Writer(store, report, bar, started, find_duplicate)
 
     def flush() -> None:
         nonlocal pending_chunks
         if not pending:
             return
         texts = [c.text for _, chunks, _ in pending for c in chunks]
-        vectors = embedder.embed(texts)
-        at = 0
-        for article, chunks, is_update in pending:
-            store.remove_orphans(article.id)
-            duplicate_of = find_duplicate(article) if find_duplicate else None
-            store.add_chunks(article, chunks, vectors[at : at + len(chunks)], duplicate_of)
-            store.commit_article(article, len(chunks), duplicate_of)
-            at += len(chunks)
-            report.chunks_written += len(chunks)
-            if is_update:
-                report.updated += 1
-            else:
-                report.added += 1
-        elapsed = time.perf_counter() - started
-        bar.update(len(pending), report.chunks_written / elapsed if elapsed else 0.0)
+        # The writer thread stores the previous batch while the model embeds this one.
+        writer.submit(list(pending), embedder.embed(texts))
         pending.clear()
         pending_chunks = 0
 
     try:
-        for path, articles in _parse_all(files, max_bytes, report):
+        for path, article in stream_articles(files, max_bytes, report):
             scanned_paths.add(str(path))
-            for article in articles:
-                if article.id in seen_ids:
-                    first = seen_ids[article.id]
-                    report.skipped.append({
-                        "path": str(path),
-                        "reason": f"duplicate id {article.id!r} (first seen in {first})",
-                    })
-                    continue
-                seen_ids[article.id] = str(path)
-                if article.encoding != "utf-8":
-                    report.notes.append(f"{path}: not valid UTF-8, read as {article.encoding}")
-                old = known.get(article.id)
-                if old is not None and old.hash == article.content_hash:
-                    report.unchanged += 1
-                    bar.update(1, 0.0)
-                    continue
-                chunks = chunk_article(article, embedder.count_tokens, settings.chunk_tokens,
-                                       settings.chunk_overlap_sentences)
-                pending.append((article, chunks, old is not None))
-                pending_chunks += len(chunks)
-                if pending_chunks >= EMBED_BATCH_CHUNKS:
-                    flush()
+            if article.id in seen_ids:
+                first = seen_ids[article.id]
+                report.skipped.append({
+                    "path": str(path),
+                    "reason": f"duplicate id {article.id!r} (first seen in {first})",
+                })
+                continue
+            seen_ids[article.id] = str(path)
+            if article.encoding != "utf-8" and str(path) not in noted:
+                noted.add(str(path))
+                report.notes.append(f"{path}: not valid UTF-8, read as {article.encoding}")
+            old = known.get(article.id)
+            if old is not None and old.hash == article.content_hash:
+                report.unchanged += 1
+                bar.update(1, 0.0)
+                continue
+            chunks = chunk_article(article, embedder.count_tokens, settings.chunk_tokens,
+                                   settings.chunk_overlap_sentences)
+            pending.append((article, chunks, old is not None))
+            pending_chunks += len(chunks)
+            if pending_chunks >= EMBED_BATCH_CHUNKS:
+                flush()
         flush()
     finally:
+        writer.close()
         bar.close()
     if prune:
         for record in known.values():
@@ -194,12 +188,83 @@ def ingest(
     return report
 
 
-def _parse_all(
+class _Writer:
+    """Writes embedded batches to the store on its own thread, one batch behind the model.
+
+    ONNX Runtime releases the GIL while it embeds, so the store's writes (Chroma, SQLite)
+    overlap the next batch's embedding instead of adding to it. Errors are re-raised by
+    ``submit`` or ``close`` in the caller's thread."""
+
+    def __init__(self, store: Store, report: IngestReport, bar: Progress, started: float,
+                 find_duplicate: Callable[[Article], str | None] | None) -> None:
+        self.store = store
+        self.report = report
+        self.bar = bar
+        self.started = started
+        self.find_duplicate = find_duplicate
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=1)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, batch: list[tuple[Article, list[Chunk], bool]], vectors: Any) -> None:
+        self._raise()
+        self._queue.put((batch, vectors))
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if self._error is not None:
+                continue  # drain: the caller will raise the first error
+            try:
+                self._write(*item)
+            except BaseException as e:  # re-raised in the caller's thread
+                self._error = e
+
+    def _write(self, batch: list[tuple[Article, list[Chunk], bool]], vectors: Any) -> None:
+        store, report = self.store, self.report
+        store.remove_orphans([article.id for article, _, _ in batch])
+        at = 0
+        items, commits = [], []
+        for article, chunks, _ in batch:
+            duplicate_of = self.find_duplicate(article) if self.find_duplicate else None
+            items.append((article, chunks, vectors[at : at + len(chunks)], duplicate_of))
+            commits.append((article, len(chunks), duplicate_of))
+            at += len(chunks)
+        store.add_batch(items)
+        # Registry records last: an article is visible only once all its chunks are stored.
+        store.commit_articles(commits)
+        for _, chunks, is_update in batch:
+            report.chunks_written += len(chunks)
+            if is_update:
+                report.updated += 1
+            else:
+                report.added += 1
+        store.bump_generation()
+        elapsed = time.perf_counter() - self.started
+        self.bar.update(len(batch), report.chunks_written / elapsed if elapsed else 0.0)
+
+
+def stream_articles(
     files: Sequence[Path], max_bytes: int, report: IngestReport
-) -> Iterator[tuple[Path, list[Article]]]:
+) -> Iterator[tuple[Path, Article]]:
+    """(file, article) pairs; a file that cannot be read goes to ``report.skipped`` whole."""
     for path in files:
         try:
-            yield path, parse_file(path, max_bytes)
+            for article in read_articles(path, max_bytes):
+                yield path, article
         except ArticleError as e:
             report.skipped.append({"path": str(path), "reason": _reason(e)})
 

@@ -9,8 +9,6 @@ tagged with a fingerprint of the registry; a stale or missing one is rebuilt fro
 
 from __future__ import annotations
 
-import hashlib
-import json
 import shutil
 import threading
 from collections.abc import Sequence
@@ -66,30 +64,79 @@ class Filters:
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
+@dataclass(frozen=True)
+class _Snapshot:
+    """One built BM25 index with the arrays filters need; replaced whole, never mutated, so
+    a search running while an ingest rebuilds the index sees one consistent version."""
+
+    retriever: Any
+    fingerprint: str
+    ids: list[str]
+    texts: list[str]
+    metas: list[dict[str, Any]]
+    positions: np.ndarray
+    date_ints: np.ndarray
+    source_names: list[str]
+    source_index: np.ndarray
+
+    @classmethod
+    def of(cls, retriever: Any, fingerprint: str) -> _Snapshot:
+        from llama_index.core.vector_stores.utils import metadata_dict_to_node
+
+        nodes = [metadata_dict_to_node(d) for d in retriever.corpus] if retriever else []
+        metas = [dict(n.metadata) for n in nodes]
+        sources = [str(m.get("source") or "").lower() for m in metas]
+        names = sorted(set(sources))
+        lookup = {name: i for i, name in enumerate(names)}
+        return cls(
+            retriever=retriever, fingerprint=fingerprint, ids=[n.node_id for n in nodes],
+            texts=[n.get_content() for n in nodes], metas=metas,
+            positions=np.arange(len(nodes)),
+            date_ints=np.array([int(m.get("date_int") or 0) for m in metas], dtype=np.int64),
+            source_names=names,
+            source_index=np.array([lookup[x] for x in sources], dtype=np.int64),
+        )
+
+    def mask(self, filters: Filters) -> np.ndarray:
+        """1 for each chunk the filters accept, computed on arrays (100k chunks in ~1 ms)."""
+        keep = np.ones(len(self.ids), dtype=bool)
+        if filters.since or filters.until:
+            lo, hi = filters.date_range()
+            keep &= (self.date_ints >= max(lo, 1)) & (self.date_ints <= hi)
+        if filters.sources:
+            wanted = [w.lower() for w in filters.sources]
+            ok = np.array([any(w in name for w in wanted) for name in self.source_names])
+            keep &= ok[self.source_index]
+        return keep.astype(np.float32)
+
+
 class LexicalIndex:
-    """BM25 over chunk texts (with titles), persisted under ``folder``."""
+    """BM25 over chunk texts (with titles), persisted under ``folder`` and tagged with the
+    store's generation, so a stale or missing copy is rebuilt from the store."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._lock = threading.Lock()
-        self._adopt(None, "")
+        self._snap = _Snapshot.of(None, "")
 
-    @staticmethod
-    def fingerprint_of(store: Store) -> str:
-        records = sorted((r.id, r.hash) for r in store.articles())
-        return hashlib.sha256(json.dumps(records).encode()).hexdigest()[:24]
+    @property
+    def fingerprint(self) -> str:
+        return self._snap.fingerprint
 
     def ensure(self, store: Store) -> None:
         """Load from disk, or rebuild from the store when missing or stale."""
-        wanted = self.fingerprint_of(store)
+        wanted = store.generation()
+        if self._snap.retriever is not None and self._snap.fingerprint == wanted:
+            return
         with self._lock:
-            if self._retriever is not None and self.fingerprint == wanted:
+            if self._snap.fingerprint == wanted and (self._snap.retriever is not None
+                                                     or not store.chunk_count()):
                 return
             if not self._load(wanted):
                 self._build(store, wanted)
 
     def _load(self, wanted: str) -> bool:
-        """Adopt the persisted index if it was built for exactly this registry."""
+        """Adopt the persisted index if it was built for exactly this generation."""
         from llama_index.retrievers.bm25 import BM25Retriever
 
         marker = self.folder / "fingerprint.txt"
@@ -99,7 +146,7 @@ class LexicalIndex:
             retriever = BM25Retriever.from_persist_dir(str(self.folder), show_progress=False)
         except Exception:  # a half-written or foreign folder: rebuild it
             return False
-        self._adopt(retriever, wanted)
+        self._snap = _Snapshot.of(retriever, wanted)
         return True
 
     def _build(self, store: Store, fingerprint: str) -> None:
@@ -112,14 +159,14 @@ class LexicalIndex:
             # Titles and outlets help lexical matching; ids and offsets would only add noise.
             node.excluded_embed_metadata_keys = [k for k in meta if k not in ("title", "source")]
             nodes.append(node)
-        tmp = self.folder.with_name(self.folder.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
         if not nodes:
-            self._adopt(None, fingerprint)
+            self._snap = _Snapshot.of(None, fingerprint)
             return
         retriever = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=10)
+        tmp = self.folder.with_name(self.folder.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        retriever.persist(str(tmp))
+        retriever.persist(str(tmp), show_progress=False)
         (tmp / "fingerprint.txt").write_text(fingerprint)
         # Swap in whole, so a crash never leaves a half-written index in place.
         old = self.folder.with_name(self.folder.name + ".old")
@@ -128,60 +175,29 @@ class LexicalIndex:
             self.folder.rename(old)
         tmp.rename(self.folder)
         shutil.rmtree(old, ignore_errors=True)
-        self._adopt(retriever, fingerprint)
-
-    def _adopt(self, retriever: Any, fingerprint: str) -> None:
-        """Take ``retriever`` (None: an empty index) and the arrays the filters need."""
-        from llama_index.core.vector_stores.utils import metadata_dict_to_node
-
-        self._retriever = retriever
-        nodes = [metadata_dict_to_node(d) for d in retriever.corpus] if retriever else []
-        self._ids = [n.node_id for n in nodes]
-        self._texts = [n.get_content() for n in nodes]
-        self._metas = [dict(n.metadata) for n in nodes]
-        self._positions = np.arange(len(self._ids))
-        self._date_ints = np.array([int(m.get("date_int") or 0) for m in self._metas],
-                                   dtype=np.int64)
-        sources = [str(m.get("source") or "").lower() for m in self._metas]
-        self._source_names = sorted(set(sources))
-        lookup = {s: i for i, s in enumerate(self._source_names)}
-        self._source_index = np.array([lookup[s] for s in sources], dtype=np.int64)
-        self.fingerprint = fingerprint
-
-    def _mask(self, filters: Filters) -> np.ndarray:
-        """1 for each chunk the filters accept, computed on arrays (100k chunks in ~1 ms)."""
-        keep = np.ones(len(self._ids), dtype=bool)
-        if filters.since or filters.until:
-            lo, hi = filters.date_range()
-            keep &= (self._date_ints >= max(lo, 1)) & (self._date_ints <= hi)
-        if filters.sources:
-            wanted = [s.lower() for s in filters.sources]
-            ok = np.array([any(w in s for w in wanted) for s in self._source_names])
-            keep &= ok[self._source_index]
-        return keep.astype(np.float32)
+        self._snap = _Snapshot.of(retriever, fingerprint)
 
     def search(self, query: str, n: int, filters: Filters) -> list[Hit]:
         import bm25s
 
-        retriever = self._retriever
-        if retriever is None or not self._ids:
+        snap = self._snap
+        if snap.retriever is None or not snap.ids:
             return []
-        tokens = bm25s.tokenize(query, stemmer=retriever.stemmer, show_progress=False,
-                                token_pattern=retriever.token_pattern)
+        tokens = bm25s.tokenize(query, stemmer=snap.retriever.stemmer, show_progress=False,
+                                token_pattern=snap.retriever.token_pattern)
         if not tokens.vocab:
             return []
         mask = None
         if filters.active:
-            mask = self._mask(filters)
+            mask = snap.mask(filters)
             if not mask.any():
                 return []
-        k = min(n, len(self._ids))
-        indexes, scores = retriever.bm25.retrieve(
-            tokens, corpus=self._positions, k=k, show_progress=False, weight_mask=mask,
-            return_as="tuple",
+        indexes, scores = snap.retriever.bm25.retrieve(
+            tokens, corpus=snap.positions, k=min(n, len(snap.ids)), show_progress=False,
+            weight_mask=mask, return_as="tuple",
         )
         return [
-            hit_from(self._ids[int(i)], self._texts[int(i)], self._metas[int(i)], float(score))
+            hit_from(snap.ids[int(i)], snap.texts[int(i)], snap.metas[int(i)], float(score))
             for i, score in zip(indexes[0], scores[0], strict=True)
             if score > 0
         ]

@@ -13,6 +13,7 @@ Two collections per name:
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -135,6 +136,24 @@ class Store:
         records = [_record(i, m) for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)]
         return sorted(records, key=lambda r: (r.date or "", r.id))
 
+    def generation(self) -> str:
+        """Changes whenever articles are committed or deleted (by any process): side indexes
+        built for another generation are stale. One small request, cheap enough per query."""
+        try:
+            registry = self.client.get_collection(self.name + _REGISTRY_SUFFIX,
+                                                  embedding_function=None)
+            return str((registry.metadata or {}).get("generation", "0"))
+        except Exception as e:
+            raise _translate(e, self.label) from e
+
+    def bump_generation(self) -> None:
+        try:
+            meta = dict(self._registry.metadata or {})
+            meta["generation"] = uuid.uuid4().hex
+            self._registry.modify(metadata=meta)
+        except Exception as e:
+            raise _translate(e, self.label) from e
+
     def hashes(self) -> dict[str, str]:
         return {r.id: r.hash for r in self.articles()}
 
@@ -156,15 +175,22 @@ class Store:
         return dict(zip(got["ids"], got["documents"] or [], strict=True))
 
     def commit_article(self, article: Article, chunks: int, duplicate_of: str | None) -> None:
-        meta = {
-            "title": article.title, "date": article.date or "", "date_int": article.date_int,
-            "source": article.source or "", "url": article.url or "",
-            "dateline": article.dateline or "", "path": article.path or "",
-            "hash": article.content_hash, "chunks": chunks, "duplicate_of": duplicate_of or "",
-        }
+        self.commit_articles([(article, chunks, duplicate_of)])
+
+    def commit_articles(self, items: Sequence[tuple[Article, int, str | None]]) -> None:
+        """Registry records for articles whose chunks are all written: the commit marker."""
+        if not items:
+            return
+        metas = [{
+            "title": a.title, "date": a.date or "", "date_int": a.date_int,
+            "source": a.source or "", "url": a.url or "", "dateline": a.dateline or "",
+            "path": a.path or "", "hash": a.content_hash, "chunks": n,
+            "duplicate_of": dup or "",
+        } for a, n, dup in items]
         try:
-            self._registry.upsert(ids=[article.id], documents=[article.text], metadatas=[meta],
-                                  embeddings=[[1.0]])
+            self._registry.upsert(ids=[a.id for a, _, _ in items],
+                                  documents=[a.text for a, _, _ in items], metadatas=metas,
+                                  embeddings=[[1.0]] * len(items))
         except Exception as e:
             raise _translate(e, self.label) from e
 
@@ -175,11 +201,16 @@ class Store:
             self._registry.delete(ids=[article_id])
         except Exception as e:
             raise _translate(e, self.label) from e
+        self.bump_generation()
 
-    def remove_orphans(self, article_id: str) -> None:
-        """Chunks left by an interrupted write of this article."""
+    def remove_orphans(self, article_ids: Sequence[str]) -> None:
+        """Chunks of these articles left by an interrupted or superseded write."""
+        if not article_ids:
+            return
+        where = ({"article_id": article_ids[0]} if len(article_ids) == 1
+                 else {"article_id": {"$in": list(article_ids)}})
         try:
-            self._chunks.delete(where={"article_id": article_id})
+            self._chunks.delete(where=where)
         except Exception as e:
             raise _translate(e, self.label) from e
 
@@ -187,26 +218,33 @@ class Store:
 
     def add_chunks(self, article: Article, chunks: Sequence[Chunk], vectors: np.ndarray,
                    duplicate_of: str | None = None) -> None:
+        self.add_batch([(article, chunks, vectors, duplicate_of)])
+
+    def add_batch(self, items: Sequence[tuple[Article, Sequence[Chunk], np.ndarray, str | None]]
+                  ) -> None:
+        """Chunks with their vectors, for several articles in as few writes as possible."""
         from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo, TextNode
 
         nodes: list[BaseNode] = []
-        for chunk, vector in zip(chunks, vectors, strict=True):
-            node = TextNode(
-                id_=chunk.id,
-                text=chunk.text,
-                embedding=vector.tolist(),
-                metadata={
-                    "article_id": article.id, "title": article.title,
-                    "date": article.date or "", "date_int": article.date_int,
-                    "source": article.source or "", "url": article.url or "",
-                    "start": chunk.start, "end": chunk.end, "index": chunk.index,
-                    "duplicate_of": duplicate_of or "",
-                },
-                start_char_idx=chunk.start,
-                end_char_idx=chunk.end,
-            )
-            node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=article.id)
-            nodes.append(node)
+        for article, chunks, vectors, duplicate_of in items:
+            for chunk, vector in zip(chunks, vectors, strict=True):
+                node = TextNode(
+                    id_=chunk.id,
+                    text=chunk.text,
+                    embedding=vector.tolist(),
+                    metadata={
+                        "article_id": article.id, "title": article.title,
+                        "date": article.date or "", "date_int": article.date_int,
+                        "source": article.source or "", "url": article.url or "",
+                        "start": chunk.start, "end": chunk.end, "index": chunk.index,
+                        "duplicate_of": duplicate_of or "",
+                    },
+                    start_char_idx=chunk.start,
+                    end_char_idx=chunk.end,
+                )
+                node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(
+                    node_id=article.id)
+                nodes.append(node)
         try:
             for i in range(0, len(nodes), _WRITE_BATCH):
                 self.vector_store.add(nodes[i : i + _WRITE_BATCH])
