@@ -110,6 +110,8 @@ def build_scaled(base: Runtime, target: int, settings: Settings) -> Runtime:
             vectors = vectors + rng.normal(0, 0.01, vectors.shape).astype(np.float32)
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
             runtime.store.add_chunks(article, chunks, vectors)
+            # Written directly, not through ingest: these copies must not be collapsed as
+            # syndicated duplicates, or the larger stores would answer from the small one.
             runtime.store.commit_article(article, len(chunks), None)
     return runtime
 

@@ -121,8 +121,10 @@ def ingest(
     settings: Settings,
     prune: bool = False,
     progress: bool = False,
-    find_duplicate: Callable[[Article], str | None] | None = None,
+    find_duplicate: Callable[[Article], tuple[str | None, str, list[str]]] | None = None,
 ) -> IngestReport:
+    """``find_duplicate(article)`` -> (id of the article it re-publishes or None, its
+    signature, ids of stored articles that re-publish it)."""
     started = time.perf_counter()
     report = IngestReport()
     files = discover(paths, report)
@@ -196,7 +198,8 @@ class _Writer:
     ``submit`` or ``close`` in the caller's thread."""
 
     def __init__(self, store: Store, report: IngestReport, bar: Progress, started: float,
-                 find_duplicate: Callable[[Article], str | None] | None) -> None:
+                 find_duplicate: Callable[[Article], tuple[str | None, str, list[str]]] | None
+                 ) -> None:
         self.store = store
         self.report = report
         self.bar = bar
@@ -238,14 +241,19 @@ class _Writer:
         store.remove_orphans([article.id for article, _, _ in batch])
         at = 0
         items, commits = [], []
+        remark: list[tuple[str, str]] = []
         for article, chunks, _ in batch:
-            duplicate_of = self.find_duplicate(article) if self.find_duplicate else None
+            duplicate_of, signature, copies = (self.find_duplicate(article)
+                                               if self.find_duplicate else (None, "", []))
+            remark += [(copy, article.id) for copy in copies]
             items.append((article, chunks, vectors[at : at + len(chunks)], duplicate_of))
-            commits.append((article, len(chunks), duplicate_of))
+            commits.append((article, len(chunks), duplicate_of, signature))
             at += len(chunks)
         store.add_batch(items)
         # Registry records last: an article is visible only once all its chunks are stored.
         store.commit_articles(commits)
+        for copy, original in remark:
+            store.mark_duplicate(copy, original)
         for _, chunks, is_update in batch:
             report.chunks_written += len(chunks)
             if is_update:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -227,14 +227,46 @@ class Retriever:
         return self.store.query(query_vector, k, where=filters.chroma_where())
 
     def retrieve(self, query: str, k: int, filters: Filters | None = None,
-                 query_vector: np.ndarray | None = None) -> list[Hit]:
+                 query_vector: np.ndarray | None = None,
+                 copies: Mapping[str, str] | None = None) -> list[Hit]:
+        """The k best chunks; ``copies`` maps a re-published article to its original."""
         filters = filters or Filters()
         if query_vector is None:
             query_vector = self.embedder.embed([query])[0]
         pool = max(self.pool, k)
         dense = self.dense(query_vector, pool, filters)
         lexical = self.lexical.search(query, pool, filters)
-        return fuse([(dense, self.dense_weight), (lexical, self.lexical_weight)], k)
+        fused = fuse([(dense, self.dense_weight), (lexical, self.lexical_weight)], 2 * k)
+        if copies:
+            fused = [replace(h, duplicate_of=copies.get(h.article_id)) for h in fused]
+        return one_copy_per_story(fused)[:k]
+
+
+def one_copy_per_story(hits: list[Hit]) -> list[Hit]:
+    """Keeps one article per story: a re-published copy gives way to its original (which
+    takes the copy's place in the ranking when both were found), and two copies of the same
+    original keep only the first. Several chunks of the one kept article all stay."""
+    story_of = {h.article_id: h.duplicate_of or h.article_id for h in hits}
+    present = {h.article_id for h in hits}
+    chosen: dict[str, str] = {}  # story -> the article kept for it
+    for h in hits:
+        story = story_of[h.article_id]
+        if story not in chosen:
+            chosen[story] = story if story in present else h.article_id
+    kept, placed = [], set()
+    for h in hits:
+        keep_id = chosen[story_of[h.article_id]]
+        if h.article_id == keep_id:
+            if h.chunk_id not in placed:
+                kept.append(h)
+                placed.add(h.chunk_id)
+        elif story_of[h.article_id] == keep_id:
+            # A copy ranked above its original: the original's best chunk takes its place.
+            best = next(x for x in hits if x.article_id == keep_id)
+            if best.chunk_id not in placed:
+                kept.append(best)
+                placed.add(best.chunk_id)
+    return kept
 
 
 def fuse(ranked_lists: Sequence[tuple[list[Hit], float]], k: int) -> list[Hit]:
@@ -246,8 +278,6 @@ def fuse(ranked_lists: Sequence[tuple[list[Hit], float]], k: int) -> list[Hit]:
             scores[hit.chunk_id] = scores.get(hit.chunk_id, 0.0) + weight / (RRF_K + rank + 1)
             first.setdefault(hit.chunk_id, hit)
     order = sorted(scores, key=lambda cid: -scores[cid])[:k]
-    from dataclasses import replace
-
     return [replace(first[cid], score=round(scores[cid], 6)) for cid in order]
 
 

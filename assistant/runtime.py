@@ -18,9 +18,10 @@ from .embedding import Embedder, make_embedder
 from .followup import history_text, rewrite_followup
 from .ingest import IngestReport, ingest
 from .llm import ChatModel
+from .news import NearDuplicates, question_scope
 from .prompts import render
 from .retrieve import Filters, LexicalIndex, Retriever
-from .store import Hit, Store
+from .store import ArticleRecord, Hit, Store
 
 
 def lexical_folder(settings: Settings) -> Path:
@@ -37,6 +38,7 @@ class Runtime:
     _embedder: Embedder | None = None
     _parts: dict[str, Any] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
+    _ingest_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def open(cls, settings: Settings) -> Runtime:
@@ -73,10 +75,14 @@ class Runtime:
 
     def ingest(self, paths: Sequence[str | Path], prune: bool = False,
                progress: bool = False) -> IngestReport:
-        report = ingest(paths, self.store, self.embedder, self.settings, prune=prune,
-                        progress=progress)
-        if report.added or report.updated or report.removed:
-            self.retriever.refresh()  # the BM25 side index follows the store
+        # One ingestion at a time per process: two uploads of the same article must not
+        # both decide it is new. Questions keep being answered meanwhile.
+        with self._ingest_lock:
+            copies = NearDuplicates(self.store.signatures())
+            report = ingest(paths, self.store, self.embedder, self.settings, prune=prune,
+                            progress=progress, find_duplicate=copies.check)
+            if report.added or report.updated or report.removed:
+                self.retriever.refresh()  # the BM25 side index follows the store
         return report
 
     @property
@@ -94,7 +100,8 @@ class Runtime:
         retriever = self.retriever
         retriever.refresh()
         query_vector = self.embedder.embed([question])[0]
-        return query_vector, retriever.retrieve(question, k, filters, query_vector), k
+        copies = {r.id: r.duplicate_of for r in self._records() if r.duplicate_of}
+        return query_vector, retriever.retrieve(question, k, filters, query_vector, copies), k
 
     def standalone(self, question: str, history: Sequence[tuple[str, str]]) -> str:
         """The question rewritten with the chat history (pairs of standalone question and
@@ -108,6 +115,28 @@ class Runtime:
                 return rewritten.splitlines()[0]
         return rewrite_followup(question, [q for q, _ in history])
 
+    def _records(self) -> list[ArticleRecord]:
+        """The registry, re-read only when the store's generation changes."""
+        generation = self.store.generation()
+        cached = self._parts.get("records")
+        if cached is None or cached[0] != generation:
+            cached = (generation, self.store.articles())
+            self._parts["records"] = cached
+        records: list[ArticleRecord] = cached[1]
+        return records
+
+    def scope(self, question: str, filters: Filters | None) -> tuple[Filters, bool, str]:
+        """Explicit filters, completed by what the question says (dates, outlet, "latest"),
+        and the question's topic without those phrases."""
+        records = self._records()
+        sources = sorted({r.source for r in records if r.source})
+        said = question_scope(question, sources)
+        given = filters or Filters()
+        merged = Filters(since=given.since or said.filters.since,
+                         until=given.until or said.filters.until,
+                         sources=given.sources or said.filters.sources)
+        return merged, said.prefer_recent, said.topic or question
+
     def ask_stream(self, question: str, top_k: int | None = None,
                    filters: Filters | None = None,
                    history: Sequence[tuple[str, str]] = ()) -> Iterator[str | Answer]:
@@ -115,7 +144,8 @@ class Runtime:
         started = time.perf_counter()
         asked = question
         question = self.standalone(question, history)
-        query_vector, hits, _ = self._retrieve(question, top_k, filters)
+        filters, prefer_recent, topic = self.scope(question, filters)
+        query_vector, hits, _ = self._retrieve(topic, top_k, filters)
         retrieved = time.perf_counter()
         if self.settings.answer_mode == "openai":
             answerer = self.generative
@@ -125,14 +155,25 @@ class Runtime:
                 yield delta
             answer = answerer.finish(question, hits, "".join(parts))
         else:
-            answer = self.extractive.answer(question, query_vector, hits)
+            answer = self.extractive.answer(topic, query_vector, hits, prefer_recent)
         done = time.perf_counter()
         answer.question = asked
         answer.standalone_question = question
+        answer.copies = self._copies(answer)
         answer.timings_ms = {"retrieve": (retrieved - started) * 1000,
                              "generate": (done - retrieved) * 1000,
                              "total": (done - started) * 1000}
         yield answer
+
+    def _copies(self, answer: Answer) -> dict[str, list[str]]:
+        """For each cited article, where else it was published (syndicated copies)."""
+        cited = {c.article_id for c in answer.citations}
+        out: dict[str, list[str]] = {}
+        for r in self._records():
+            if r.duplicate_of in cited:
+                out.setdefault(r.duplicate_of, []).append(
+                    f"{r.source or r.title} ({r.date or 'undated'}, {r.id})")
+        return out
 
     def ask(self, question: str, top_k: int | None = None, filters: Filters | None = None,
             history: Sequence[tuple[str, str]] = ()) -> Answer:

@@ -154,6 +154,15 @@ class Store:
         except Exception as e:
             raise _translate(e, self.label) from e
 
+    def signatures(self) -> list[tuple[str, str | None, str]]:
+        """(article id, date, MinHash signature) of every article, for copy detection."""
+        try:
+            got = self._registry.get(include=["metadatas"])
+        except Exception as e:
+            raise _translate(e, self.label) from e
+        return [(i, (m or {}).get("date") or None, str((m or {}).get("minhash", "")))
+                for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)]
+
     def hashes(self) -> dict[str, str]:
         return {r.id: r.hash for r in self.articles()}
 
@@ -174,23 +183,37 @@ class Store:
             raise _translate(e, self.label) from e
         return dict(zip(got["ids"], got["documents"] or [], strict=True))
 
-    def commit_article(self, article: Article, chunks: int, duplicate_of: str | None) -> None:
-        self.commit_articles([(article, chunks, duplicate_of)])
+    def commit_article(self, article: Article, chunks: int, duplicate_of: str | None,
+                       signature: str = "") -> None:
+        self.commit_articles([(article, chunks, duplicate_of, signature)])
 
-    def commit_articles(self, items: Sequence[tuple[Article, int, str | None]]) -> None:
-        """Registry records for articles whose chunks are all written: the commit marker."""
+    def commit_articles(self, items: Sequence[tuple[Article, int, str | None, str]]) -> None:
+        """Registry records for articles whose chunks are all written: the commit marker.
+        Each item: (article, chunk count, id of the article it copies, MinHash signature)."""
         if not items:
             return
         metas = [{
             "title": a.title, "date": a.date or "", "date_int": a.date_int,
             "source": a.source or "", "url": a.url or "", "dateline": a.dateline or "",
             "path": a.path or "", "hash": a.content_hash, "chunks": n,
-            "duplicate_of": dup or "",
-        } for a, n, dup in items]
+            "duplicate_of": dup or "", "minhash": sig,
+        } for a, n, dup, sig in items]
         try:
-            self._registry.upsert(ids=[a.id for a, _, _ in items],
-                                  documents=[a.text for a, _, _ in items], metadatas=metas,
+            self._registry.upsert(ids=[a.id for a, *_ in items],
+                                  documents=[a.text for a, *_ in items], metadatas=metas,
                                   embeddings=[[1.0]] * len(items))
+        except Exception as e:
+            raise _translate(e, self.label) from e
+
+    def mark_duplicate(self, article_id: str, original: str | None) -> None:
+        """Records that a stored article re-publishes ``original`` (found after it)."""
+        try:
+            got = self._registry.get(ids=[article_id], include=["metadatas"])
+            if not got["ids"]:
+                return
+            meta = dict((got["metadatas"] or [{}])[0] or {})
+            meta["duplicate_of"] = original or ""
+            self._registry.update(ids=[article_id], metadatas=[meta])
         except Exception as e:
             raise _translate(e, self.label) from e
 

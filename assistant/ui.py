@@ -50,6 +50,8 @@ CSS = """
 .src p {margin: 0; line-height: 1.5; font-size: 0.92em}
 .src mark {background: #fde68a; color: inherit; padding: 0 2px; border-radius: 3px}
 .evidence-empty {opacity: 0.7; font-style: italic}
+.src-copies {font-size: 0.8em; opacity: 0.8; margin: -6px 0 10px 8px}
+.conflict ul {margin: 4px 0 0 18px; font-size: 0.9em}
 #library {max-height: 340px; overflow-y: auto}
 table.lib {width: 100%; border-collapse: collapse; font-size: 0.82em}
 table.lib th {text-align: left; opacity: 0.7; font-weight: 600; padding: 4px;
@@ -135,7 +137,23 @@ def render_evidence(answer: Answer | None, texts: dict[str, str]) -> str:
     if answer.abstained or not answer.citations:
         return ('<div class="evidence-empty">No citations: the articles do not answer this '
                 "question.</div>")
-    return "".join(render_citation(c, texts.get(c.article_id)) for c in answer.citations)
+    out = []
+    for conflict in answer.conflicts:
+        versions = "".join(f"<li>{html.escape(text)} "
+                           + " ".join(f'<a href="#src-{n}">[{n}]</a>' for n in nums) + "</li>"
+                           for text, nums in conflict.claims)
+        out.append(f'<div class="src conflict"><div class="src-head"><span class="src-warn">'
+                   f"⚠ the sources disagree: {html.escape(conflict.topic)}</span></div>"
+                   f"<ul>{versions}</ul></div>")
+    shown: set[str] = set()
+    for c in answer.citations:
+        out.append(render_citation(c, texts.get(c.article_id)))
+        copies = answer.copies.get(c.article_id)
+        if copies and c.article_id not in shown:
+            shown.add(c.article_id)
+            out.append('<div class="src-copies">Also published as: '
+                       + html.escape("; ".join(copies)) + "</div>")
+    return "".join(out)
 
 
 def render_library(records: list[Any]) -> str:
@@ -308,8 +326,8 @@ def build(runtime: Runtime) -> gr.Blocks:
                    ) -> tuple[Any, ...]:
             return app.upload(files, progress)
 
-        ingest_btn.click(upload, [files], [ingest_log, status, table, pick],
-                         api_visibility="private")
+        # Public, so that scripts can add articles too: predict(files, api_name="/ingest").
+        ingest_btn.click(upload, [files], [ingest_log, status, table, pick], api_name="ingest")
         remove_btn.click(app.remove, [pick], [ingest_log, status, table, pick],
                          api_visibility="private")
         demo.load(app.refresh, None, [status, table, pick], api_visibility="private")

@@ -42,8 +42,13 @@ def app_env(index: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    folder = tmp_path_factory.mktemp("ui")
+def app_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("ui")
+
+
+@pytest.fixture(scope="module")
+def app_url(app_index: Path) -> Iterator[str]:
+    folder = app_index
     articles = folder / "articles"
     shutil.copytree(SEEDS, articles)
     (articles / "hostile.txt").write_text(HOSTILE)
@@ -186,3 +191,50 @@ def test_gradio_client_asks_through_the_api(app_url: str) -> None:
     assert "90 minutes" in data["answer"]
     assert data["mode"] == "extractive" and not data["abstained"]
     assert data["citations"][0]["article_id"] == "001_e9dfe546c6db1840"
+
+
+def test_eight_people_ask_while_an_upload_ingests(app_url: str, app_index: Path,
+                                                  tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gradio_client import Client, handle_file
+
+    questions = ["What did Takaichi and Starmer agree on cyber?",
+                 "How long did the Takaichi-Starmer meeting last?",
+                 "Which country did Starmer visit just before arriving in Japan?",
+                 "When is the next-generation fighter aircraft expected to be deployed?"] * 2
+    upload = tmp_path / "port-strike.md"
+    upload.write_text("---\ntitle: Port workers strike in Felixstowe\ndate: 2026-02-06\n"
+                      "source: Example Daily\n---\nPort workers in Felixstowe walked out on "
+                      "Friday in a dispute over shift patterns and pay.\n")
+
+    def ask(question: str) -> dict:
+        result = Client(app_url, verbose=False).predict(question, 5, "", "", api_name="/ask")
+        return result if isinstance(result, dict) else json.loads(result)
+
+    def ingest() -> str:
+        client = Client(app_url, verbose=False)
+        return str(client.predict([handle_file(str(upload))], api_name="/ingest")[0])
+
+    with ThreadPoolExecutor(max_workers=9) as pool:
+        upload_job = pool.submit(ingest)
+        answers = list(pool.map(ask, questions))
+        log = upload_job.result(timeout=300)
+    assert "1 added" in log
+    for question, answer in zip(questions, answers, strict=True):
+        assert not answer["abstained"], question
+        assert answer["citations"], question
+    assert "90 minutes" in answers[1]["answer"]
+    after = ask("Why did port workers in Felixstowe walk out?")
+    assert "shift patterns" in after["answer"]
+    # The store stayed whole: the registry's chunk counts add up to the chunks stored.
+    env = app_env(app_index / "index")
+    listed = json.loads(subprocess.run([sys.executable, "-m", "assistant", "articles", "--json"],
+                                       env=env, capture_output=True, text=True, check=True,
+                                       timeout=120).stdout)
+    assert any(a["title"] == "Port workers strike in Felixstowe" for a in listed)
+    again = json.loads(subprocess.run(
+        [sys.executable, "-m", "assistant", "ingest", str(upload), "--json"], env=env,
+        capture_output=True, text=True, check=True, timeout=120).stdout)
+    assert again["unchanged"] == 1
+    assert again["chunks"] == sum(a["chunks"] for a in listed)

@@ -12,6 +12,7 @@ previous instructions" is just another sentence to score: there is nothing to st
 from __future__ import annotations
 
 import re
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -21,7 +22,8 @@ from ..chunking import split_sentences
 from ..embedding import Embedder
 from ..store import Hit
 from ..text import content_stems, coverage, has_stem, key_weights, stems
-from .model import Answer, Citation
+from ..news import Reported, annotate_weekdays, disagreement, find_conflicts, quantities
+from .model import Answer, Citation, Conflict
 
 _FOOTNOTE = re.compile(r"\[\d{1,3}\]")
 ABSTAIN_TEXT = "The articles don't say. None of the ingested articles answers this question."
@@ -35,7 +37,9 @@ class ExtractiveTuning:
     relative_cutoff: float = 0.45  # keep sentences scoring at least this share of the best
     floor: float = 0.3  # no sentence below this joins an answer
     max_sentences: int = 4
-    same_fact: float = 0.8  # cosine above which two sentences state the same fact
+    same_fact: float = 0.75  # cosine above which two sentences state the same fact
+    same_topic: float = 0.6  # cosine above which differing figures are a disagreement
+    recency_bonus: float = 0.1  # "latest": added to the newest report's sentences
 
 
 @dataclass
@@ -57,20 +61,23 @@ class SentenceVectors:
         self.embedder = embedder
         self.size = size
         self._cache: OrderedDict[tuple[str, int, int], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()  # the UI answers several people at once
 
     def get(self, cands: list[Candidate]) -> np.ndarray:
         keys = [(c.hit.article_id, c.start, c.end) for c in cands]
-        missing = [i for i, k in enumerate(keys) if k not in self._cache]
+        with self._lock:
+            found = {k: self._cache[k] for k in keys if k in self._cache}
+        missing = [i for i, k in enumerate(keys) if k not in found]
         if missing:
             vectors = self.embedder.embed([cands[i].text for i in missing])
-            for i, v in zip(missing, vectors, strict=True):
-                self._cache[keys[i]] = v
-        out = np.stack([self._cache[k] for k in keys]) if keys else np.zeros((0, 1))
-        for k in keys:
-            self._cache.move_to_end(k)
-        while len(self._cache) > self.size:
-            self._cache.popitem(last=False)
-        return out
+            found.update({keys[i]: v for i, v in zip(missing, vectors, strict=True)})
+        with self._lock:
+            for k in keys:
+                self._cache[k] = found[k]
+                self._cache.move_to_end(k)
+            while len(self._cache) > self.size:
+                self._cache.popitem(last=False)
+        return np.stack([found[k] for k in keys]) if keys else np.zeros((0, 1))
 
 
 def candidates(hits: list[Hit]) -> list[Candidate]:
@@ -119,9 +126,17 @@ class ExtractiveAnswerer:
         focus = {k for k in present if weights[k] >= 0.5 * top}
         return cands, vecs, focus
 
-    def answer(self, question: str, query_vector: np.ndarray, hits: list[Hit]) -> Answer:
+    def answer(self, question: str, query_vector: np.ndarray, hits: list[Hit],
+               prefer_recent: bool = False) -> Answer:
         t = self.tuning
         cands, vecs, focus = self.score(question, query_vector, hits)
+        if prefer_recent and cands:
+            # "latest" / "most recent": among sentences that answer, the newest report wins.
+            good = [c for c in cands if c.score >= t.threshold and c.hit.date]
+            newest = max((c.hit.date or "" for c in good), default="")
+            for c in cands:
+                if newest and c.hit.date == newest:
+                    c.score += t.recency_bonus
         order = sorted(range(len(cands)), key=lambda i: -cands[i].score)
         if not order or cands[order[0]].score < t.threshold:
             return Answer(question=question, answer=ABSTAIN_TEXT, abstained=True,
@@ -134,7 +149,7 @@ class ExtractiveAnswerer:
                 break
             if facts and focus and not any(has_stem(k, cands[i].stems) for k in focus):
                 continue
-            same = next((f for f in facts if float(vecs[f[0]] @ vecs[i]) >= t.same_fact), None)
+            same = next((f for f in facts if self._same_fact(cands, vecs, f[0], i)), None)
             if same is not None:
                 # A second article reporting the same fact becomes a second citation.
                 if all(cands[j].hit.article_id != cands[i].hit.article_id for j in same):
@@ -142,7 +157,40 @@ class ExtractiveAnswerer:
                 continue
             if len(facts) < t.max_sentences:
                 facts.append([i])
+        facts += self._disagreements(cands, vecs, facts)
+        return self._compose(question, hits, cands, vecs, facts)
+
+    def _same_fact(self, cands: list[Candidate], vecs: np.ndarray, a: int, b: int) -> bool:
+        """Close in meaning and not disagreeing on a figure."""
+        if float(vecs[a] @ vecs[b]) < self.tuning.same_fact:
+            return False
+        return disagreement(cands[a].text, cands[b].text) is None
+
+    def _disagreements(self, cands: list[Candidate], vecs: np.ndarray,
+                       facts: list[list[int]]) -> list[list[int]]:
+        """Sentences of other articles that give a different figure for a chosen fact: an
+        answer must show both versions rather than pick one."""
+        chosen = {i for f in facts for i in f}
+        extra: list[list[int]] = []
+        for f in facts:
+            a = f[0]
+            if not quantities(cands[a].text):
+                continue
+            for b, c in enumerate(cands):
+                if (b in chosen or c.hit.article_id == cands[a].hit.article_id
+                        or c.score < self.tuning.floor
+                        or float(vecs[a] @ vecs[b]) < self.tuning.same_topic):
+                    continue
+                if disagreement(cands[a].text, c.text) is not None:
+                    extra.append([b])
+                    chosen.add(b)
+                    break
+        return extra
+
+    def _compose(self, question: str, hits: list[Hit], cands: list[Candidate],
+                 vecs: np.ndarray, facts: list[list[int]]) -> Answer:
         citations: list[Citation] = []
+        reported: list[Reported] = []
         parts = []
         for fact in facts:
             marks = []
@@ -153,9 +201,32 @@ class ExtractiveAnswerer:
                     date=c.hit.date, source=c.hit.source, quote=c.text, start=c.start,
                     end=c.end, supported=True, url=c.hit.url, support_score=1.0,
                 ))
-                marks.append(f"[{len(citations)}]")
+                reported.append(Reported(c.text, c.hit.article_id, c.hit.source,
+                                         len(citations), vecs[i]))
+                marks.append((len(citations), c.hit.source))
+            lead = cands[fact[0]]
             # An article's own footnote marks ("[1]") would read as our citations.
-            sentence = " ".join(_FOOTNOTE.sub(" ", cands[fact[0]].text).split())
-            parts.append(f"{sentence} {''.join(marks)}")
+            sentence = " ".join(_FOOTNOTE.sub(" ", lead.text).split())
+            sentence = annotate_weekdays(sentence, lead.hit.date)
+            outlets = list(dict.fromkeys(src for _, src in marks if src))
+            if len(outlets) > 1:
+                by = " and ".join(
+                    f"{src} " + "".join(f"[{n}]" for n, s in marks if s == src)
+                    for src in outlets)
+                parts.append(f"{sentence.rstrip('.')} — reported by {by}.")
+            else:
+                parts.append(f"{sentence} " + "".join(f"[{n}]" for n, _ in marks))
+        conflicts = [Conflict(topic, claims) for topic, claims in find_conflicts(reported)]
+        for conflict in conflicts:
+            versions = "; ".join(
+                f"{_source_of(citations, nums)} gives {text} " + "".join(f"[{n}]" for n in nums)
+                for text, nums in conflict.claims)
+            parts.append(f"The reports differ: {versions}.")
         return Answer(question=question, answer=" ".join(parts), abstained=False,
-                      mode=self.mode, citations=citations, retrieved=hits)
+                      mode=self.mode, citations=citations, retrieved=hits,
+                      conflicts=conflicts)
+
+
+def _source_of(citations: list[Citation], numbers: list[int]) -> str:
+    c = citations[numbers[0] - 1]
+    return c.source or c.title

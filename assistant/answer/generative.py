@@ -12,7 +12,8 @@ from ..llm import ChatModel
 from ..prompts import render
 from ..store import Hit
 from .citations import cite
-from .model import Answer
+from ..news import Reported, find_conflicts
+from .model import Answer, Conflict
 
 _ABSTAIN = re.compile(
     r"\A\W*(the )?(articles?|sources?) (do not|don't|does not|doesn't) (say|answer|mention)",
@@ -65,8 +66,12 @@ class GenerativeAnswerer:
         answer_text, citations, notes = cite(text, hits, self.embedder)
         if not citations:
             notes.append("the model cited no source; its answer is shown unverified")
+        vectors = self.embedder.embed([c.quote for c in citations])
+        reported = [Reported(c.quote, c.article_id, c.source, c.n, v)
+                    for c, v in zip(citations, vectors, strict=True)]
+        conflicts = [Conflict(topic, claims) for topic, claims in find_conflicts(reported)]
         return Answer(question=question, answer=answer_text, abstained=False, mode=self.mode,
-                      citations=citations, retrieved=hits, notes=notes)
+                      citations=citations, retrieved=hits, notes=notes, conflicts=conflicts)
 
     def answer(self, question: str, hits: list[Hit], **_: Any) -> Answer:
         return self.finish(question, hits, "".join(self.stream(question, hits)))

@@ -50,6 +50,7 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     standalone_question: str | None = None
+    copies: dict[str, list[str]] = field(default_factory=dict)  # article id -> re-publications
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -66,6 +67,8 @@ class Answer:
         }
         if self.standalone_question and self.standalone_question != self.question:
             data["standalone_question"] = self.standalone_question
+        if self.copies:
+            data["copies"] = self.copies
         return data
 
 

@@ -1,0 +1,316 @@
+"""News as news: dates, outlets, conflicting reports and syndicated copies.
+
+- ``question_scope``: "in January 2026", "as of 3 February 2026", "since ...", "before ...",
+  "latest" / "most recent", and an outlet named in the question become filters and a
+  preference for recent reports (dates parsed with dateparser).
+- ``weekday_dates``: "on Saturday" in an article dated Monday 2026-02-02 is 2026-01-31 — the
+  last such day on or before the article's date, within the week before it; answers say so.
+- ``find_conflicts``: two articles whose sentences report the same thing (close in meaning)
+  with different figures are a conflict; both versions are kept, each with its citation.
+- ``NearDuplicates``: MinHash (datasketch) over word 5-shingles; an article whose shingles
+  overlap an earlier one's by about 80 % or more is a re-published copy (``duplicate_of``).
+"""
+
+from __future__ import annotations
+
+import base64
+import calendar
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+
+from .articles import Article
+from .retrieve import Filters
+
+_MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
+_MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
+_MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_IN_MONTH = re.compile(rf"\b(?:in|during|from)\s+({_MONTH_RE})\.?\s+(\d{{4}})\b", re.I)
+_IN_YEAR = re.compile(r"\b(?:in|during)\s+((?:19|20)\d{2})\b(?!\s*(?:-|to)\s*\d)", re.I)
+_DATE_PHRASE = (r"\d{4}-\d{2}-\d{2}|[A-Za-z]{3,9}\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}"
+                r"|\d{1,2}(?:st|nd|rd|th)?\s+[A-Za-z]{3,9}\.?,?\s+\d{4}|[A-Za-z]{3,9}\s+\d{4}")
+_AS_OF = re.compile(rf"\b(as of|until|up to|by|before|after|since)\s+({_DATE_PHRASE})\b", re.I)
+_LATEST = re.compile(r"\b(latest|most recent|newest|last reported|currently|now)\b", re.I)
+_WEEKDAY = re.compile(r"\b(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b")
+_NUMBER_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20,
+    "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "ninety": 90, "hundred": 100,
+    "dozen": 12,
+}
+_SCALE = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
+_QUANTITY = re.compile(
+    r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?|" + "|".join(_NUMBER_WORDS) + r")"
+    r"(?:\s*(%|percent|per cent))?(?:\s+(" + "|".join(_SCALE) + r"))?"
+    r"(?:\s+([a-z]+))?", re.I)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a question says about time and outlets, beyond its topic."""
+
+    filters: Filters
+    prefer_recent: bool = False
+    said: str = ""  # a short phrase for the answer: "in January 2026", "as of 2026-02-01"
+    topic: str = ""  # the question without its time and outlet phrases
+
+
+def _parse_day(text: str) -> date | None:
+    import dateparser
+
+    parsed = dateparser.parse(text, settings={"PREFER_DAY_OF_MONTH": "first",
+                                              "REQUIRE_PARTS": ["year"]})
+    return parsed.date() if parsed else None
+
+
+def question_scope(question: str, sources: Sequence[str] = ()) -> Scope:
+    """Filters and recency preference read from the wording of a question."""
+    since = until = None
+    said = ""
+    spans: list[tuple[int, int]] = []
+    m = _IN_MONTH.search(question)
+    if m:
+        year, month = int(m.group(2)), _MONTHS[m.group(1).lower().rstrip(".")]
+        since = date(year, month, 1)
+        until = date(year, month, calendar.monthrange(year, month)[1])
+        said = f"in {calendar.month_name[month]} {year}"
+        spans.append(m.span())
+    elif (y := _IN_YEAR.search(question)) is not None:
+        year = int(y.group(1))
+        since, until, said = date(year, 1, 1), date(year, 12, 31), f"in {year}"
+        spans.append(y.span())
+    for a in _AS_OF.finditer(question):
+        word, phrase = a.group(1).lower(), a.group(2)
+        day = _parse_day(phrase)
+        if day is None:
+            continue
+        spans.append(a.span())
+        whole_month = re.fullmatch(r"[A-Za-z]{3,9}\s+\d{4}", phrase.strip()) is not None
+        last = (day.replace(day=calendar.monthrange(day.year, day.month)[1]) if whole_month
+                else day)
+        if word in ("as of", "until", "up to", "by"):
+            until, said = last, f"as of {last.isoformat()}"
+        elif word == "before":
+            until, said = day - timedelta(days=1), f"before {day.isoformat()}"
+        elif word == "after":
+            since, said = last + timedelta(days=1), f"after {last.isoformat()}"
+        else:
+            since, said = day, f"since {day.isoformat()}"
+    low = question.lower()
+    named = tuple(s for s in sources if s and _outlet_named(s, low))
+    for source in named:
+        for word in {source, *source.split()}:
+            if len(word) > 3 and word.lower() not in ("the", "press", "news"):
+                spans += [x.span() for x in re.finditer(re.escape(word), question, re.I)]
+    recent = _LATEST.search(question)
+    if recent:
+        spans.append(recent.span())
+    if named or recent:
+        spans += [x.span() for x in re.finditer(r"\breport(?:s|ed|ing)?\b", question, re.I)]
+    keep = [True] * len(question)
+    for start, end in spans:
+        keep[start:end] = [False] * (end - start)
+    topic = "".join(c if k else " " for c, k in zip(question, keep, strict=True))
+    return Scope(
+        filters=Filters(since=since.isoformat() if since else None,
+                        until=until.isoformat() if until else None, sources=named),
+        prefer_recent=bool(recent), said=said, topic=" ".join(topic.split()),
+    )
+
+
+def _outlet_named(source: str, low_question: str) -> bool:
+    """'The Yomiuri Shimbun' is named by "Yomiuri"; 'Jiji Press' by "Jiji"."""
+    if source.lower() in low_question:
+        return True
+    words = [w for w in re.findall(r"[a-z]+", source.lower())
+             if w not in ("the", "press", "news", "times", "daily", "post", "agency", "inc")]
+    return bool(words) and len(words[0]) >= 4 and re.search(rf"\b{words[0]}\b",
+                                                            low_question) is not None
+
+
+def weekday_dates(text: str, article_date: str | None) -> list[tuple[int, int, date]]:
+    """(start, end, day) for each weekday name in ``text`` that the article's date resolves:
+    the last such weekday on or before the article's date, within the week before it."""
+    if not article_date:
+        return []
+    published = date.fromisoformat(article_date)
+    out = []
+    for m in _WEEKDAY.finditer(text):
+        target = list(calendar.day_name).index(m.group(1))
+        back = (published.weekday() - target) % 7
+        day = published - timedelta(days=back)
+        following = text[m.end() : m.end() + 12].lower()
+        if "next" in text[max(0, m.start() - 6) : m.start()].lower() or following.startswith(
+                " next"):
+            continue  # "next Saturday" points forward: not ours to guess
+        out.append((m.start(), m.end(), day))
+    return out
+
+
+def annotate_weekdays(sentence: str, article_date: str | None) -> str:
+    """'talks in Tokyo on Saturday' -> 'talks in Tokyo on Saturday (2026-01-31)'."""
+    spans = weekday_dates(sentence, article_date)
+    for start, end, day in reversed(spans):
+        if sentence[end : end + 2] == " (":
+            continue
+        sentence = f"{sentence[:end]} ({day.isoformat()}){sentence[end:]}"
+    return sentence
+
+
+def quantities(text: str) -> set[tuple[float, str]]:
+    """Figures in a sentence as (value, unit), with number words and scales resolved.
+    A day of a month ("April 14") is a figure with the unit "date"; years are left out."""
+    from .text import is_stop
+
+    found = set()
+    for m in _QUANTITY.finditer(text):
+        raw, percent, scale, unit = m.groups()
+        key = raw.lower().replace(",", "")
+        value = float(_NUMBER_WORDS[key]) if key in _NUMBER_WORDS else float(key)
+        before = re.search(rf"\b({_MONTH_RE})\.?\s*$", text[: m.start()], re.I)
+        if before and value <= 31:
+            found.add((_MONTHS[before.group(1).lower()] * 100 + value, "date"))
+            continue
+        if scale:
+            value *= _SCALE[scale.lower()]
+        if percent:
+            label = "%"
+        elif unit and not is_stop(unit) and unit.lower() not in _MONTHS:
+            label = unit.lower().rstrip("s")
+        else:
+            label = ""
+        if not label and 1900 <= value <= 2100 and "." not in key:
+            continue  # a year, not a figure
+        found.add((value, label))
+    return found
+
+
+def disagreement(a: str, b: str) -> str | None:
+    """The unit in which two sentences give different figures ("pound", "date"), if any."""
+    qa, qb = quantities(a), quantities(b)
+    for unit in sorted({u for _, u in qa} & {u for _, u in qb}):
+        if not unit:
+            continue
+        if not {v for v, u in qa if u == unit} & {v for v, u in qb if u == unit}:
+            return unit
+    return None
+
+
+@dataclass(frozen=True)
+class Reported:
+    """One sentence put in an answer, with what the conflict check needs."""
+
+    text: str
+    article_id: str
+    source: str | None
+    citation: int
+    vector: np.ndarray
+
+
+def find_conflicts(items: Sequence[Reported], same_topic: float = 0.6
+                   ) -> list[tuple[str, list[tuple[str, list[int]]]]]:
+    """Pairs of sentences from different articles about the same thing whose figures differ
+    in a unit both give: (topic, [(claim, [citation numbers]), ...])."""
+    conflicts = []
+    used: set[int] = set()
+    for i, a in enumerate(items):
+        for j in range(i + 1, len(items)):
+            b = items[j]
+            if a.article_id == b.article_id or i in used or j in used:
+                continue
+            if float(a.vector @ b.vector) < same_topic:
+                continue
+            unit = disagreement(a.text, b.text)
+            if unit is not None:
+                conflicts.append((_topic(a.text, b.text, unit),
+                                  [(_figure(a.text, unit), [a.citation]),
+                                   (_figure(b.text, unit), [b.citation])]))
+                used.update((i, j))
+    return conflicts
+
+
+def _figure(text: str, unit: str) -> str:
+    """The words that state the disputed figure ("12 million pounds", "April 14")."""
+    for m in _QUANTITY.finditer(text):
+        before = re.search(rf"\b({_MONTH_RE})\.?\s*$", text[: m.start()], re.I)
+        if unit == "date" and before:
+            return f"{before.group(1)} {m.group(1)}"
+        label = "%" if m.group(2) else (m.group(4) or "").lower().rstrip("s")
+        if label == unit:
+            return m.group(0).strip()
+    return text
+
+
+def _topic(a: str, b: str, unit: str) -> str:
+    """The words both sentences share, as a short label for the disputed figure."""
+    from .text import is_stop, words
+
+    theirs = set(words(b))
+    shared = [w for w in dict.fromkeys(words(a)) if w in theirs and not is_stop(w)
+              and len(w) > 3 and not w.isdigit()]
+    return " ".join(shared[:5] + [f"({unit or 'figure'})"])
+
+
+class NearDuplicates:
+    """Finds re-published copies among the articles of a store (MinHash LSH, datasketch)."""
+
+    NUM_PERM = 64
+    THRESHOLD = 0.8
+
+    def __init__(self, known: Sequence[tuple[str, str | None, str]]) -> None:
+        """``known``: (article id, date, encoded signature) of what the store holds."""
+        from datasketch import MinHashLSH
+
+        self._lsh = MinHashLSH(threshold=self.THRESHOLD, num_perm=self.NUM_PERM)
+        self._dates: dict[str, str] = {}
+        self._signatures: dict[str, Any] = {}
+        for article_id, day, encoded in known:
+            if encoded:
+                self._insert(article_id, day, self.decode(encoded))
+
+    @classmethod
+    def signature(cls, text: str) -> Any:
+        from datasketch import MinHash
+
+        words = re.findall(r"\w+", text.lower())
+        shingles = {" ".join(words[i : i + 5]).encode() for i in range(max(1, len(words) - 4))}
+        m = MinHash(num_perm=cls.NUM_PERM)
+        m.update_batch(list(shingles))
+        return m
+
+    @staticmethod
+    def encode(m: Any) -> str:
+        return base64.b64encode(np.asarray(m.hashvalues, dtype=np.uint32).tobytes()).decode()
+
+    @classmethod
+    def decode(cls, encoded: str) -> Any:
+        from datasketch import MinHash
+
+        values = np.frombuffer(base64.b64decode(encoded), dtype=np.uint32)
+        return MinHash(num_perm=cls.NUM_PERM, hashvalues=values)
+
+    def _insert(self, article_id: str, day: str | None, m: Any) -> None:
+        if article_id in self._signatures:
+            self._lsh.remove(article_id)
+        self._lsh.insert(article_id, m)
+        self._signatures[article_id] = m
+        self._dates[article_id] = day or "9999-99-99"
+
+    def check(self, article: Article) -> tuple[str | None, str, list[str]]:
+        """(the article this one copies, its signature, articles that turn out to copy it).
+
+        The earliest report is the original. An article found to be earlier than reports
+        already stored becomes their original, so they are returned to be re-marked."""
+        m = self.signature(article.text)
+        similar = [c for c in self._lsh.query(m) if c != article.id
+                   and self._signatures[c].jaccard(m) >= self.THRESHOLD]
+        mine = (article.date or "9999-99-99", article.id)
+        earlier = [c for c in similar if (self._dates[c], c) < mine]
+        later = [c for c in similar if (self._dates[c], c) > mine]
+        original = min(earlier, key=lambda c: (self._dates[c], c)) if earlier else None
+        self._insert(article.id, article.date, m)
+        return original, self.encode(m), ([] if original else later)
