@@ -154,7 +154,7 @@ def weekday_dates(text: str, article_date: str | None) -> list[tuple[int, int, d
 def annotate_weekdays(sentence: str, article_date: str | None) -> str:
     """'talks in Tokyo on Saturday' -> 'talks in Tokyo on Saturday (2026-01-31)'."""
     spans = weekday_dates(sentence, article_date)
-    for start, end, day in reversed(spans):
+    for _start, end, day in reversed(spans):
         if sentence[end : end + 2] == " (":
             continue
         sentence = f"{sentence[:end]} ({day.isoformat()}){sentence[end:]}"
@@ -252,7 +252,7 @@ def _topic(a: str, b: str, unit: str) -> str:
     theirs = set(words(b))
     shared = [w for w in dict.fromkeys(words(a)) if w in theirs and not is_stop(w)
               and len(w) > 3 and not w.isdigit()]
-    return " ".join(shared[:5] + [f"({unit or 'figure'})"])
+    return " ".join([*shared[:5], f"({unit or 'figure'})"])
 
 
 class NearDuplicates:
@@ -260,6 +260,7 @@ class NearDuplicates:
 
     NUM_PERM = 64
     THRESHOLD = 0.8
+    SCHEME = "affine32"  # stored signatures are read back with the scheme they were made with
 
     def __init__(self, known: Sequence[tuple[str, str | None, str]]) -> None:
         """``known``: (article id, date, encoded signature) of what the store holds."""
@@ -278,7 +279,7 @@ class NearDuplicates:
 
         words = re.findall(r"\w+", text.lower())
         shingles = {" ".join(words[i : i + 5]).encode() for i in range(max(1, len(words) - 4))}
-        m = MinHash(num_perm=cls.NUM_PERM)
+        m = MinHash(num_perm=cls.NUM_PERM, scheme=cls.SCHEME)
         m.update_batch(list(shingles))
         return m
 
@@ -291,7 +292,7 @@ class NearDuplicates:
         from datasketch import MinHash
 
         values = np.frombuffer(base64.b64decode(encoded), dtype=np.uint32)
-        return MinHash(num_perm=cls.NUM_PERM, hashvalues=values)
+        return MinHash(num_perm=cls.NUM_PERM, hashvalues=values, scheme=cls.SCHEME)
 
     def _insert(self, article_id: str, day: str | None, m: Any) -> None:
         if article_id in self._signatures:

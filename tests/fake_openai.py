@@ -117,6 +117,10 @@ class _Handler(BaseHTTPRequestHandler):
         prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
         if model == "abstainer":
             text = "The articles don't say."
+        elif "reference answer" in prompt.lower() and "score" in prompt.lower():
+            text = "4.0\nThe answer matches the reference."  # llama-index's correctness judge
+        elif "YES" in prompt and "NO" in prompt and "context" in prompt.lower():
+            text = "YES"  # llama-index's faithfulness judge
         else:
             text = read_answer(prompt)
             if model == "bogus-cite":

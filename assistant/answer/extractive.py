@@ -20,9 +20,9 @@ import numpy as np
 
 from ..chunking import split_sentences
 from ..embedding import Embedder
+from ..news import Reported, annotate_weekdays, disagreement, find_conflicts, quantities
 from ..store import Hit
 from ..text import content_stems, coverage, has_stem, key_weights, stems
-from ..news import Reported, annotate_weekdays, disagreement, find_conflicts, quantities
 from .model import Answer, Citation, Conflict
 
 _FOOTNOTE = re.compile(r"\[\d{1,3}\]")

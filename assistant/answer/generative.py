@@ -9,10 +9,10 @@ from typing import Any
 
 from ..embedding import Embedder
 from ..llm import ChatModel
+from ..news import Reported, find_conflicts
 from ..prompts import render
 from ..store import Hit
 from .citations import cite
-from ..news import Reported, find_conflicts
 from .model import Answer, Conflict
 
 _ABSTAIN = re.compile(
