@@ -1,10 +1,13 @@
 """Hybrid retrieval: dense (Chroma) + BM25 (llama-index's BM25Retriever), fused by reciprocal rank.
 
-Filters (date range, outlet) are applied in Python over an over-fetched candidate list,
-because Chroma's ``where`` turns a 4 ms top-20 query into 80-360 ms (issue #3's numbers);
-only when the over-fetch leaves fewer than k matches do we ask Chroma with ``where``, so the
-answer stays correct for rare filters. The BM25 side index is persisted beside the store and
-tagged with a fingerprint of the registry; a stale or missing one is rebuilt from the store.
+Filters (date range, outlet): Chroma's ``where`` turns a 4 ms top-20 query into 80-470 ms
+(issue #3's numbers and our bench at 100k chunks), so a filtered query never goes there
+first. The side index keeps a copy of the chunk vectors, and a filtered dense search is an
+exact scan of just the chunks the filter accepts (milliseconds at 100k). Without that copy it
+over-fetches 300 neighbours and filters them in Python, and only when that leaves fewer than
+k does it ask Chroma with ``where``, so the result stays correct for rare filters. The side
+index is persisted beside the store and tagged with the store's generation; a stale or
+missing one is rebuilt from the store, never the other way round.
 """
 
 from __future__ import annotations
@@ -78,9 +81,11 @@ class _Snapshot:
     date_ints: np.ndarray
     source_names: list[str]
     source_index: np.ndarray
+    vectors: np.ndarray  # one row per chunk, aligned with ids (may be empty)
 
     @classmethod
-    def of(cls, retriever: Any, fingerprint: str) -> _Snapshot:
+    def of(cls, retriever: Any, fingerprint: str, vectors: np.ndarray | None = None
+           ) -> _Snapshot:
         from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
         nodes = [metadata_dict_to_node(d) for d in retriever.corpus] if retriever else []
@@ -95,6 +100,8 @@ class _Snapshot:
             date_ints=np.array([int(m.get("date_int") or 0) for m in metas], dtype=np.int64),
             source_names=names,
             source_index=np.array([lookup[x] for x in sources], dtype=np.int64),
+            vectors=(vectors if vectors is not None and len(vectors) == len(nodes)
+                     else np.zeros((0, 0), dtype=np.float32)),
         )
 
     def mask(self, filters: Filters) -> np.ndarray:
@@ -110,9 +117,28 @@ class _Snapshot:
         return keep.astype(np.float32)
 
 
+    def dense(self, query_vector: np.ndarray, n: int, filters: Filters) -> list[Hit] | None:
+        """Exact nearest chunks among those the filters accept (None: no vectors here)."""
+        if not len(self.vectors):
+            return None
+        rows = np.flatnonzero(self.mask(filters))
+        if not len(rows):
+            return []
+        scores = self.vectors[rows] @ query_vector.astype(np.float32)
+        top = np.argsort(-scores)[:n] if len(rows) <= n else np.argpartition(-scores, n)[:n]
+        top = top[np.argsort(-scores[top])]
+        return [hit_from(self.ids[rows[i]], self.texts[rows[i]], self.metas[rows[i]],
+                         float(scores[i])) for i in top]
+
+
 class LexicalIndex:
-    """BM25 over chunk texts (with titles), persisted under ``folder`` and tagged with the
-    store's generation, so a stale or missing copy is rebuilt from the store."""
+    """The side index beside the store: BM25 over chunk texts (with titles) and a copy of
+    the chunk vectors for filtered searches, persisted under ``folder`` and tagged with the
+    store's generation, so a stale or missing copy is rebuilt from the store.
+
+    Why a vector copy: Chroma's HNSW answers unfiltered queries in milliseconds, but with a
+    metadata filter a query over 100k chunks took 80-470 ms (issue #3; our bench). An exact
+    scan of only the chunks a filter accepts takes a few milliseconds at that size."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -122,6 +148,10 @@ class LexicalIndex:
     @property
     def fingerprint(self) -> str:
         return self._snap.fingerprint
+
+    @property
+    def snapshot(self) -> _Snapshot:
+        return self._snap
 
     def ensure(self, store: Store) -> None:
         """Load from disk, or rebuild from the store when missing or stale."""
@@ -144,9 +174,10 @@ class LexicalIndex:
             return False
         try:
             retriever = BM25Retriever.from_persist_dir(str(self.folder), show_progress=False)
+            vectors = np.load(self.folder / "vectors.npy", mmap_mode="r")
         except Exception:  # a half-written or foreign folder: rebuild it
             return False
-        self._snap = _Snapshot.of(retriever, wanted)
+        self._snap = _Snapshot.of(retriever, wanted, vectors)
         return True
 
     def _build(self, store: Store, fingerprint: str) -> None:
@@ -154,7 +185,9 @@ class LexicalIndex:
         from llama_index.retrievers.bm25 import BM25Retriever
 
         nodes: list[BaseNode] = []
-        for cid, text, meta in store.iter_chunks():
+        rows: list[np.ndarray] = []
+        for cid, text, meta, vector in store.iter_vectors():
+            rows.append(vector)
             node = TextNode(id_=cid, text=text, metadata=meta)
             # Titles and outlets help lexical matching; ids and offsets would only add noise.
             node.excluded_embed_metadata_keys = [k for k in meta if k not in ("title", "source")]
@@ -167,6 +200,8 @@ class LexicalIndex:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         retriever.persist(str(tmp), show_progress=False)
+        vectors = np.stack(rows).astype(np.float32)
+        np.save(tmp / "vectors.npy", vectors)
         (tmp / "fingerprint.txt").write_text(fingerprint)
         # Swap in whole, so a crash never leaves a half-written index in place.
         old = self.folder.with_name(self.folder.name + ".old")
@@ -175,7 +210,7 @@ class LexicalIndex:
             self.folder.rename(old)
         tmp.rename(self.folder)
         shutil.rmtree(old, ignore_errors=True)
-        self._snap = _Snapshot.of(retriever, fingerprint)
+        self._snap = _Snapshot.of(retriever, fingerprint, vectors)
 
     def search(self, query: str, n: int, filters: Filters) -> list[Hit]:
         import bm25s
@@ -220,6 +255,9 @@ class Retriever:
     def dense(self, query_vector: np.ndarray, k: int, filters: Filters) -> list[Hit]:
         if not filters.active:
             return self.store.query(query_vector, k)
+        exact = self.lexical.snapshot.dense(query_vector, k, filters)
+        if exact is not None:
+            return exact
         hits = [h for h in self.store.query(query_vector, max(DENSE_OVERFETCH, k))
                 if filters.accepts(_meta_of(h))]
         if len(hits) >= k:

@@ -147,3 +147,19 @@ def test_openai_mode_needs_an_endpoint(seeds_runtime: Runtime, embedder) -> None
     settings = Settings(index_dir=seeds_runtime.settings.index_dir, llm="openai")
     with pytest.raises(ConfigError, match="OPENAI_API_KEY"):
         make_runtime(settings, embedder).ask(CYBER)
+
+
+def test_filtered_dense_search_is_exact(news_runtime: Runtime) -> None:
+    """The side index's exact scan returns what Chroma's own filtered query returns."""
+    retriever = news_runtime.retriever
+    retriever.refresh()
+    question = "What did Takaichi and Starmer agree on cyber?"
+    vector = news_runtime.embedder.embed([question])[0]
+    for filters in (Filters(since="2026-02-01"), Filters(until="2009-12-31"),
+                    Filters(sources=("Jiji Press",))):
+        exact = retriever.dense(vector, 8, filters)
+        chroma = news_runtime.store.query(vector, 8, where=filters.chroma_where())
+        assert exact, filters
+        assert [h.chunk_id for h in exact] == [h.chunk_id for h in chroma]
+        assert all(filters.accepts({"date_int": int((h.date or "0").replace("-", "")),
+                                    "source": h.source}) for h in exact)
