@@ -37,7 +37,9 @@ class ExtractiveTuning:
     relative_cutoff: float = 0.45  # keep sentences scoring at least this share of the best
     floor: float = 0.3  # no sentence below this joins an answer
     max_sentences: int = 4
-    same_fact: float = 0.75  # cosine above which two sentences state the same fact
+    focus_share: float = 0.75  # keys weighing this share of the heaviest are the focus
+    same_fact: float = 0.75  # cosine above which two sentences may state the same fact
+    same_words: float = 0.35  # ... and the share of their other content words they share
     same_topic: float = 0.6  # cosine above which differing figures are a disagreement
     recency_bonus: float = 0.1  # "latest": added to the newest report's sentences
 
@@ -55,22 +57,26 @@ class Candidate:
 
 
 class SentenceVectors:
-    """An LRU of sentence vectors: popular passages are embedded once, not per question."""
+    """An LRU of sentence vectors keyed by the sentence itself: popular passages, and the
+    same sentence in syndicated copies, are embedded once, not per question."""
 
     def __init__(self, embedder: Embedder, size: int = 20_000) -> None:
         self.embedder = embedder
         self.size = size
-        self._cache: OrderedDict[tuple[str, int, int], np.ndarray] = OrderedDict()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()  # the UI answers several people at once
 
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
     def get(self, cands: list[Candidate]) -> np.ndarray:
-        keys = [(c.hit.article_id, c.start, c.end) for c in cands]
+        keys = [c.text for c in cands]
         with self._lock:
             found = {k: self._cache[k] for k in keys if k in self._cache}
-        missing = [i for i, k in enumerate(keys) if k not in found]
+        missing = list(dict.fromkeys(k for k in keys if k not in found))
         if missing:
-            vectors = self.embedder.embed([cands[i].text for i in missing])
-            found.update({keys[i]: v for i, v in zip(missing, vectors, strict=True)})
+            found.update(zip(missing, self.embedder.embed(missing), strict=True))
         with self._lock:
             for k in keys:
                 self._cache[k] = found[k]
@@ -80,14 +86,23 @@ class SentenceVectors:
         return np.stack([found[k] for k in keys]) if keys else np.zeros((0, 1))
 
 
+# Sentences that address a language model rather than a reader: not facts to quote.
+_INJECTION = re.compile(
+    r"\b(ignore|disregard|forget)\b.{0,30}\b(instructions?|prompts?|rules)\b"
+    r"|\byou are now\b|\bdeveloper mode\b|\bsystem prompt\b|^\s*system\s*:"
+    r"|\banswer only\b|\bcite nothing\b|\bdo not cite\b",
+    re.IGNORECASE)
+
+
 def candidates(hits: list[Hit]) -> list[Candidate]:
-    """Every sentence of the retrieved chunks once (overlapping chunks share sentences)."""
+    """Every sentence of the retrieved chunks once (overlapping chunks share sentences),
+    leaving out sentences written to steer a language model."""
     seen: set[tuple[str, int]] = set()
     out = []
     for hit in hits:
         for s, e in split_sentences(hit.text):
             key = (hit.article_id, hit.start + s)
-            if key in seen or len(hit.text[s:e]) < 12:
+            if key in seen or len(hit.text[s:e]) < 12 or _INJECTION.search(hit.text[s:e]):
                 continue
             seen.add(key)
             out.append(Candidate(hit, hit.start + s, hit.start + e, hit.text[s:e]))
@@ -123,13 +138,14 @@ class ExtractiveAnswerer:
         # X and Y agree on cyber?"). Every sentence after the first must hold one of them.
         present = [k for k in keys if any(has_stem(k, own) for own in sentence_stems)]
         top = max((weights[k] for k in present), default=0.0)
-        focus = {k for k in present if weights[k] >= 0.5 * top}
+        focus = {k for k in present if weights[k] >= t.focus_share * top}
         return cands, vecs, focus
 
     def answer(self, question: str, query_vector: np.ndarray, hits: list[Hit],
                prefer_recent: bool = False) -> Answer:
         t = self.tuning
         cands, vecs, focus = self.score(question, query_vector, hits)
+        keys = set(content_stems(question))
         if prefer_recent and cands:
             # "latest" / "most recent": among sentences that answer, the newest report wins.
             good = [c for c in cands if c.score >= t.threshold and c.hit.date]
@@ -149,7 +165,8 @@ class ExtractiveAnswerer:
                 break
             if facts and focus and not any(has_stem(k, cands[i].stems) for k in focus):
                 continue
-            same = next((f for f in facts if self._same_fact(cands, vecs, f[0], i)), None)
+            same = next((f for f in facts if self._same_fact(cands, vecs, f[0], i, keys)),
+                        None)
             if same is not None:
                 # A second article reporting the same fact becomes a second citation.
                 if all(cands[j].hit.article_id != cands[i].hit.article_id for j in same):
@@ -160,9 +177,16 @@ class ExtractiveAnswerer:
         facts += self._disagreements(cands, vecs, facts)
         return self._compose(question, hits, cands, vecs, facts)
 
-    def _same_fact(self, cands: list[Candidate], vecs: np.ndarray, a: int, b: int) -> bool:
-        """Close in meaning and not disagreeing on a figure."""
+    def _same_fact(self, cands: list[Candidate], vecs: np.ndarray, a: int, b: int,
+                   keys: set[str]) -> bool:
+        """Close in meaning, sharing their words beyond the question's, and not disagreeing
+        on a figure. (Meaning alone is not enough: two sentences naming the same two leaders
+        at the same summit are close for the embedding model whatever they report.)"""
         if float(vecs[a] @ vecs[b]) < self.tuning.same_fact:
+            return False
+        wa = set(content_stems(cands[a].text)) - keys
+        wb = set(content_stems(cands[b].text)) - keys
+        if len(wa & wb) < self.tuning.same_words * min(len(wa), len(wb)):
             return False
         return disagreement(cands[a].text, cands[b].text) is None
 
