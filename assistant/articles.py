@@ -120,7 +120,7 @@ def read_articles(path: Path, max_bytes: int = 5_000_000) -> Iterator[Article]:
     text, encoding = read_text(path, max_bytes)
     stem = path.stem
     if suffix == ".txt":
-        articles = [parse_plain(text, stem)]
+        articles = [parse_plain(text, stem, str(path))]
     elif suffix in (".md", ".markdown"):
         articles = [parse_markdown(text, stem, str(path))]
     elif suffix in (".html", ".htm"):
@@ -226,13 +226,13 @@ _COPYRIGHT = re.compile(
 _CREDIT = re.compile(r"\s*(?:—|–|--)\s*(?P<credit>[A-Z][^\n—–]{2,60})\s*\Z")
 
 
-def parse_plain(text: str, stem: str) -> Article:
+def parse_plain(text: str, stem: str, name: str = "") -> Article:
     """A .txt article: the seed wire format, or any text with an optional headline line."""
     start, end = 0, len(text)
     iso: str | None = None
     m = _DATE_MARK.match(text)
     if m:
-        iso = normalize_date(m.group(1), "date")
+        iso = normalize_date(m.group(1), "date", name or stem)
         start = m.end()
     start += len(text[start:end]) - len(text[start:end].lstrip())
     title: str | None = None
@@ -261,7 +261,7 @@ def parse_plain(text: str, stem: str) -> Article:
             end = credit.start()
     body = text[start:end].strip()
     if not body:
-        raise ArticleError(stem, "no article text after the metadata")
+        raise ArticleError(name or stem, "no article text after the metadata")
     return Article(
         id=stem, text=body, title=title or title_from_lead(body), date=iso,
         source=source.strip() if source else None, dateline=dateline,

@@ -37,6 +37,7 @@ class ExtractiveTuning:
     relative_cutoff: float = 0.45  # keep sentences scoring at least this share of the best
     floor: float = 0.3  # no sentence below this joins an answer
     max_sentences: int = 4
+    embed_budget: int = 16  # sentences embedded per question (0: all); docs/tuning.md
     focus_share: float = 0.75  # keys weighing this share of the heaviest are the focus
     same_fact: float = 0.75  # cosine above which two sentences may state the same fact
     same_words: float = 0.35  # ... and the share of their other content words they share
@@ -123,17 +124,25 @@ class ExtractiveAnswerer:
         cands = candidates(hits)
         if not cands:
             return [], np.zeros((0, 1)), set()
-        vecs = self.vectors.get(cands)
         keys = content_stems(question)
         sentence_stems = [set(stems(c.text)) for c in cands]
         weights, credit = key_weights(keys, sentence_stems)
         passage_stems = {h.chunk_id: set(stems(h.text)) for h in hits}
         t = self.tuning
-        for cand, sim, own in zip(cands, vecs @ query_vector, sentence_stems, strict=True):
-            cand.semantic = float(sim)
+        for cand, own in zip(cands, sentence_stems, strict=True):
             cand.lexical = coverage(keys, own, weights, passage_stems[cand.hit.chunk_id], credit)
-            cand.score = t.semantic_weight * cand.semantic + t.lexical_weight * cand.lexical
             cand.stems = own
+        # Embedding the sentences is most of an answer's time: only the most promising
+        # `embed_budget` (by lexical evidence, then retrieval order) are embedded; the rest
+        # keep a semantic score of 0 and so rarely make an answer.
+        ranked = sorted(range(len(cands)), key=lambda i: -cands[i].lexical)
+        chosen = sorted(ranked[: t.embed_budget]) if t.embed_budget else list(range(len(cands)))
+        vecs = np.zeros((len(cands), len(query_vector)), dtype=np.float32)
+        if chosen:
+            vecs[chosen] = self.vectors.get([cands[i] for i in chosen])
+        for cand, sim in zip(cands, vecs @ query_vector, strict=True):
+            cand.semantic = float(sim)
+            cand.score = t.semantic_weight * cand.semantic + t.lexical_weight * cand.lexical
         # The focus: the most telling keys that the passages do contain ("cyber" in "what did
         # X and Y agree on cyber?"). Every sentence after the first must hold one of them.
         present = [k for k in keys if any(has_stem(k, own) for own in sentence_stems)]
