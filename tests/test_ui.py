@@ -238,3 +238,41 @@ def test_eight_people_ask_while_an_upload_ingests(app_url: str, app_index: Path,
         capture_output=True, text=True, check=True, timeout=120).stdout)
     assert again["unchanged"] == 1
     assert again["chunks"] == sum(a["chunks"] for a in listed)
+
+
+def test_a_password_keeps_strangers_out(app_index: Path, app_url: str) -> None:
+    """`--auth user:password`: the API answers only after logging in."""
+    import urllib.error
+    import urllib.request
+
+    from gradio_client import Client
+
+    port = free_port()
+    env = app_env(app_index / "index")
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port),
+                             "--auth", "ann:correct-horse"], env=env, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                break
+            except urllib.error.HTTPError:
+                break  # it answers, with a refusal: it is up
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    raise
+                time.sleep(0.5)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(url + "config", timeout=10)
+        assert refused.value.code in (401, 403)
+        client = Client(url, auth=("ann", "correct-horse"), verbose=False)
+        result = client.predict("How long did the Takaichi-Starmer meeting last?", 5, "", "",
+                                api_name="/ask")
+        assert "90 minutes" in (result if isinstance(result, dict) else json.loads(result))[
+            "answer"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

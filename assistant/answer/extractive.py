@@ -37,7 +37,7 @@ class ExtractiveTuning:
     relative_cutoff: float = 0.45  # keep sentences scoring at least this share of the best
     floor: float = 0.3  # no sentence below this joins an answer
     max_sentences: int = 4
-    embed_budget: int = 16  # sentences embedded per question (0: all); docs/tuning.md
+    embed_budget: int = 12  # sentences embedded per question (0: all); docs/tuning.md
     focus_share: float = 0.75  # keys weighing this share of the heaviest are the focus
     same_fact: float = 0.75  # cosine above which two sentences may state the same fact
     same_words: float = 0.35  # ... and the share of their other content words they share
