@@ -163,3 +163,14 @@ def test_filtered_dense_search_is_exact(news_runtime: Runtime) -> None:
         assert [h.chunk_id for h in exact] == [h.chunk_id for h in chroma]
         assert all(filters.accepts({"date_int": int((h.date or "0").replace("-", "")),
                                     "source": h.source}) for h in exact)
+
+
+def test_bylines_and_fragments_are_not_quoted() -> None:
+    from assistant.answer.extractive import candidates
+
+    text = ("Written by Paul Graham. February 2009. Startups that launch fast learn what to "
+            "build. By Jane Doe. By the way, the launch slipped to March.")
+    hit = Hit("a::0", "a", text, 0, len(text), 1.0, "T", None, None, None)
+    quoted = [c.text for c in candidates([hit])]
+    assert quoted == ["Startups that launch fast learn what to build.",
+                      "By the way, the launch slipped to March."]

@@ -37,6 +37,8 @@ class ExtractiveTuning:
     relative_cutoff: float = 0.45  # keep sentences scoring at least this share of the best
     floor: float = 0.3  # no sentence below this joins an answer
     max_sentences: int = 4
+    lead_articles: int = 2  # further facts come from the first articles retrieved...
+    outsider_share: float = 0.8  # ... or must score this share of the best sentence
     embed_budget: int = 12  # sentences embedded per question (0: all); docs/tuning.md
     focus_share: float = 0.75  # keys weighing this share of the heaviest are the focus
     same_fact: float = 0.75  # cosine above which two sentences may state the same fact
@@ -87,6 +89,10 @@ class SentenceVectors:
         return np.stack([found[k] for k in keys]) if keys else np.zeros((0, 1))
 
 
+# Bylines and datelines ("Written by Paul Graham", "By Jane Doe") name people without
+# saying anything about them.
+_BYLINE = re.compile(r"^\s*(?i:(?:written|reported|posted|edited|updated|published)\s+)?(?i:by)\s+"
+                     r"[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,3}\s*[.,]?\s*$")
 # Sentences that address a language model rather than a reader: not facts to quote.
 _INJECTION = re.compile(
     r"\b(ignore|disregard|forget)\b.{0,30}\b(instructions?|prompts?|rules)\b"
@@ -97,16 +103,18 @@ _INJECTION = re.compile(
 
 def candidates(hits: list[Hit]) -> list[Candidate]:
     """Every sentence of the retrieved chunks once (overlapping chunks share sentences),
-    leaving out sentences written to steer a language model."""
+    leaving out bylines, fragments and sentences written to steer a language model."""
     seen: set[tuple[str, int]] = set()
     out = []
     for hit in hits:
         for s, e in split_sentences(hit.text):
             key = (hit.article_id, hit.start + s)
-            if key in seen or len(hit.text[s:e]) < 12 or _INJECTION.search(hit.text[s:e]):
+            sentence = hit.text[s:e]
+            if (key in seen or len(sentence) < 12 or len(sentence.split()) < 3
+                    or _BYLINE.match(sentence) or _INJECTION.search(sentence)):
                 continue
             seen.add(key)
-            out.append(Candidate(hit, hit.start + s, hit.start + e, hit.text[s:e]))
+            out.append(Candidate(hit, hit.start + s, hit.start + e, sentence))
     return out
 
 
@@ -168,10 +176,17 @@ class ExtractiveAnswerer:
                           mode=self.mode, retrieved=hits)
         best = cands[order[0]].score
         cutoff = max(t.floor, best * t.relative_cutoff)
+        # Further facts come from the articles retrieval ranked first, or the best sentence's
+        # own article; a sentence from further down must nearly match the best one.
+        lead_articles = list(dict.fromkeys(h.article_id for h in hits))[: t.lead_articles]
+        lead_articles.append(cands[order[0]].hit.article_id)
         facts: list[list[int]] = []  # each fact: the candidate indexes that state it
         for i in order:
             if cands[i].score < cutoff:
                 break
+            if (cands[i].hit.article_id not in lead_articles
+                    and cands[i].score < t.outsider_share * best):
+                continue
             if facts and focus and not any(has_stem(k, cands[i].stems) for k in focus):
                 continue
             same = next((f for f in facts if self._same_fact(cands, vecs, f[0], i, keys)),
