@@ -4,7 +4,8 @@ The "model" is a small deterministic reader: it takes the numbered sources out o
 and answers with the source sentences that share the most words with the question, each
 followed by its ``[n]``. The model name picks a behaviour:
 
-- ``reader``            the reader above (any unknown ``reader-*`` name too)
+- ``reader``            the reader above (any unknown ``reader-*`` name too); asked to condense
+                        a follow-up, it names the earlier question in the new one
 - ``bogus-cite``        the reader, plus a citation of a source that does not exist
 - ``abstainer``         always "The articles don't say."
 - ``flaky-429``         429 (with Retry-After: 0) on the first two calls, then the reader
@@ -115,7 +116,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(404, f"The model `{model}` does not exist", "model_not_found")
             return
         prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
-        if model == "abstainer":
+        if prompt.startswith("Rewrite the reader's last message"):
+            # The condensing prompt: name the earlier question's subject in the new one.
+            last = prompt.rsplit("Last message:", 1)[-1].strip()
+            first = re.search(r"Reader: (.*)", prompt)
+            text = f"{last.rstrip('?')} (following up on: {first.group(1) if first else ''})"
+        elif model == "abstainer":
             text = "The articles don't say."
         elif "reference answer" in prompt.lower() and "score" in prompt.lower():
             text = "4.0\nThe answer matches the reference."  # llama-index's correctness judge

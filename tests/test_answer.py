@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from assistant.answer.generative import sources_block
@@ -174,3 +176,21 @@ def test_bylines_and_fragments_are_not_quoted() -> None:
     quoted = [c.text for c in candidates([hit])]
     assert quoted == ["Startups that launch fast learn what to build.",
                       "By the way, the launch slipped to March."]
+
+
+def test_openai_mode_condenses_a_follow_up_with_the_model(
+        seeds_runtime: Runtime, embedder, openai_settings: dict, fake_openai) -> None:
+    runtime = make_runtime(seeds_runtime.settings.with_(**openai_settings), embedder)
+    first = runtime.ask(CYBER)
+    follow = runtime.ask("and on space?", history=[(CYBER, first.answer)])
+    assert follow.standalone_question == f"and on space (following up on: {CYBER})"
+    condense = [r for r in fake_openai.requests
+                if "Rewrite the reader" in json.dumps(r["body"])]
+    assert condense and follow.citations  # answered from the rewritten question
+
+
+def test_extractive_follow_ups_are_rewritten(seeds_runtime: Runtime) -> None:
+    first = seeds_runtime.ask(CYBER)
+    follow = seeds_runtime.ask("and on space?", history=[(CYBER, first.answer)])
+    assert follow.standalone_question == "What did Takaichi and Starmer agree on space?"
+    assert "space" in follow.answer.lower() and follow.citations

@@ -276,3 +276,20 @@ def test_a_password_keeps_strangers_out(app_index: Path, app_url: str) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_removing_an_article_takes_it_out_of_library_and_answers(tmp_path: Path,
+                                                                 embedder) -> None:
+    from assistant.config import Settings
+    from assistant.ui import App
+
+    from .conftest import YOMIURI, make_runtime
+
+    runtime = make_runtime(Settings(index_dir=tmp_path), embedder)
+    runtime.ingest([SEEDS])
+    app = App(runtime)
+    log, status, library, _ = app.remove(YOMIURI)
+    assert log == f"removed {YOMIURI}" and "Articles:** 1" in status
+    assert "Yomiuri" not in library
+    answer = runtime.ask("How long did the Takaichi-Starmer meeting last?")
+    assert YOMIURI not in {h.article_id for h in answer.retrieved}
