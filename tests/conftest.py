@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +34,25 @@ SEED_FIXTURES = ROOT / "tests" / "data" / "seeds_dev.jsonl"  # copied from ../sh
 JIJI = "000_ed6bfef44506447c"
 YOMIURI = "001_e9dfe546c6db1840"
 PG_SUBSET_SIZE = 60  # the essays the fixtures cite, plus others up to this many
+
+
+def wait_for_http(url: str, proc: subprocess.Popen, log: Path | None = None,
+                  timeout: float = 120) -> None:
+    """Until ``url`` answers (any HTTP status counts); fails with the server's log if the
+    process dies or the time runs out."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except urllib.error.HTTPError:
+            return  # it answers, if only with a refusal: it is up
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                proc.kill()
+                detail = log.read_text() if log and log.exists() else f"no answer from {url}"
+                raise RuntimeError(detail) from None
+            time.sleep(0.3)
 
 
 def read_jsonl(path: Path) -> list[dict]:

@@ -7,14 +7,12 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .conftest import JIJI, SEEDS, YOMIURI
+from .conftest import JIJI, SEEDS, YOMIURI, wait_for_http
 from .test_ui import free_port
 
 
@@ -30,16 +28,7 @@ def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                              "127.0.0.1", "--port", str(port)], stdout=log,
                             stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None or time.time() > deadline:
-                proc.kill()
-                raise RuntimeError((data / "server.log").read_text()) from None
-            time.sleep(0.3)
+    wait_for_http(f"{url}/api/v2/heartbeat", proc, data / "server.log", timeout=60)
     yield url
     proc.terminate()
     proc.wait(timeout=20)

@@ -9,13 +9,12 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, SEEDS
+from .conftest import ROOT, SEEDS, wait_for_http
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -60,18 +59,7 @@ def app_url(app_index: Path) -> Iterator[str]:
     proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port)],
                             env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 120
-    import urllib.request
-
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None or time.time() > deadline:
-                proc.kill()
-                raise RuntimeError((folder / "app.log").read_text()) from None
-            time.sleep(0.5)
+    wait_for_http(url, proc, folder / "app.log")
     yield url
     proc.terminate()
     try:
@@ -254,17 +242,7 @@ def test_a_password_keeps_strangers_out(app_index: Path, app_url: str) -> None:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=2)
-                break
-            except urllib.error.HTTPError:
-                break  # it answers, with a refusal: it is up
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    raise
-                time.sleep(0.5)
+        wait_for_http(url, proc)
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(url + "config", timeout=10)
         assert refused.value.code in (401, 403)
