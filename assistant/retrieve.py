@@ -198,7 +198,7 @@ class LexicalIndex:
         if not nodes:
             self._snap = _Snapshot.of(None, fingerprint)
             return
-        retriever = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=10)
+        retriever = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=min(10, len(nodes)))
         tmp = self.folder.with_name(self.folder.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
