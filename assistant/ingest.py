@@ -90,9 +90,6 @@ def _estimate_articles(files: Sequence[Path]) -> int:
     return total
 
 
-ProgressFactory = Callable[[int], "Progress"]
-
-
 class Progress:
     """The tqdm bar on stderr, or nothing."""
 

@@ -94,14 +94,14 @@ class Runtime:
             answerer: GenerativeAnswerer = self._parts["generative"]
             return answerer
 
-    def _retrieve(self, question: str, top_k: int | None, filters: Filters | None
-                  ) -> tuple[Any, list[Hit], float]:
+    def _retrieve(self, question: str, top_k: int | None, filters: Filters | None,
+                  records: list[ArticleRecord]) -> tuple[Any, list[Hit]]:
         k = top_k or self.settings.top_k
         retriever = self.retriever
         retriever.refresh()
         query_vector = self.embedder.embed([question])[0]
-        copies = {r.id: r.duplicate_of for r in self._records() if r.duplicate_of}
-        return query_vector, retriever.retrieve(question, k, filters, query_vector, copies), k
+        copies = {r.id: r.duplicate_of for r in records if r.duplicate_of}
+        return query_vector, retriever.retrieve(question, k, filters, query_vector, copies)
 
     def standalone(self, question: str, history: Sequence[tuple[str, str]]) -> str:
         """The question rewritten with the chat history (pairs of standalone question and
@@ -125,10 +125,11 @@ class Runtime:
         records: list[ArticleRecord] = cached[1]
         return records
 
-    def scope(self, question: str, filters: Filters | None) -> tuple[Filters, bool, str]:
+    def scope(self, question: str, filters: Filters | None,
+              records: list[ArticleRecord] | None = None) -> tuple[Filters, bool, str]:
         """Explicit filters, completed by what the question says (dates, outlet, "latest"),
         and the question's topic without those phrases."""
-        records = self._records()
+        records = self._records() if records is None else records
         sources = sorted({r.source for r in records if r.source})
         said = question_scope(question, sources)
         given = filters or Filters()
@@ -144,8 +145,9 @@ class Runtime:
         started = time.perf_counter()
         asked = question
         question = self.standalone(question, history)
-        filters, prefer_recent, topic = self.scope(question, filters)
-        query_vector, hits, _ = self._retrieve(topic, top_k, filters)
+        records = self._records()  # one registry read per question
+        filters, prefer_recent, topic = self.scope(question, filters, records)
+        query_vector, hits = self._retrieve(topic, top_k, filters, records)
         retrieved = time.perf_counter()
         if self.settings.answer_mode == "openai":
             answerer = self.generative
@@ -159,17 +161,18 @@ class Runtime:
         done = time.perf_counter()
         answer.question = asked
         answer.standalone_question = question
-        answer.copies = self._copies(answer)
+        answer.copies = self._copies(answer, records)
         answer.timings_ms = {"retrieve": (retrieved - started) * 1000,
                              "generate": (done - retrieved) * 1000,
                              "total": (done - started) * 1000}
         yield answer
 
-    def _copies(self, answer: Answer) -> dict[str, list[str]]:
+    @staticmethod
+    def _copies(answer: Answer, records: list[ArticleRecord]) -> dict[str, list[str]]:
         """For each cited article, where else it was published (syndicated copies)."""
         cited = {c.article_id for c in answer.citations}
         out: dict[str, list[str]] = {}
-        for r in self._records():
+        for r in records:
             if r.duplicate_of in cited:
                 out.setdefault(r.duplicate_of, []).append(
                     f"{r.source or r.title} ({r.date or 'undated'}, {r.id})")

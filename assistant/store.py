@@ -163,9 +163,6 @@ class Store:
         return [(i, (m or {}).get("date") or None, str((m or {}).get("minhash", "")))
                 for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)]
 
-    def hashes(self) -> dict[str, str]:
-        return {r.id: r.hash for r in self.articles()}
-
     def article_text(self, article_id: str) -> str | None:
         try:
             got = self._registry.get(ids=[article_id], include=["documents"])
@@ -330,19 +327,6 @@ class Store:
             cosine = 1.0 + float(np.log(max(sim, 1e-12)))
             hits.append(hit_from(node.node_id, node.get_content(), meta, cosine))
         return hits
-
-    def fetch_chunks(self, ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
-        if not ids:
-            return {}
-        try:
-            got = self._chunks.get(ids=list(ids), include=["documents", "metadatas"])
-        except Exception as e:
-            raise _translate(e, self.label) from e
-        return {
-            cid: (doc or "", _plain_meta(meta))
-            for cid, doc, meta in zip(got["ids"], got["documents"] or [], got["metadatas"] or [],
-                                      strict=True)
-        }
 
 
 def hit_from(chunk_id: str, text: str, meta: dict[str, Any], score: float) -> Hit:

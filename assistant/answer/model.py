@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..store import Hit
@@ -71,6 +71,3 @@ class Answer:
             data["copies"] = self.copies
         return data
 
-
-def hit_json(hit: Hit) -> dict[str, Any]:
-    return asdict(hit)
