@@ -22,7 +22,7 @@ from .chunking import Chunk, chunk_article
 from .config import Settings
 from .embedding import Embedder
 from .errors import ArticleError
-from .store import Store
+from .store import ArticleRecord, Store
 
 EMBED_BATCH_CHUNKS = 128
 
@@ -119,13 +119,15 @@ def ingest(
     prune: bool = False,
     progress: bool = False,
     find_duplicate: Callable[[Article], tuple[str | None, str, list[str]]] | None = None,
+    records: Sequence[ArticleRecord] | None = None,
 ) -> IngestReport:
     """``find_duplicate(article)`` -> (id of the article it re-publishes or None, its
-    signature, ids of stored articles that re-publish it)."""
+    signature, ids of stored articles that re-publish it). ``records``: the registry, when
+    the caller has just read it."""
     started = time.perf_counter()
     report = IngestReport()
     files = discover(paths, report)
-    known = {r.id: r for r in store.articles()}
+    known = {r.id: r for r in (store.articles() if records is None else records)}
     bar = Progress(_estimate_articles(files), enabled=progress)
     seen_ids: dict[str, str] = {}
     scanned_paths: set[str] = set()
@@ -243,7 +245,7 @@ class _Writer:
             duplicate_of, signature, copies = (self.find_duplicate(article)
                                                if self.find_duplicate else (None, "", []))
             remark += [(copy, article.id) for copy in copies]
-            items.append((article, chunks, vectors[at : at + len(chunks)], duplicate_of))
+            items.append((article, chunks, vectors[at : at + len(chunks)]))
             commits.append((article, len(chunks), duplicate_of, signature))
             at += len(chunks)
         store.add_batch(items)

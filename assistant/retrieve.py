@@ -156,9 +156,10 @@ class LexicalIndex:
     def snapshot(self) -> _Snapshot:
         return self._snap
 
-    def ensure(self, store: Store) -> None:
-        """Load from disk, or rebuild from the store when missing or stale."""
-        wanted = store.generation()
+    def ensure(self, store: Store, generation: str | None = None) -> None:
+        """Load from disk, or rebuild from the store when missing or stale. ``generation``:
+        the store's, when the caller has just read it."""
+        wanted = store.generation() if generation is None else generation
         if self._snap.retriever is not None and self._snap.fingerprint == wanted:
             return
         with self._lock:
@@ -252,8 +253,8 @@ class Retriever:
         self.lexical_weight = lexical_weight
         self.pool = pool
 
-    def refresh(self) -> None:
-        self.lexical.ensure(self.store)
+    def refresh(self, generation: str | None = None) -> None:
+        self.lexical.ensure(self.store, generation)
 
     def dense(self, query_vector: np.ndarray, k: int, filters: Filters) -> list[Hit]:
         if not filters.active:

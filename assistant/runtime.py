@@ -78,9 +78,10 @@ class Runtime:
         # One ingestion at a time per process: two uploads of the same article must not
         # both decide it is new. Questions keep being answered meanwhile.
         with self._ingest_lock:
-            copies = NearDuplicates(self.store.signatures())
+            records = self.store.articles()
+            copies = NearDuplicates([(r.id, r.date, r.minhash) for r in records])
             report = ingest(paths, self.store, self.embedder, self.settings, prune=prune,
-                            progress=progress, find_duplicate=copies.check)
+                            progress=progress, find_duplicate=copies.check, records=records)
             if report.added or report.updated or report.removed:
                 self.retriever.refresh()  # the BM25 side index follows the store
         return report
@@ -95,10 +96,10 @@ class Runtime:
             return answerer
 
     def _retrieve(self, question: str, top_k: int | None, filters: Filters | None,
-                  records: list[ArticleRecord]) -> tuple[Any, list[Hit]]:
+                  records: list[ArticleRecord], generation: str) -> tuple[Any, list[Hit]]:
         k = top_k or self.settings.top_k
         retriever = self.retriever
-        retriever.refresh()
+        retriever.refresh(generation)
         query_vector = self.embedder.embed([question])[0]
         copies = {r.id: r.duplicate_of for r in records if r.duplicate_of}
         return query_vector, retriever.retrieve(question, k, filters, query_vector, copies)
@@ -115,21 +116,21 @@ class Runtime:
                 return rewritten.splitlines()[0]
         return rewrite_followup(question, [q for q, _ in history])
 
-    def _records(self) -> list[ArticleRecord]:
-        """The registry, re-read only when the store's generation changes."""
+    def _records(self) -> tuple[str, list[ArticleRecord]]:
+        """The store's generation and its registry, re-read only when the generation changes."""
         generation = self.store.generation()
         cached = self._parts.get("records")
         if cached is None or cached[0] != generation:
             cached = (generation, self.store.articles())
             self._parts["records"] = cached
         records: list[ArticleRecord] = cached[1]
-        return records
+        return generation, records
 
     def scope(self, question: str, filters: Filters | None,
               records: list[ArticleRecord] | None = None) -> tuple[Filters, bool, str]:
         """Explicit filters, completed by what the question says (dates, outlet, "latest"),
         and the question's topic without those phrases."""
-        records = self._records() if records is None else records
+        records = self._records()[1] if records is None else records
         sources = sorted({r.source for r in records if r.source})
         said = question_scope(question, sources)
         given = filters or Filters()
@@ -145,9 +146,9 @@ class Runtime:
         started = time.perf_counter()
         asked = question
         question = self.standalone(question, history)
-        records = self._records()  # one registry read per question
+        generation, records = self._records()  # one look at the store per question
         filters, prefer_recent, topic = self.scope(question, filters, records)
-        query_vector, hits = self._retrieve(topic, top_k, filters, records)
+        query_vector, hits = self._retrieve(topic, top_k, filters, records, generation)
         retrieved = time.perf_counter()
         if self.settings.answer_mode == "openai":
             answerer = self.generative

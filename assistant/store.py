@@ -44,6 +44,7 @@ class ArticleRecord:
     hash: str
     chunks: int
     duplicate_of: str | None = None
+    minhash: str = ""  # the MinHash signature that copy detection compares
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class Hit:
     date: str | None
     source: str | None
     url: str | None
-    duplicate_of: str | None = None
+    duplicate_of: str | None = None  # set by retrieval from the registry
 
 
 def _client_from_settings(settings: Settings) -> Any:
@@ -154,15 +155,6 @@ class Store:
         except Exception as e:
             raise _translate(e, self.label) from e
 
-    def signatures(self) -> list[tuple[str, str | None, str]]:
-        """(article id, date, MinHash signature) of every article, for copy detection."""
-        try:
-            got = self._registry.get(include=["metadatas"])
-        except Exception as e:
-            raise _translate(e, self.label) from e
-        return [(i, (m or {}).get("date") or None, str((m or {}).get("minhash", "")))
-                for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)]
-
     def article_text(self, article_id: str) -> str | None:
         try:
             got = self._registry.get(ids=[article_id], include=["documents"])
@@ -236,17 +228,16 @@ class Store:
 
     # ------------------------------------------------------------ chunks
 
-    def add_chunks(self, article: Article, chunks: Sequence[Chunk], vectors: np.ndarray,
-                   duplicate_of: str | None = None) -> None:
-        self.add_batch([(article, chunks, vectors, duplicate_of)])
+    def add_chunks(self, article: Article, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        self.add_batch([(article, chunks, vectors)])
 
-    def add_batch(self, items: Sequence[tuple[Article, Sequence[Chunk], np.ndarray, str | None]]
-                  ) -> None:
-        """Chunks with their vectors, for several articles in as few writes as possible."""
+    def add_batch(self, items: Sequence[tuple[Article, Sequence[Chunk], np.ndarray]]) -> None:
+        """Chunks with their vectors, for several articles in as few writes as possible.
+        Which article copies which lives in the registry alone, where it can change."""
         from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo, TextNode
 
         nodes: list[BaseNode] = []
-        for article, chunks, vectors, duplicate_of in items:
+        for article, chunks, vectors in items:
             for chunk, vector in zip(chunks, vectors, strict=True):
                 node = TextNode(
                     id_=chunk.id,
@@ -257,7 +248,6 @@ class Store:
                         "date": article.date or "", "date_int": article.date_int,
                         "source": article.source or "", "url": article.url or "",
                         "start": chunk.start, "end": chunk.end, "index": chunk.index,
-                        "duplicate_of": duplicate_of or "",
                     },
                     start_char_idx=chunk.start,
                     end_char_idx=chunk.end,
@@ -335,7 +325,6 @@ def hit_from(chunk_id: str, text: str, meta: dict[str, Any], score: float) -> Hi
         start=int(meta.get("start", 0)), end=int(meta.get("end", 0)), score=score,
         title=str(meta.get("title", "")), date=meta.get("date") or None,
         source=meta.get("source") or None, url=meta.get("url") or None,
-        duplicate_of=meta.get("duplicate_of") or None,
     )
 
 
@@ -353,7 +342,7 @@ def _record(article_id: str, meta: Any) -> ArticleRecord:
         source=m.get("source") or None, url=m.get("url") or None,
         dateline=m.get("dateline") or None, path=m.get("path") or None,
         hash=str(m.get("hash", "")), chunks=int(m.get("chunks", 0)),
-        duplicate_of=m.get("duplicate_of") or None,
+        duplicate_of=m.get("duplicate_of") or None, minhash=str(m.get("minhash", "")),
     )
 
 
