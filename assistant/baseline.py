@@ -1,14 +1,31 @@
-"""The peer we must beat: the pipeline a user builds in a few lines of llama-index, following
-its documentation, over the same Chroma collection and embedding model.
+"""The peers we must beat, measured in the same run over the same Chroma collection and
+embedding model (same chunks, same vectors), each at the same budget as ours: the chunks it
+puts before its answerer are ``settings.top_k`` (5 unless told).
 
-    index = VectorStoreIndex.from_vector_store(vector_store, embed_model=embed_model)
-    engine = CitationQueryEngine.from_args(index, similarity_top_k=3, citation_chunk_size=512)
+- ``StockPipeline`` ("baseline"): what llama-index's documentation shows first::
 
-In openai mode it is exactly that, with the same chat model. In extractive mode there is no
-LLM, and llama-index has no answerer without one; the stock engine then amounts to its
-retrieval and citation chunks, so the baseline answer is the leading sentences of the first
-citation chunk, cited as [1] — what a user of the stock pipeline sees without an LLM. It
-never abstains. Its quotes are whole citation chunks located in the article text.
+      index = VectorStoreIndex.from_vector_store(vector_store, embed_model=embed_model)
+      engine = CitationQueryEngine.from_args(index, similarity_top_k=5)
+
+- ``HybridPipeline`` ("hybrid"): the plain hybrid a llama-index user writes in ten lines::
+
+      vector = index.as_retriever(similarity_top_k=5)
+      bm25 = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=5)
+      fusion = QueryFusionRetriever([vector, bm25], mode="reciprocal_rerank",
+                                    similarity_top_k=5, num_queries=1)
+
+Both run over the chunks already in the collection rather than re-chunking with
+llama-index's default 1,024-token splitter: a re-chunked copy would need the whole corpus
+embedded again for every evaluation, and its chunks would be cut to the model's 256
+wordpieces before embedding anyway (see README, *Speed*). Holding the chunks equal isolates
+what retrieval and answering add.
+
+In openai mode each peer answers with the same chat model through the stock
+``CitationQueryEngine`` prompt. In extractive mode llama-index has no answerer without an
+LLM, so a peer's answer is what its user sees without one: the leading sentences of its
+first retrieved chunk, cited as [1]. Peers never abstain. Their citations are scored by the
+same support check as ours (``citations.cite``), so ``supported`` means the same thing in
+every column.
 """
 
 from __future__ import annotations
@@ -16,36 +33,32 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .answer.citations import cite
+from .answer.citations import ANSWERS_AT, answer_support, cite
 from .answer.model import Answer, Citation
 from .chunking import split_sentences
 from .config import Settings
 from .embedding import Embedder, llama_embedding
 from .store import Hit, Store, hit_from
 
-SIMILARITY_TOP_K = 3  # the CitationQueryEngine example in llama-index's documentation
-CITATION_CHUNK_SIZE = 512
 
+class _Peer:
+    mode = "extractive"
 
-class StockPipeline:
     def __init__(self, store: Store, embedder: Embedder, settings: Settings,
                  llm: Any = None) -> None:
         from llama_index.core import VectorStoreIndex
-        from llama_index.core.llms import MockLLM
-        from llama_index.core.query_engine import CitationQueryEngine
 
         self.store = store
         self.embedder = embedder
-        self.mode = "openai" if llm is not None else "extractive"
-        index = VectorStoreIndex.from_vector_store(store.vector_store,
-                                                   embed_model=llama_embedding(embedder))
-        self.engine = CitationQueryEngine.from_args(
-            index, similarity_top_k=SIMILARITY_TOP_K, citation_chunk_size=CITATION_CHUNK_SIZE,
-            # Without an LLM the engine is only asked to retrieve; MockLLM keeps it from
-            # reaching for OpenAI's default.
-            llm=llm if llm is not None else MockLLM(),
-        )
         self.settings = settings
+        self.llm = llm
+        self.mode = "openai" if llm is not None else "extractive"
+        self.index = VectorStoreIndex.from_vector_store(store.vector_store,
+                                                        embed_model=llama_embedding(embedder))
+        self.engine = self._engine()
+
+    def _engine(self) -> Any:
+        raise NotImplementedError
 
     def _hits(self, nodes: list[Any]) -> list[Hit]:
         hits = []
@@ -53,28 +66,33 @@ class StockPipeline:
             text = n.node.get_content()
             text = text.split("\n", 1)[1] if text.startswith("Source ") else text
             meta = dict(n.node.metadata)
-            # Citation chunks are sub-chunks: locate this one inside its article.
-            article = self.store.article_text(str(meta.get("article_id", ""))) or ""
-            at = article.find(text)
-            meta["start"], meta["end"] = (at, at + len(text)) if at >= 0 else (0, 0)
+            # Citation chunks may be sub-chunks: locate this one inside its article.
+            start = meta.get("start")
+            if start is None or text != n.node.get_content():
+                article = self.store.article_text(str(meta.get("article_id", ""))) or ""
+                at = article.find(text)
+                meta["start"], meta["end"] = (at, at + len(text)) if at >= 0 else (0, 0)
             hits.append(hit_from(n.node.node_id, text, meta, float(n.score or 0.0)))
         return hits
 
     def ask(self, question: str) -> Answer:
+        from llama_index.core.schema import QueryBundle
+
         started = time.perf_counter()
         if self.mode == "openai":
             response = self.engine.query(question)
             hits = self._hits(response.source_nodes)
             retrieved = time.perf_counter()
-            text, citations, notes = cite(str(response), hits, self.embedder)
+            raw = str(response)
         else:
-            from llama_index.core.schema import QueryBundle
-
-            nodes = self.engine._create_citation_nodes(
-                self.engine.retrieve(QueryBundle(question)))
+            nodes = self.engine.retrieve(QueryBundle(question))
             hits = self._hits(nodes)
             retrieved = time.perf_counter()
-            text, citations, notes = _lead_answer(hits)
+            raw = ""
+        if self.mode == "openai":
+            text, citations, notes = cite(raw, hits, self.embedder)
+        else:
+            text, citations, notes = _lead_answer(question, hits, self.embedder)
         done = time.perf_counter()
         return Answer(question=question, answer=text, abstained=False, mode=self.mode,
                       citations=citations, retrieved=hits, notes=notes,
@@ -83,15 +101,56 @@ class StockPipeline:
                                   "total": (done - started) * 1000})
 
 
-def _lead_answer(hits: list[Hit]) -> tuple[str, list[Citation], list[str]]:
+class StockPipeline(_Peer):
+    """``VectorStoreIndex`` + ``CitationQueryEngine`` at our budget."""
+
+    def _engine(self) -> Any:
+        from llama_index.core.llms import MockLLM
+        from llama_index.core.query_engine import CitationQueryEngine
+
+        return CitationQueryEngine.from_args(
+            self.index, similarity_top_k=self.settings.top_k,
+            # Without an LLM the engine is only asked to retrieve; MockLLM keeps it from
+            # reaching for OpenAI's default.
+            llm=self.llm if self.llm is not None else MockLLM(),
+        )
+
+
+class HybridPipeline(_Peer):
+    """The vector index + ``BM25Retriever`` fused by ``QueryFusionRetriever`` (RRF)."""
+
+    def _engine(self) -> Any:
+        from llama_index.core.llms import MockLLM
+        from llama_index.core.query_engine import RetrieverQueryEngine
+        from llama_index.core.retrievers import QueryFusionRetriever
+        from llama_index.core.retrievers.fusion_retriever import FUSION_MODES
+        from llama_index.core.schema import BaseNode, TextNode
+        from llama_index.retrievers.bm25 import BM25Retriever
+
+        k = self.settings.top_k
+        nodes: list[BaseNode] = [TextNode(id_=cid, text=text, metadata=meta)
+                                 for cid, text, meta in self.store.iter_chunks()]
+        bm25 = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=min(k, len(nodes)))
+        llm = self.llm if self.llm is not None else MockLLM()
+        fusion = QueryFusionRetriever(
+            [self.index.as_retriever(similarity_top_k=k), bm25], llm=llm,
+            mode=FUSION_MODES.RECIPROCAL_RANK, similarity_top_k=k, num_queries=1, use_async=False)
+        return RetrieverQueryEngine.from_args(fusion, llm=llm)
+
+
+def _lead_answer(question: str, hits: list[Hit], embedder: Embedder
+                 ) -> tuple[str, list[Citation], list[str]]:
+    """The first two sentences of the first chunk, cited as [1], with the same verdict on
+    whether the quote answers the question as our extractive citations get."""
     if not hits:
         return "", [], ["nothing retrieved"]
     top = hits[0]
     spans = split_sentences(top.text)[:2] or [(0, len(top.text))]
     s, e = spans[0][0], spans[-1][1]
     quote = top.text[s:e]
+    score = answer_support(question, quote, embedder)
     citation = Citation(n=1, article_id=top.article_id, title=top.title, date=top.date,
-                        source=top.source, quote=quote, start=top.start + s,
-                        end=top.start + e, supported=True, url=top.url)
+                        source=top.source, quote=quote, start=top.start + s, end=top.start + e,
+                        supported=score >= ANSWERS_AT, url=top.url,
+                        support_score=round(score, 3))
     return f"{quote} [1]", [citation], []
-

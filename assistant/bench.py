@@ -146,9 +146,9 @@ def latency(runtime: Runtime, base: Runtime, questions: list[str], filters: Filt
         t0 = time.perf_counter()
         qv = runtime.embedder.embed([q])[0]
         t1 = time.perf_counter()
-        scoped, _, topic = runtime.scope(q, filters)
+        scope = runtime.scope(q, filters)
         t2 = time.perf_counter()
-        retriever.retrieve(topic, k, scoped, qv)
+        retriever.retrieve(scope.topic, k, scope.filters, qv)
         t3 = time.perf_counter()
         hits = base.retriever.retrieve(q, k, None, qv)
         base.extractive.vectors.clear()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from datetime import date
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -124,9 +125,12 @@ def articles(as_json: bool, settings: Settings) -> None:
 @click.option("--since", help="Only articles dated on or after this day (YYYY-MM-DD).")
 @click.option("--until", help="Only articles dated on or before this day (YYYY-MM-DD).")
 @click.option("--source", "sources", multiple=True, help="Only articles from this outlet.")
+@click.option("--today", help="The day that 'this week', 'yesterday' and 'latest' are read "
+              "against (YYYY-MM-DD) [the machine's date].")
 @settings_options
 def ask(question: str, as_json: bool, top_k: int | None, since: str | None,
-        until: str | None, sources: tuple[str, ...], settings: Settings) -> None:
+        until: str | None, sources: tuple[str, ...], today: str | None,
+        settings: Settings) -> None:
     """Answer a question from the ingested articles, with cited quotes."""
     from .articles import normalize_date
     from .retrieve import Filters
@@ -139,8 +143,9 @@ def ask(question: str, as_json: bool, top_k: int | None, since: str | None,
         until=normalize_date(until, "--until") if until else None,
         sources=sources,
     )
+    day = date.fromisoformat(normalize_date(today, "--today")) if today else None
     runtime = Runtime.open(settings)
-    answer = runtime.ask(question, top_k=top_k, filters=filters)
+    answer = runtime.ask(question, top_k=top_k, filters=filters, today=day)
     if as_json:
         _emit_json(answer.to_json())
         return
@@ -149,7 +154,7 @@ def ask(question: str, as_json: bool, top_k: int | None, since: str | None,
     if answer.citations:
         click.echo("")
     for c in answer.citations:
-        mark = "" if c.supported else "  (not verified)"
+        mark = "" if c.supported else f"  ({c.verdict} support: {c.support_score:.2f})"
         click.echo(f"[{c.n}] {c.source or '?'}, {c.date or 'undated'}: {c.title}{mark}")
         click.echo(f"    “{c.quote}”")
     for note in answer.notes:
@@ -163,13 +168,22 @@ def ask(question: str, as_json: bool, top_k: int | None, since: str | None,
 @click.option("--report", "report_dir", type=click.Path(path_type=Path),
               help="Write a Markdown report with charts to this folder.")
 @click.option("--baseline", is_flag=True,
-              help="Also run the stock llama-index pipeline and compare.")
+              help="Also run the two llama-index peers (stock dense, plain hybrid) and compare.")
 @click.option("--top-k", type=int, help="Chunks put before the answerer [5].")
 @settings_options
 def eval_command(fixtures: Path, json_out: Path | None, report_dir: Path | None,
                  baseline: bool, top_k: int | None, settings: Settings) -> None:
     """Score answers to FIXTURES.jsonl against the ingested articles."""
-    from .evaluate import llm_judge, load_fixtures, metrics, run, summary_table, write_report
+    from .answer.model import Answer
+    from .evaluate import (
+        Fixture,
+        llm_judge,
+        load_fixtures,
+        metrics,
+        run,
+        summary_table,
+        write_report,
+    )
     from .runtime import Runtime
 
     cases = load_fixtures(fixtures)
@@ -184,16 +198,27 @@ def eval_command(fixtures: Path, json_out: Path | None, report_dir: Path | None,
         notes.append("LLM-judged metrics (faithfulness, correctness) skipped: no LLM "
                      "configured")
     runtime.retriever.refresh()  # load the side index before the clock starts
-    ours = run(cases, lambda q: runtime.ask(q, top_k=top_k), progress=True, label="ours",
-               judge=judge)
+
+    def ask_ours(f: Fixture) -> Answer:
+        day = date.fromisoformat(f.asked_on) if f.asked_on else None
+        return runtime.ask(f.question, top_k=top_k, today=day)
+
+    ours = run(cases, ask_ours, progress=True, label="ours", judge=judge)
     results = {"ours": metrics(ours)}
     if baseline:
-        from .baseline import StockPipeline
+        from .baseline import HybridPipeline, StockPipeline
 
         llm = runtime.generative.chat.llm if settings.answer_mode == "openai" else None
-        stock = StockPipeline(runtime.store, runtime.embedder, settings, llm=llm)
-        results["baseline"] = metrics(run(cases, stock.ask, progress=True, label="baseline",
-                                          judge=judge))
+        peer_settings = settings.with_(top_k=top_k) if top_k else settings
+        for name, peer_class in (("baseline", StockPipeline), ("hybrid", HybridPipeline)):
+            peer = peer_class(runtime.store, runtime.embedder, peer_settings, llm=llm)
+            results[name] = metrics(run(cases, _asker(peer), progress=True, label=name,
+                                        judge=judge))
+        notes.append("baseline: llama-index VectorStoreIndex + CitationQueryEngine; hybrid: "
+                     "the vector index + BM25Retriever fused by QueryFusionRetriever "
+                     "(reciprocal rank); both over the same collection, at the same number "
+                     "of chunks as ours; without an LLM a peer's answer is the first two "
+                     "sentences of its first chunk")
     click.echo(summary_table(results))
     for note in notes:
         click.echo(f"note: {note}", err=True)
@@ -204,6 +229,10 @@ def eval_command(fixtures: Path, json_out: Path | None, report_dir: Path | None,
     if report_dir:
         path = write_report(report_dir, results, ours, fixtures, notes)
         click.echo(f"report: {path}", err=True)
+
+
+def _asker(peer: Any) -> Callable[[Any], Any]:
+    return lambda fixture: peer.ask(fixture.question)
 
 
 @cli.command()

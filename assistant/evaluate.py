@@ -29,6 +29,7 @@ class Fixture:
     answerable: bool = True
     quote: str | None = None
     reference_answer: str | None = None
+    asked_on: str | None = None  # ISO date: what "this week" in the question is read against
 
 
 def load_fixtures(path: Path) -> list[Fixture]:
@@ -48,6 +49,7 @@ def load_fixtures(path: Path) -> list[Fixture]:
                 sources=list(obj.get("sources") or []),
                 answerable=bool(obj.get("answerable", True)), quote=obj.get("quote"),
                 reference_answer=obj.get("reference_answer"),
+                asked_on=obj.get("asked_on") or None,
             ))
         except (json.JSONDecodeError, KeyError, TypeError) as e:
             raise InputError(f"{path}:{lineno}: not a fixture ({e})") from e
@@ -160,7 +162,7 @@ def metrics(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     return result
 
 
-def run(fixtures: Sequence[Fixture], ask: Callable[[str], Answer], progress: bool = False,
+def run(fixtures: Sequence[Fixture], ask: Callable[[Fixture], Answer], progress: bool = False,
         label: str = "eval", judge: Callable[[Fixture, Answer], dict[str, float]] | None = None
         ) -> list[Outcome]:
     from tqdm import tqdm
@@ -168,7 +170,7 @@ def run(fixtures: Sequence[Fixture], ask: Callable[[str], Answer], progress: boo
     outcomes = []
     for fixture in tqdm(fixtures, desc=label, unit="question", file=sys.stderr,
                         disable=not progress, dynamic_ncols=True):
-        answer = ask(fixture.question)
+        answer = ask(fixture)
         outcome = Outcome(fixture, answer, hit_rank(answer, fixture.sources),
                           facts_stated(answer, fixture.answers) if fixture.answerable else None,
                           evidence_found(answer, fixture.quote))

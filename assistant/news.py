@@ -57,6 +57,45 @@ class Scope:
     prefer_recent: bool = False
     said: str = ""  # a short phrase for the answer: "in January 2026", "as of 2026-02-01"
     topic: str = ""  # the question without its time and outlet phrases
+    favoured: tuple[str, str] | None = None  # ISO window that "this week" and the like name
+
+
+# Relative time words, read against the asker's day ("today"). They favour the articles of
+# the window they name rather than shut the others out: a story asked about "this week" is
+# often told best by an article from the week before, or by background written years ago.
+_RELATIVE = re.compile(
+    r"\b(this (?:past )?week(?:end)?|last week(?:end)?|past (?:few|several) days|yesterday"
+    r"|today|tonight|this morning|this month|last month|this year|last year"
+    r"|(?:last|this|on) (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday))\b"
+    r"(?:'s)?", re.I)
+
+
+def relative_window(phrase: str, today: date) -> tuple[date, date]:
+    """The days a relative phrase names, seen from ``today``."""
+    p = phrase.lower().removesuffix("'s")
+    if p in ("today", "tonight", "this morning"):
+        return today, today
+    if p == "yesterday":
+        day = today - timedelta(days=1)
+        return day, day
+    if p.startswith("last week"):
+        return today - timedelta(days=14), today - timedelta(days=7)
+    if p == "this month":
+        return today.replace(day=1), today
+    if p == "last month":
+        end = today.replace(day=1) - timedelta(days=1)
+        return end.replace(day=1), end
+    if p == "this year":
+        return today.replace(month=1, day=1), today
+    if p == "last year":
+        return date(today.year - 1, 1, 1), date(today.year - 1, 12, 31)
+    weekday = p.split()[-1]
+    if weekday in (d.lower() for d in calendar.day_name):
+        target = [d.lower() for d in calendar.day_name].index(weekday)
+        back = (today.weekday() - target) % 7 or 7
+        day = today - timedelta(days=back)
+        return day, min(today, day + timedelta(days=1))  # reports come out the day after
+    return today - timedelta(days=7), today  # this week, the past few days
 
 
 def _parse_day(text: str) -> date | None:
@@ -67,11 +106,19 @@ def _parse_day(text: str) -> date | None:
     return parsed.date() if parsed else None
 
 
-def question_scope(question: str, sources: Sequence[str] = ()) -> Scope:
-    """Filters and recency preference read from the wording of a question."""
+def question_scope(question: str, sources: Sequence[str] = (),
+                   today: date | None = None) -> Scope:
+    """Filters and recency preference read from the wording of a question; relative words
+    ("this week", "yesterday") are read against ``today`` (the asker's day)."""
     since = until = None
     said = ""
     spans: list[tuple[int, int]] = []
+    favoured: tuple[str, str] | None = None
+    rel = _RELATIVE.search(question)
+    if rel:
+        lo, hi = relative_window(rel.group(1), today or date.today())
+        favoured = (lo.isoformat(), hi.isoformat())
+        spans.append(rel.span())
     m = _IN_MONTH.search(question)
     if m:
         year, month = int(m.group(2)), _MONTHS[m.group(1).lower().rstrip(".")]
@@ -119,6 +166,7 @@ def question_scope(question: str, sources: Sequence[str] = ()) -> Scope:
         filters=Filters(since=since.isoformat() if since else None,
                         until=until.isoformat() if until else None, sources=named),
         prefer_recent=bool(recent), said=said, topic=" ".join(topic.split()),
+        favoured=favoured,
     )
 
 

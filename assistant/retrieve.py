@@ -242,16 +242,28 @@ class LexicalIndex:
         ]
 
 
+@dataclass(frozen=True)
+class RetrievalTuning:
+    """How chunk rankings become the passages an answerer sees (docs/tuning.md)."""
+
+    dense_weight: float = 1.0
+    lexical_weight: float = 0.5
+    pool: int = 30  # chunks asked of each ranking
+    article_rrf_k: float = 60.0  # reciprocal-rank constant over article rankings
+    depth: float = 0.0  # weight of an article's further good chunks
+    extra_chunks: int = 0  # second chunks of the leading articles, after one chunk each
+    favour: float = 0.0  # bonus, in top ranks, for articles inside the asked-about window
+    article_mode: str = "rrf"  # "rrf" of article rankings, or "best" chunk's fused score
+    diverse: bool = True  # one chunk per article first (False: the k best chunks)
+
+
 class Retriever:
     def __init__(self, store: Store, embedder: Embedder, lexical: LexicalIndex,
-                 dense_weight: float = 1.0, lexical_weight: float = 0.5,  # docs/tuning.md
-                 pool: int = 30) -> None:
+                 tuning: RetrievalTuning | None = None) -> None:
         self.store = store
         self.embedder = embedder
         self.lexical = lexical
-        self.dense_weight = dense_weight
-        self.lexical_weight = lexical_weight
-        self.pool = pool
+        self.tuning = tuning or RetrievalTuning()
 
     def refresh(self, generation: str | None = None) -> None:
         self.lexical.ensure(self.store, generation)
@@ -270,45 +282,88 @@ class Retriever:
 
     def retrieve(self, query: str, k: int, filters: Filters | None = None,
                  query_vector: np.ndarray | None = None,
-                 copies: Mapping[str, str] | None = None) -> list[Hit]:
-        """The k best chunks; ``copies`` maps a re-published article to its original."""
+                 copies: Mapping[str, str] | None = None,
+                 favoured: tuple[str, str] | None = None) -> list[Hit]:
+        """The best chunk of each of the k best articles (then any extra chunks).
+
+        ``copies`` maps a re-published article to its original; ``favoured`` is an ISO date
+        window ("this week") whose articles get a bonus without shutting others out."""
         filters = filters or Filters()
         if query_vector is None:
             query_vector = self.embedder.embed([query])[0]
-        pool = max(self.pool, k)
+        t = self.tuning
+        pool = max(t.pool, k)
         dense = self.dense(query_vector, pool, filters)
         lexical = self.lexical.search(query, pool, filters)
-        fused = fuse([(dense, self.dense_weight), (lexical, self.lexical_weight)], 2 * k)
-        if copies:
-            fused = [replace(h, duplicate_of=copies.get(h.article_id)) for h in fused]
-        return one_copy_per_story(fused)[:k]
+        return rank_articles([(dense, t.dense_weight), (lexical, t.lexical_weight)], k, t,
+                             copies or {}, favoured)
 
 
-def one_copy_per_story(hits: list[Hit]) -> list[Hit]:
-    """Keeps one article per story: a re-published copy gives way to its original (which
-    takes the copy's place in the ranking when both were found), and two copies of the same
-    original keep only the first. Several chunks of the one kept article all stay."""
-    story_of = {h.article_id: h.duplicate_of or h.article_id for h in hits}
-    present = {h.article_id for h in hits}
-    chosen: dict[str, str] = {}  # story -> the article kept for it
-    for h in hits:
-        story = story_of[h.article_id]
-        if story not in chosen:
-            chosen[story] = story if story in present else h.article_id
-    kept, placed = [], set()
-    for h in hits:
-        keep_id = chosen[story_of[h.article_id]]
-        if h.article_id == keep_id:
-            if h.chunk_id not in placed:
-                kept.append(h)
-                placed.add(h.chunk_id)
-        elif story_of[h.article_id] == keep_id:
-            # A copy ranked above its original: the original's best chunk takes its place.
-            best = next(x for x in hits if x.article_id == keep_id)
-            if best.chunk_id not in placed:
-                kept.append(best)
-                placed.add(best.chunk_id)
-    return kept
+def rank_articles(ranked_lists: Sequence[tuple[list[Hit], float]], k: int,
+                  tuning: RetrievalTuning, copies: Mapping[str, str],
+                  favoured: tuple[str, str] | None = None) -> list[Hit]:
+    """Articles ranked by reciprocal-rank fusion of where each ranking first shows them
+    (plus, with ``depth``, credit for their further chunks), one copy per story.
+
+    Ranking articles rather than chunks lets five passages show five candidate articles
+    instead of five chunks of the one that happens to match best; a re-published copy gives
+    way to its original when both were found, and two copies of one story count once."""
+    chunk_score: dict[str, float] = {}
+    story_score: dict[str, float] = {}
+    first: dict[str, Hit] = {}
+    found = {h.article_id for hits, _ in ranked_lists for h in hits}
+    for hits, weight in ranked_lists:
+        ranked: list[str] = []
+        for rank, hit in enumerate(hits):
+            first.setdefault(hit.chunk_id, hit)
+            chunk_score[hit.chunk_id] = (chunk_score.get(hit.chunk_id, 0.0)
+                                         + weight / (RRF_K + rank + 1))
+            story = copies.get(hit.article_id) or hit.article_id
+            if story in ranked:
+                story_score[story] += tuning.depth * weight / (RRF_K + rank + 1)
+                continue
+            ranked.append(story)
+            story_score[story] = (story_score.get(story, 0.0)
+                                  + weight / (tuning.article_rrf_k + len(ranked)))
+    if favoured and tuning.favour:
+        lo, hi = favoured
+        inside = {copies.get(h.article_id) or h.article_id for h in first.values()
+                  if h.date and lo <= h.date <= hi}
+        for story in inside & story_score.keys():
+            story_score[story] += tuning.favour / (tuning.article_rrf_k + 1)
+    by_article: dict[str, list[Hit]] = {}
+    for cid in sorted(chunk_score, key=lambda c: -chunk_score[c]):
+        hit = first[cid]
+        by_article.setdefault(hit.article_id, []).append(
+            replace(hit, score=round(chunk_score[cid], 6),
+                    duplicate_of=copies.get(hit.article_id)))
+    if tuning.article_mode == "best":
+        for story in story_score:
+            story_score[story] = max(hits[0].score for a, hits in by_article.items()
+                                     if (copies.get(a) or a) == story)
+    stories = sorted(story_score, key=lambda s: -story_score[s])[:k]
+    if not tuning.diverse:
+        keep = {story: (story if story in found else next(
+            a for a in by_article if (copies.get(a) or a) == story)) for story in story_score}
+        ranked = sorted((h for hits in by_article.values() for h in hits),
+                        key=lambda h: -h.score)
+        return [h for h in ranked
+                if keep.get(copies.get(h.article_id) or h.article_id) == h.article_id][:k]
+    chosen: list[list[Hit]] = []
+    for story in stories:
+        # The original when it was found, else the best-placed copy.
+        article = story if story in found else next(
+            a for a in by_article if (copies.get(a) or a) == story)
+        chosen.append(by_article[article])
+    # One chunk per article first; then further chunks, round robin in article order, up to
+    # k + extra_chunks (so a store with fewer than k matching articles still fills k).
+    out = [hits[0] for hits in chosen]
+    depth = 1
+    budget = k + tuning.extra_chunks
+    while len(out) < budget and any(len(hits) > depth for hits in chosen):
+        out += [hits[depth] for hits in chosen if len(hits) > depth][: budget - len(out)]
+        depth += 1
+    return out
 
 
 def fuse(ranked_lists: Sequence[tuple[list[Hit], float]], k: int) -> list[Hit]:

@@ -6,7 +6,8 @@ import hashlib
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,11 @@ from .answer.generative import GenerativeAnswerer
 from .answer.model import Answer
 from .config import Settings
 from .embedding import Embedder, make_embedder
+from .entities import EntityTagger
 from .followup import history_text, rewrite_followup
 from .ingest import IngestReport, ingest
 from .llm import ChatModel
-from .news import NearDuplicates, question_scope
+from .news import NearDuplicates, Scope, question_scope
 from .prompts import render
 from .retrieve import Filters, LexicalIndex, Retriever
 from .store import ArticleRecord, Hit, Store
@@ -36,6 +38,7 @@ class Runtime:
     settings: Settings
     store: Store
     _embedder: Embedder | None = None
+    _tagger: EntityTagger | None = None
     _parts: dict[str, Any] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _ingest_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -66,10 +69,18 @@ class Runtime:
             return retriever
 
     @property
+    def tagger(self) -> EntityTagger:
+        with self._lock:
+            if self._tagger is None:
+                self._tagger = EntityTagger.load()
+            return self._tagger
+
+    @property
     def extractive(self) -> ExtractiveAnswerer:
         with self._lock:
             if "extractive" not in self._parts:
-                self._parts["extractive"] = ExtractiveAnswerer(self.embedder)
+                self._parts["extractive"] = ExtractiveAnswerer(self.embedder,
+                                                               tagger=self.tagger)
             answerer: ExtractiveAnswerer = self._parts["extractive"]
             return answerer
 
@@ -96,13 +107,15 @@ class Runtime:
             return answerer
 
     def _retrieve(self, question: str, top_k: int | None, filters: Filters | None,
-                  records: list[ArticleRecord], generation: str) -> tuple[Any, list[Hit]]:
+                  records: list[ArticleRecord], generation: str,
+                  favoured: tuple[str, str] | None = None) -> tuple[Any, list[Hit]]:
         k = top_k or self.settings.top_k
         retriever = self.retriever
         retriever.refresh(generation)
         query_vector = self.embedder.embed([question])[0]
         copies = {r.id: r.duplicate_of for r in records if r.duplicate_of}
-        return query_vector, retriever.retrieve(question, k, filters, query_vector, copies)
+        return query_vector, retriever.retrieve(question, k, filters, query_vector, copies,
+                                                favoured)
 
     def standalone(self, question: str, history: Sequence[tuple[str, str]]) -> str:
         """The question rewritten with the chat history (pairs of standalone question and
@@ -127,28 +140,35 @@ class Runtime:
         return generation, records
 
     def scope(self, question: str, filters: Filters | None,
-              records: list[ArticleRecord] | None = None) -> tuple[Filters, bool, str]:
-        """Explicit filters, completed by what the question says (dates, outlet, "latest"),
-        and the question's topic without those phrases."""
+              records: list[ArticleRecord] | None = None, today: date | None = None
+              ) -> Scope:
+        """Explicit filters, completed by what the question says (dates, outlet, "latest",
+        "this week" read against ``today``), and the question's topic without those
+        phrases."""
         records = self._records()[1] if records is None else records
         sources = sorted({r.source for r in records if r.source})
-        said = question_scope(question, sources)
+        said = question_scope(question, sources, today)
         given = filters or Filters()
         merged = Filters(since=given.since or said.filters.since,
                          until=given.until or said.filters.until,
                          sources=given.sources or said.filters.sources)
-        return merged, said.prefer_recent, said.topic or question
+        return replace(said, filters=merged, topic=said.topic or question)
 
     def ask_stream(self, question: str, top_k: int | None = None,
                    filters: Filters | None = None,
-                   history: Sequence[tuple[str, str]] = ()) -> Iterator[str | Answer]:
-        """Text deltas as the answer is written (openai mode), then the verified ``Answer``."""
+                   history: Sequence[tuple[str, str]] = (),
+                   today: date | None = None) -> Iterator[str | Answer]:
+        """Text deltas as the answer is written (openai mode), then the verified ``Answer``.
+        ``today``: the asker's day, which "this week" and "yesterday" are read against
+        (default: the machine's date)."""
         started = time.perf_counter()
         asked = question
         question = self.standalone(question, history)
         generation, records = self._records()  # one look at the store per question
-        filters, prefer_recent, topic = self.scope(question, filters, records)
-        query_vector, hits = self._retrieve(topic, top_k, filters, records, generation)
+        scope = self.scope(question, filters, records, today)
+        filters, prefer_recent, topic = scope.filters, scope.prefer_recent, scope.topic
+        query_vector, hits = self._retrieve(topic, top_k, filters, records, generation,
+                                            scope.favoured)
         retrieved = time.perf_counter()
         if self.settings.answer_mode == "openai":
             answerer = self.generative
@@ -180,8 +200,8 @@ class Runtime:
         return out
 
     def ask(self, question: str, top_k: int | None = None, filters: Filters | None = None,
-            history: Sequence[tuple[str, str]] = ()) -> Answer:
-        for event in self.ask_stream(question, top_k, filters, history):
+            history: Sequence[tuple[str, str]] = (), today: date | None = None) -> Answer:
+        for event in self.ask_stream(question, top_k, filters, history, today):
             if isinstance(event, Answer):
                 return event
         raise AssertionError("ask_stream always ends with an Answer")  # pragma: no cover

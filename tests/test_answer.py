@@ -62,7 +62,9 @@ def test_the_cyber_question_cites_both_articles(news_runtime: Runtime) -> None:
     data = answer.to_json()
     assert data["retrieved"] and data["timings_ms"]["total"] > 0
     assert set(data["citations"][0]) == {"n", "article_id", "title", "date", "source", "quote",
-                                         "start", "end", "supported"}
+                                         "start", "end", "supported", "verbatim", "support"}
+    assert data["citations"][0]["verbatim"] is True
+    assert data["citations"][0]["support"]["verdict"] == "supported"
 
 
 def test_date_filters_keep_only_articles_in_range(seeds_runtime: Runtime) -> None:

@@ -28,8 +28,8 @@ def results(news_runtime: Runtime) -> dict[str, dict[str, dict]]:
     out: dict[str, dict[str, dict]] = {}
     for name, path in FIXTURE_SETS.items():
         fixtures = load_fixtures(path)
-        out[name] = {"ours": metrics(run(fixtures, news_runtime.ask)),
-                     "baseline": metrics(run(fixtures, stock.ask))}
+        out[name] = {"ours": metrics(run(fixtures, lambda f: news_runtime.ask(f.question))),
+                     "baseline": metrics(run(fixtures, lambda f: stock.ask(f.question)))}
     return out
 
 
@@ -74,7 +74,7 @@ def test_metrics_follow_the_contract_definitions(tmp_path: Path) -> None:
     answers = {"q1": _answer("x", "It reopens in March [1]."),
                "q2": _answer("x", "No idea", abstained=True),
                "q3": _answer("x", "Something")}
-    outcomes = run(fixtures, lambda q: answers[q])
+    outcomes = run(fixtures, lambda f: answers[f.question])
     m = metrics(outcomes)
     assert m["n"] == 3
     assert m["retrieval"]["hit@1"] == 0.5 and m["retrieval"]["mrr"] == 0.5

@@ -14,15 +14,18 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..chunking import split_sentences
 from ..embedding import Embedder
+from ..entities import Entity, EntityTagger, answer_kind, counted_noun, kind_matches
 from ..news import Reported, annotate_weekdays, disagreement, find_conflicts, quantities
 from ..store import Hit
 from ..text import content_stems, coverage, has_stem, key_weights, stems
+from .citations import ANSWERS_AT, support_score
 from .model import Answer, Citation, Conflict
 
 _FOOTNOTE = re.compile(r"\[\d{1,3}\]")
@@ -45,6 +48,9 @@ class ExtractiveTuning:
     same_words: float = 0.35  # ... and the share of their other content words they share
     same_topic: float = 0.6  # cosine above which differing figures are a disagreement
     recency_bonus: float = 0.1  # "latest": added to the newest report's sentences
+    kind_tagged: int = 16  # sentences whose entities are read, best first
+    kind_bonus: float = 0.1  # a sentence holding a phrase of the asked kind...
+    kind_penalty: float = 0.15  # ... and one that holds none, for "who/which/how many"
 
 
 @dataclass
@@ -121,10 +127,12 @@ def candidates(hits: list[Hit]) -> list[Candidate]:
 class ExtractiveAnswerer:
     mode = "extractive"
 
-    def __init__(self, embedder: Embedder, tuning: ExtractiveTuning | None = None) -> None:
+    def __init__(self, embedder: Embedder, tuning: ExtractiveTuning | None = None,
+                 tagger: EntityTagger | None = None) -> None:
         self.embedder = embedder
         self.tuning = tuning or ExtractiveTuning()
         self.vectors = SentenceVectors(embedder)
+        self.tagger = tagger
 
     def score(self, question: str, query_vector: np.ndarray, hits: list[Hit]
               ) -> tuple[list[Candidate], np.ndarray, set[str]]:
@@ -170,25 +178,40 @@ class ExtractiveAnswerer:
             for c in cands:
                 if newest and c.hit.date == newest:
                     c.score += t.recency_bonus
+        kind = answer_kind(question) if self.tagger is not None else None
+        base = [c.score for c in cands]  # before the kind of phrase held moves the ranking
+        phrases = self._typed(question, cands, kind) if kind else {}
         order = sorted(range(len(cands)), key=lambda i: -cands[i].score)
-        if not order or cands[order[0]].score < t.threshold:
+        if kind:
+            # A "who / which city / how many" question is answered only by a sentence that
+            # holds a phrase of that kind which the question does not already hold.
+            order = [i for i in order if phrases.get(i)]
+        if not order or base[order[0]] < t.threshold:
             return Answer(question=question, answer=ABSTAIN_TEXT, abstained=True,
                           mode=self.mode, retrieved=hits)
         best = cands[order[0]].score
         cutoff = max(t.floor, best * t.relative_cutoff)
+        direct = self._direct(cands, order, phrases, cutoff) if kind else None
+        if direct is not None:
+            # The sentence that states the direct answer leads.
+            order.remove(direct[0])
+            order.insert(0, direct[0])
         # Further facts come from the articles retrieval ranked first, or the best sentence's
         # own article; a sentence from further down must nearly match the best one.
         lead_articles = list(dict.fromkeys(h.article_id for h in hits))[: t.lead_articles]
         lead_articles.append(cands[order[0]].hit.article_id)
         facts: list[list[int]] = []  # each fact: the candidate indexes that state it
         for i in order:
-            if cands[i].score < cutoff:
+            if cands[i].score < cutoff and facts:
                 break
             if (cands[i].hit.article_id not in lead_articles
                     and cands[i].score < t.outsider_share * best):
                 continue
             if facts and focus and not any(has_stem(k, cands[i].stems) for k in focus):
                 continue
+            if (direct is not None and facts and phrases.get(i)
+                    and _norm(direct[1].text) not in _norm(cands[i].text)):
+                continue  # another answer of the asked kind: a rival, shown as one below
             same = next((f for f in facts if self._same_fact(cands, vecs, f[0], i, keys)),
                         None)
             if same is not None:
@@ -196,11 +219,85 @@ class ExtractiveAnswerer:
                 if all(cands[j].hit.article_id != cands[i].hit.article_id for j in same):
                     same.append(i)
                 continue
-            if len(facts) < t.max_sentences:
+            if len(facts) < (t.max_sentences if direct is None else t.max_sentences - 2):
                 facts.append([i])
+        rivals = self._rival_answers(cands, vecs, phrases, facts, direct) if direct else []
+        facts += [[i] for i, _ in rivals]
         facts += self._disagreements(cands, vecs, facts)
-        return self._compose(question, hits, cands, vecs, facts)
+        return self._compose(question, query_vector, hits, cands, vecs, facts, direct,
+                             rivals)
 
+    def _typed(self, question: str, cands: list[Candidate], kind: frozenset[str]
+               ) -> dict[int, list[Entity]]:
+        """For the best candidates, the phrases of the asked kind each holds that the
+        question does not (the question's own names are not its answer)."""
+        assert self.tagger is not None
+        t = self.tuning
+        top = sorted(range(len(cands)), key=lambda i: -cands[i].score)[: t.kind_tagged]
+        tagged = self.tagger.tag([cands[i].text for i in top])
+        asked = question.lower()
+        asked_stems = set(content_stems(question))
+        counted = counted_noun(question)
+        unit = stems(counted)[0] if counted else None
+        out: dict[int, list[Entity]] = {}
+        for i, ents in zip(top, tagged, strict=True):
+            text = cands[i].text
+            new = [e for e in ents if kind_matches(e, kind) and e.text.lower() not in asked
+                   and not set(content_stems(e.text)) <= asked_stems
+                   # "how many goals": a number that counts goals, not countries
+                   and (unit is None or has_stem(unit, set(stems(
+                       text[e.start : e.end + 40].split(".")[0]))))]
+            out[i] = new
+            cands[i].score += t.kind_bonus if new else -t.kind_penalty
+        for i in range(len(cands)):
+            if i not in out:
+                cands[i].score -= t.kind_penalty
+        return out
+
+    @staticmethod
+    def _direct(cands: list[Candidate], order: list[int], phrases: dict[int, list[Entity]],
+                cutoff: float) -> tuple[int, Entity] | None:
+        """The answer phrase most of the good sentences agree on (weighted by their scores),
+        and the best sentence stating it."""
+        votes: dict[str, float] = {}
+        for i in order:
+            if cands[i].score < cutoff:
+                break
+            for name in {_norm(e.text) for e in phrases[i]}:
+                # The best sentence's phrase counts whole; agreement from other sentences
+                # adds a quarter of theirs, so a phrase many sentences repeat in passing (a
+                # weekday, a country) does not outvote the one that answers.
+                share = 1.0 if name not in votes else 0.25
+                votes[name] = votes.get(name, 0.0) + share * cands[i].score
+        if not votes:
+            i = order[0]
+            return i, phrases[i][0]
+        winner = max(votes, key=lambda n: votes[n])
+        for i in order:
+            for e in phrases[i]:
+                if _norm(e.text) == winner:
+                    return i, e
+        return None  # pragma: no cover  (the winner came from these phrases)
+
+    def _rival_answers(self, cands: list[Candidate], vecs: np.ndarray,
+                       phrases: dict[int, list[Entity]], facts: list[list[int]],
+                       direct: tuple[int, Entity]) -> list[tuple[int, Entity]]:
+        """A sentence of another article that gives a different answer of the asked kind
+        to the same question (another city, winner, company): both versions are shown."""
+        lead, answer = direct
+        chosen = {i for f in facts for i in f}
+        named = _norm(answer.text)
+        for i, ents in phrases.items():
+            c = cands[i]
+            if (not ents or i in chosen or c.hit.article_id == cands[lead].hit.article_id
+                    or c.score < self.tuning.threshold
+                    or float(vecs[lead] @ vecs[i]) < self.tuning.same_topic):
+                continue
+            names = {_norm(e.text) for e in ents}
+            if any(named in n or n in named for n in names) or named in _norm(c.text):
+                continue  # it gives the same answer, perhaps among others
+            return [(i, ents[0])]
+        return []
     def _same_fact(self, cands: list[Candidate], vecs: np.ndarray, a: int, b: int,
                    keys: set[str]) -> bool:
         """Close in meaning, sharing their words beyond the question's, and not disagreeing
@@ -235,20 +332,30 @@ class ExtractiveAnswerer:
                     break
         return extra
 
-    def _compose(self, question: str, hits: list[Hit], cands: list[Candidate],
-                 vecs: np.ndarray, facts: list[list[int]]) -> Answer:
+    def _compose(self, question: str, query_vector: np.ndarray, hits: list[Hit],
+                 cands: list[Candidate], vecs: np.ndarray, facts: list[list[int]],
+                 direct: tuple[int, Entity] | None = None,
+                 rivals: Sequence[tuple[int, Entity]] = ()) -> Answer:
+        cited = [i for f in facts for i in f]
+        missing = [i for i in cited if not vecs[i].any()]
+        if missing:  # every quote is judged with its own vector
+            vecs[missing] = self.vectors.get([cands[i] for i in missing])
         citations: list[Citation] = []
+        number: dict[int, int] = {}
         reported: list[Reported] = []
         parts = []
         for fact in facts:
             marks = []
             for i in fact:
                 c = cands[i]
+                score = support_score(question, c.text, query_vector, vecs[i])
                 citations.append(Citation(
                     n=len(citations) + 1, article_id=c.hit.article_id, title=c.hit.title,
                     date=c.hit.date, source=c.hit.source, quote=c.text, start=c.start,
-                    end=c.end, supported=True, url=c.hit.url, support_score=1.0,
+                    end=c.end, supported=score >= ANSWERS_AT, url=c.hit.url,
+                    support_score=round(score, 3),
                 ))
+                number[i] = len(citations)
                 reported.append(Reported(c.text, c.hit.article_id, c.hit.source,
                                          len(citations), vecs[i]))
                 marks.append((len(citations), c.hit.source))
@@ -265,14 +372,29 @@ class ExtractiveAnswerer:
             else:
                 parts.append(f"{sentence} " + "".join(f"[{n}]" for n, _ in marks))
         conflicts = [Conflict(topic, claims) for topic, claims in find_conflicts(reported)]
-        for conflict in conflicts:
-            versions = "; ".join(
+        if direct is not None:
+            i, phrase = direct
+            if rivals:
+                j, other = rivals[0]
+                versions = [(phrase.text, [number[i]]), (other.text, [number[j]])]
+                conflicts.insert(0, Conflict(f"{question.rstrip('?')} (the reports differ)",
+                                             versions))
+                head = " or ".join(f"{text} [{nums[0]}]" for text, nums in versions)
+                parts.insert(0, f"{head}: the reports differ.")
+            else:
+                parts.insert(0, f"{phrase.text} [{number[i]}].")
+        for conflict in conflicts[1 if direct is not None and rivals else 0:]:
+            versions_text = "; ".join(
                 f"{_source_of(citations, nums)} gives {text} " + "".join(f"[{n}]" for n in nums)
                 for text, nums in conflict.claims)
-            parts.append(f"The reports differ: {versions}.")
+            parts.append(f"The reports differ: {versions_text}.")
         return Answer(question=question, answer=" ".join(parts), abstained=False,
                       mode=self.mode, citations=citations, retrieved=hits,
                       conflicts=conflicts)
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.sub(r"^(the|a|an)\s+", "", text.lower().strip(" .,'’\"")).split())
 
 
 def _source_of(citations: list[Citation], numbers: list[int]) -> str:

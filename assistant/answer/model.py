@@ -7,6 +7,8 @@ from typing import Any
 
 from ..store import Hit
 
+WEAK_AT = 0.3  # a support score under this is no support at all
+
 
 @dataclass(frozen=True)
 class Citation:
@@ -21,11 +23,25 @@ class Citation:
     supported: bool
     url: str | None = None
     support_score: float = 0.0
+    # "supported", "weak" (some agreement, under the bar) or "unsupported"; derived from
+    # ``supported`` and the score when the maker does not say.
+    verdict: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.verdict:
+            verdict = ("supported" if self.supported
+                       else "weak" if self.support_score >= WEAK_AT else "unsupported")
+            object.__setattr__(self, "verdict", verdict)
 
     def to_json(self) -> dict[str, Any]:
+        # "verbatim": the quote is the article's own text at [start, end) — true by
+        # construction, and checked again by the eval. "supported" and "support" say whether
+        # it backs the sentence it is attached to (or, for a quoted answer, the question).
         return {"n": self.n, "article_id": self.article_id, "title": self.title,
                 "date": self.date, "source": self.source, "quote": self.quote,
-                "start": self.start, "end": self.end, "supported": self.supported}
+                "start": self.start, "end": self.end, "supported": self.supported,
+                "verbatim": True,
+                "support": {"score": round(self.support_score, 3), "verdict": self.verdict}}
 
 
 @dataclass(frozen=True)

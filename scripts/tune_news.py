@@ -1,0 +1,105 @@
+"""Tuning rows for docs/tuning.md over every dev set at once (news, essays, seeds, negatives).
+
+    .venv/bin/python scripts/tune_news.py --index-dir /tmp/dev/base [--holdout] [--rows NAME...]
+
+The store must hold ../shared/corpora/news_dev/articles.jsonl, the essays and the seeds. Each
+row is a named set of retrieval and answer settings (ROWS below); every row runs the same
+questions through ``Runtime.ask`` (with each fixture's ``asked_on`` as the asker's day) and
+prints one Markdown line per set. The news questions are split by the week they were asked:
+the weeks in ``HOLDOUT_WEEKS`` are never used for tuning, only to confirm (``--holdout``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from assistant.answer.extractive import ExtractiveAnswerer, ExtractiveTuning  # noqa: E402
+from assistant.config import Settings  # noqa: E402
+from assistant.evaluate import Fixture, load_fixtures, metrics, run  # noqa: E402
+from assistant.retrieve import RetrievalTuning, Retriever  # noqa: E402
+from assistant.runtime import Runtime  # noqa: E402
+
+SHARED = ROOT.parent / "shared"
+# Three of the thirteen answerable weeks and two of the unanswerable ones, spread over the year.
+HOLDOUT_WEEKS = {"2024-03-29", "2024-07-18", "2024-11-07", "2024-11-08",
+                 "2024-05-09", "2024-05-10", "2024-12-19", "2024-12-20"}
+
+ROWS: dict[str, tuple[RetrievalTuning, ExtractiveTuning]] = {
+    "before (chunk fusion, no kinds)": (RetrievalTuning(article_mode="best", diverse=False),
+                                        ExtractiveTuning(kind_tagged=0)),
+    "articles": (RetrievalTuning(), ExtractiveTuning()),
+}
+
+
+def news_split(holdout: bool) -> list[Fixture]:
+    fixtures = load_fixtures(SHARED / "corpora" / "news_dev" / "fixtures.jsonl")
+    return [f for f in fixtures if (f.asked_on in HOLDOUT_WEEKS) == holdout]
+
+
+def sets(holdout: bool) -> dict[str, list[Fixture]]:
+    return {
+        "news": news_split(holdout),
+        "essays": load_fixtures(SHARED / "corpora" / "pg_essays" / "fixtures_dev.jsonl"),
+        "seeds": load_fixtures(ROOT / "tests" / "data" / "seeds_dev.jsonl"),
+        "negatives": load_fixtures(ROOT / "tests" / "data" / "negatives_dev.jsonl"),
+    }
+
+
+def configure(runtime: Runtime, retrieval: RetrievalTuning, answer: ExtractiveTuning) -> None:
+    retriever = runtime.retriever
+    runtime._parts["retriever"] = Retriever(retriever.store, retriever.embedder,
+                                            retriever.lexical, retrieval)
+    tagger = runtime.tagger if answer.kind_tagged else None
+    runtime._parts["extractive"] = ExtractiveAnswerer(runtime.embedder, answer, tagger=tagger)
+
+
+def row(name: str, label: str, m: dict[str, Any]) -> str:
+    def f(v: Any) -> str:
+        return "–" if v is None else f"{v:.3f}"
+
+    r, a, ab, c = m["retrieval"], m["answer"], m["abstention"], m["citations"]
+    return (f"| {name} | {label} | {m['n']} | {f(r['hit@1'])} | {f(r['hit@5'])} | "
+            f"{f(a['fact_recall'])} | {f(c['precision'])} | {f(c['supported'])} | "
+            f"{f(ab['accuracy'])} | {f(ab['false_answer'])} | {f(ab['false_abstain'])} | "
+            f"{m['latency_ms']['p95']:.0f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--index-dir", required=True)
+    parser.add_argument("--holdout", action="store_true")
+    parser.add_argument("--rows", nargs="*")
+    args = parser.parse_args()
+    runtime = Runtime.open(Settings.load(index_dir=args.index_dir, llm="extractive"))
+    runtime.retriever.refresh()
+    chosen = args.rows or list(ROWS)
+    print("| row | set | n | hit@1 | hit@5 | fact recall | cit. precision | cit. supported "
+          "| abstention acc. | false answer | false abstain | p95 ms |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for name in chosen:
+        retrieval, answer = ROWS[name]
+        configure(runtime, retrieval, answer)
+        for label, fixtures in sets(args.holdout).items():
+            started = time.perf_counter()
+
+            def ask(f: Fixture) -> Any:
+                day = date.fromisoformat(f.asked_on) if f.asked_on else None
+                return runtime.ask(f.question, today=day)
+
+            m = metrics(run(fixtures, ask))
+            print(row(name, label, m), flush=True)
+            print(f"  ({label}: {time.perf_counter() - started:.0f} s)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    _ = replace
+    main()

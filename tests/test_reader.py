@@ -1,0 +1,144 @@
+"""The reader that answers first: the kind of phrase a question asks for, the direct answer
+taken verbatim from a cited sentence, abstention when no sentence holds a phrase of that kind,
+and two sources naming different answers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from assistant.config import Settings
+from assistant.entities import DURATION, NUMBER, ORG, PERSON, PLACE, WHEN, answer_kind
+from assistant.news import question_scope
+from assistant.retrieve import RetrievalTuning, rank_articles
+from assistant.runtime import Runtime
+from assistant.store import Hit
+
+from .conftest import JIJI, SEEDS, YOMIURI, make_runtime
+
+FEST_A = """---
+title: Harbour Lights festival picks its host
+date: 2026-05-04
+source: Rhone Daily
+---
+The Harbour Lights festival will be held in Lyon this summer, its organisers announced on Monday. Tickets go on sale in June, and about forty bands are expected to play over three nights.
+"""
+FEST_B = """---
+title: Harbour Lights festival moves south
+date: 2026-05-05
+source: Southern Wire
+---
+Organisers confirmed that the Harbour Lights festival will take place in Marseille this year. The move follows a dispute over the use of the old docks, the organisers said.
+"""
+
+
+@pytest.fixture(scope="module")
+def reader(tmp_path_factory: pytest.TempPathFactory, embedder) -> Runtime:
+    folder = tmp_path_factory.mktemp("reader-articles")
+    shutil.copytree(SEEDS, folder / "seeds")
+    (folder / "fest-a.md").write_text(FEST_A)
+    (folder / "fest-b.md").write_text(FEST_B)
+    runtime = make_runtime(Settings(index_dir=tmp_path_factory.mktemp("reader-index")),
+                           embedder)
+    assert runtime.ingest([folder]).added == 4
+    return runtime
+
+
+@pytest.mark.parametrize(("question", "kind"), [
+    ("Who beat the world champion in the final?", PERSON | ORG),
+    ("Which city was rocked by a bridge collapse?", PLACE),
+    ("Which automaker recalled 112,000 vehicles?", ORG),
+    ("How many days are in the 2024 calendar year?", NUMBER),
+    ("How long did the meeting last?", DURATION),
+    ("When is the fighter expected to be deployed?", WHEN),
+    ("Where did the two planes collide?", PLACE),
+    ("What did Takaichi and Starmer agree on cyber?", None),
+])
+def test_the_question_form_says_what_kind_of_phrase_answers(question: str, kind) -> None:
+    assert answer_kind(question) == kind
+
+
+def test_the_answer_opens_with_the_phrase_asked_for(reader: Runtime) -> None:
+    answer = reader.ask("Which country did Starmer visit just before arriving in Japan?")
+    assert answer.answer.startswith("China [1]."), answer.answer
+    quote = answer.citations[0].quote
+    assert "China" in quote  # the direct answer is verbatim in its cited quote
+    assert answer.citations[0].supported and answer.citations[0].verdict == "supported"
+
+    duration = reader.ask("How long did the Takaichi-Starmer meeting last?")
+    assert duration.answer.startswith("about 90 minutes [1]."), duration.answer
+    assert duration.citations[0].article_id == YOMIURI
+
+
+def test_an_account_question_still_gets_cited_sentences(reader: Runtime) -> None:
+    answer = reader.ask("What did Takaichi and Starmer agree on cyber?")
+    assert not answer.abstained
+    assert "Strategic Cyber Partnership" in answer.answer
+    assert {c.article_id for c in answer.citations} == {JIJI, YOMIURI}
+    assert answer.answer.split()[0] != "China"
+
+
+def test_a_question_no_sentence_answers_in_kind_is_abstained_on(reader: Runtime) -> None:
+    # The articles name the summit's leaders and places, but no score of any match.
+    answer = reader.ask("How many goals did Starmer score in Tokyo?")
+    assert answer.abstained, answer.answer
+    assert answer.citations == []
+
+
+def test_two_sources_naming_different_places_are_both_stated(reader: Runtime) -> None:
+    answer = reader.ask("Which city will host the Harbour Lights festival?")
+    assert "Lyon" in answer.answer and "Marseille" in answer.answer, answer.answer
+    assert "differ" in answer.answer
+    assert answer.conflicts, "the disagreement is listed"
+    cited = {c.source for c in answer.citations}
+    assert {"Rhone Daily", "Southern Wire"} <= cited
+    claims = {text for text, _ in answer.conflicts[0].claims}
+    assert claims == {"Lyon", "Marseille"}
+
+
+def test_this_week_is_read_against_the_askers_day() -> None:
+    scope = question_scope("Which city hosted this week's summit?", [], date(2024, 3, 29))
+    assert scope.favoured == ("2024-03-22", "2024-03-29")
+    assert "this week" not in scope.topic
+    assert question_scope("Who won yesterday?", [], date(2024, 3, 1)).favoured == (
+        "2024-02-29", "2024-02-29")
+
+
+def test_ask_takes_today_on_the_command_line(reader: Runtime, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    env = {"ASSISTANT_INDEX_DIR": str(reader.settings.index_dir), "HF_HUB_OFFLINE": "1",
+           "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "assistant", "ask", "Which festival was announced this week?",
+         "--today", "2026-05-06", "--json"],
+        capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["retrieved"][0]["article_id"] in ("fest-a", "fest-b")
+    bad = subprocess.run([sys.executable, "-m", "assistant", "ask", "q", "--today", "someday"],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert bad.returncode == 1 and "--today" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def _hit(article: str, n: int) -> Hit:
+    return Hit(f"{article}::{n}", article, "text", 0, 4, 0.0, article, None, None, None)
+
+
+def test_five_chunks_of_one_article_do_not_hide_the_other_candidates() -> None:
+    dense = [_hit("a", i) for i in range(5)] + [_hit("b", 0), _hit("c", 0)]
+    lexical = [_hit("a", 3), _hit("d", 0), _hit("b", 0)]
+    hits = rank_articles([(dense, 1.0), (lexical, 0.5)], 4, RetrievalTuning(), {})
+    assert [h.article_id for h in hits] == ["a", "b", "c", "d"]
+    # With fewer articles than k, further chunks fill the budget, best article first.
+    few = rank_articles([(dense[:3], 1.0)], 3, RetrievalTuning(), {})
+    assert [h.chunk_id for h in few] == ["a::0", "a::1", "a::2"]
+    # A copy gives way to its original when both were found.
+    copies = rank_articles([([_hit("copy", 0), _hit("orig", 1)], 1.0)], 2, RetrievalTuning(),
+                           {"copy": "orig"})
+    assert [h.article_id for h in copies] == ["orig"]
