@@ -57,7 +57,15 @@ _HOW_MUCH = re.compile(r"\bhow much\b|\bwhat (?:price|cost|amount|sum)\b|\bat wh
 _HOW_MANY = re.compile(r"\bhow (?:many|old|long|far|tall|big|large|high|fast)\b"
                        r"|\bwhat (?:number|percentage|percent|share|proportion|age)\b"
                        r"|\bwhat was the (?:final )?score\b", re.I)
-_WHICH = re.compile(r"\b(?:which|what)\s+((?:[a-z-]+\s+){0,2}?)([a-z-]+)\b", re.I)
+_WHICH = re.compile(r"\b(?:which|what)\s+(?:(?:is|was|are|were|will be)\s+)?(?:the\s+)?"
+                    r"((?:[a-z-]+\s+){0,2})", re.I)
+# "who is the CEO", "who directed": a person, not the company or the country around them.
+_WHO_PERSON = re.compile(
+    r"\bwho\s+(?:(?:is|was|were|are|will be|became)\s+(?:the\s+)?(?:new\s+)?"
+    r"(?:ceo|director|president|chairman|chair|founder|leader|head|captain|coach|author|"
+    r"star|lead|winner of the .*prize|prime minister|minister|mayor|governor)\b"
+    r"|(?:directed|wrote|composed|sang|founded|invented|painted|starred|played|married))",
+    re.I)
 _NAME_OF = re.compile(r"\bwhat is the name of\b|\bname the\b|\bwhat (?:is|was) (?:the )?"
                       r"(?:name|title)\b", re.I)
 
@@ -74,15 +82,23 @@ DURATION = frozenset({"DURATION"})  # a DATE, TIME or QUANTITY that measures tim
 _DURATION_UNIT = re.compile(r"\b(second|minute|hour|day|week|month|year|decade)s?\b", re.I)
 
 
+_CALENDAR = re.compile(r"\d|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b"
+                       r"|\b(mon|tues|wednes|thurs|fri|satur|sun)day\b", re.I)
+
+
 def kind_matches(entity: Entity, kind: frozenset[str]) -> bool:
+    if entity.label in ("DATE", "TIME") and "DURATION" not in kind:
+        # "when": a date says which day or year ("years", "recently" say nothing)
+        return entity.label in kind and _CALENDAR.search(entity.text) is not None
     if entity.label in kind:
         return True
     return ("DURATION" in kind and entity.label in ("DATE", "TIME", "QUANTITY", "CARDINAL")
             and _DURATION_UNIT.search(entity.text) is not None)
 
 
-def answer_kind(question: str) -> frozenset[str] | None:
-    """The entity labels a direct answer to ``question`` would carry, or None."""
+def answer_kind(question: str, loose: bool = True) -> frozenset[str] | None:
+    """The entity labels a direct answer to ``question`` would carry, or None. ``loose``:
+    "which <noun we know no kind for>" ("which sport", "which beer") asks for some name."""
     q = question.strip()
     if re.search(r"\bhow long\b", q, re.I):
         return DURATION
@@ -93,19 +109,21 @@ def answer_kind(question: str) -> frozenset[str] | None:
     if re.search(r"\bwhat percentage\b|\bwhat percent\b", q, re.I):
         return PERCENT
     for m in _WHICH.finditer(q):
-        words = (m.group(1) + m.group(2)).lower().split()
+        words = m.group(1).lower().split()
         for kind, nouns in _NOUN_KINDS:
             if any(w.rstrip("s") in nouns or w in nouns for w in words):
                 return kind
+    if _WHO_PERSON.search(q):
+        return PERSON
     if _WHO.search(q):
-        return PERSON | ORG
+        return PERSON | ORG | frozenset({"GPE", "NORP"})
     if _WHERE.search(q):
         return PLACE
     if _WHEN.search(q):
         return WHEN
     if _NAME_OF.search(q):
         return NAME
-    if re.search(r"\bwhich\b", q, re.I):
+    if loose and re.search(r"\bwhich\b", q, re.I):
         return NAME
     return None
 

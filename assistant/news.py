@@ -127,9 +127,11 @@ def question_scope(question: str, sources: Sequence[str] = (),
         said = f"in {calendar.month_name[month]} {year}"
         spans.append(m.span())
     elif (y := _IN_YEAR.search(question)) is not None:
+        # A bare year usually dates the fact ("the CEO in 2021", "the 2018 final"), and a
+        # report written later tells it as well: the year is favoured, not a filter.
         year = int(y.group(1))
-        since, until, said = date(year, 1, 1), date(year, 12, 31), f"in {year}"
-        spans.append(y.span())
+        favoured = favoured or (f"{year}-01-01", f"{year}-12-31")
+        said = f"in {year}"
     for a in _AS_OF.finditer(question):
         word, phrase = a.group(1).lower(), a.group(2)
         day = _parse_day(phrase)

@@ -216,6 +216,20 @@ class LexicalIndex:
         shutil.rmtree(old, ignore_errors=True)
         self._snap = _Snapshot.of(retriever, fingerprint, vectors)
 
+    def document_frequency(self, stems: list[str]) -> tuple[dict[str, int], int]:
+        """In how many chunks each (stemmed) word occurs, and the number of chunks."""
+        snap = self._snap
+        if snap.retriever is None:
+            return {}, 0
+        bm25 = snap.retriever.bm25
+        vocab = bm25.vocab_dict
+        indptr = bm25.scores["indptr"]
+        out = {}
+        for stem in stems:
+            i = vocab.get(stem)
+            out[stem] = 0 if i is None else int(indptr[i + 1] - indptr[i])
+        return out, len(snap.ids)
+
     def search(self, query: str, n: int, filters: Filters) -> list[Hit]:
         import bm25s
 
@@ -247,7 +261,7 @@ class RetrievalTuning:
     """How chunk rankings become the passages an answerer sees (docs/tuning.md)."""
 
     dense_weight: float = 1.0
-    lexical_weight: float = 0.5
+    lexical_weight: float = 1.0
     pool: int = 30  # chunks asked of each ranking
     article_rrf_k: float = 60.0  # reciprocal-rank constant over article rankings
     depth: float = 0.0  # weight of an article's further good chunks
@@ -337,6 +351,33 @@ def rank_articles(ranked_lists: Sequence[tuple[list[Hit], float]], k: int,
         by_article.setdefault(hit.article_id, []).append(
             replace(hit, score=round(chunk_score[cid], 6),
                     duplicate_of=copies.get(hit.article_id)))
+    if tuning.article_mode == "score":
+        # Convex combination of each ranking's own scores (cosine, BM25), each scaled by its
+        # best; a chunk one ranking did not return gets that ranking's lowest score.
+        combined: dict[str, float] = {}
+        for hits, weight in ranked_lists:
+            if not hits:
+                continue
+            top = max(h.score for h in hits) or 1.0
+            floor = min(h.score for h in hits)
+            given = {h.chunk_id: h.score for h in hits}
+            for cid in chunk_score:
+                combined[cid] = combined.get(cid, 0.0) + weight * given.get(cid, floor) / top
+        for group in by_article.values():
+            for i, h in enumerate(group):
+                group[i] = replace(h, score=round(combined[h.chunk_id], 6))
+            group.sort(key=lambda h: -h.score)
+        story_score = {}
+        for a, group in by_article.items():
+            story = copies.get(a) or a
+            best = group[0].score + tuning.depth * sum(h.score for h in group[1:3])
+            story_score[story] = max(story_score.get(story, 0.0), best)
+        if favoured and tuning.favour:
+            lo, hi = favoured
+            for a, group in by_article.items():
+                if group[0].date and lo <= group[0].date <= hi:
+                    story = copies.get(a) or a
+                    story_score[story] += tuning.favour
     if tuning.article_mode == "best":
         for story in story_score:
             story_score[story] = max(hits[0].score for a, hits in by_article.items()
@@ -345,9 +386,9 @@ def rank_articles(ranked_lists: Sequence[tuple[list[Hit], float]], k: int,
     if not tuning.diverse:
         keep = {story: (story if story in found else next(
             a for a in by_article if (copies.get(a) or a) == story)) for story in story_score}
-        ranked = sorted((h for hits in by_article.values() for h in hits),
-                        key=lambda h: -h.score)
-        return [h for h in ranked
+        by_score = sorted((h for group in by_article.values() for h in group),
+                          key=lambda h: -h.score)
+        return [h for h in by_score
                 if keep.get(copies.get(h.article_id) or h.article_id) == h.article_id][:k]
     chosen: list[list[Hit]] = []
     for story in stories:

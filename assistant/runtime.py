@@ -24,6 +24,7 @@ from .news import NearDuplicates, Scope, question_scope
 from .prompts import render
 from .retrieve import Filters, LexicalIndex, Retriever
 from .store import ArticleRecord, Hit, Store
+from .text import content_stems
 
 
 def lexical_folder(settings: Settings) -> Path:
@@ -117,6 +118,15 @@ class Runtime:
         return query_vector, retriever.retrieve(question, k, filters, query_vector, copies,
                                                 favoured)
 
+    def _rare(self, question: str) -> set[str]:
+        """The question's words found in few chunks of the store (names, specific terms)."""
+        share = self.extractive.tuning.rare_share
+        if not share:
+            return set()
+        keys = content_stems(question)
+        df, total = self.retriever.lexical.document_frequency(keys)
+        return {k for k in keys if total and df.get(k, 0) <= share * total}
+
     def standalone(self, question: str, history: Sequence[tuple[str, str]]) -> str:
         """The question rewritten with the chat history (pairs of standalone question and
         answer text) so that it can be retrieved on its own."""
@@ -167,7 +177,9 @@ class Runtime:
         generation, records = self._records()  # one look at the store per question
         scope = self.scope(question, filters, records, today)
         filters, prefer_recent, topic = scope.filters, scope.prefer_recent, scope.topic
-        query_vector, hits = self._retrieve(topic, top_k, filters, records, generation,
+        k = top_k or self.settings.top_k
+        pool = self.extractive.tuning.rerank_pool if self.settings.answer_mode != "openai" else 0
+        query_vector, hits = self._retrieve(topic, max(k, pool), filters, records, generation,
                                             scope.favoured)
         retrieved = time.perf_counter()
         if self.settings.answer_mode == "openai":
@@ -178,7 +190,9 @@ class Runtime:
                 yield delta
             answer = answerer.finish(question, hits, "".join(parts))
         else:
-            answer = self.extractive.answer(topic, query_vector, hits, prefer_recent)
+            answer = self.extractive.answer(topic, query_vector, hits, prefer_recent,
+                                            keep=k if pool > k else None,
+                                            rare=self._rare(topic))
         done = time.perf_counter()
         answer.question = asked
         answer.standalone_question = question

@@ -24,12 +24,7 @@ from .errors import AssistantError, ConfigError
 from .retrieve import Filters
 from .runtime import Runtime
 
-EXAMPLES = [
-    "What did Takaichi and Starmer agree on cyber?",
-    "When is the next-generation fighter aircraft expected to be deployed?",
-    "Which country did Starmer visit just before arriving in Japan?",
-    "How long did the Takaichi-Starmer meeting last?",
-]
+EXAMPLE_COUNT = 4
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 _MARK = re.compile(r"\[(\d+)\]")
 
@@ -47,6 +42,7 @@ CSS = """
 .src-meta {opacity: 0.75}
 .src-ok {color: #15803d; font-weight: 600}
 .src-warn {color: #b45309; font-weight: 600}
+.src-bad {color: #b91c1c; font-weight: 600}
 .src p {margin: 0; line-height: 1.5; font-size: 0.92em}
 .src mark {background: #fde68a; color: inherit; padding: 0 2px; border-radius: 3px}
 .evidence-empty {opacity: 0.7; font-style: italic}
@@ -113,10 +109,18 @@ def _context(text: str, start: int, end: int, span: int = 320) -> tuple[int, int
 
 def render_citation(c: Citation, article_text: str | None) -> str:
     meta = " · ".join(x for x in (c.source, c.date) if x)
-    verdict = ('<span class="src-ok">✓ quote checked</span>' if c.supported
-               else '<span class="src-warn">⚠ not verified: the quote may not support '
-                    'the sentence</span>')
-    if article_text is not None and article_text[c.start : c.end] == c.quote:
+    verbatim = article_text is not None and article_text[c.start : c.end] == c.quote
+    # Two separate checks: the quote is the article's own words (verbatim), and it backs
+    # the sentence it is cited for (a score and a verdict; weak support is shown as weak).
+    verdict = ('<span class="src-ok" title="the quote is the article\'s own text">'
+               '✓ verbatim</span>' if verbatim else
+               '<span class="src-warn">⚠ quote not found in the article</span>')
+    label = {"supported": ("src-ok", "supports the answer"),
+             "weak": ("src-warn", "⚠ weak support"),
+             "unsupported": ("src-bad", "✗ does not support the sentence")}[c.verdict]
+    verdict += (f'<span class="{label[0]}" title="support score">{label[1]} '
+                f"({c.support_score:.2f})</span>")
+    if verbatim and article_text is not None:
         left, right = _context(article_text, c.start, c.end)
         para = (("… " if left > 0 else "") + html.escape(article_text[left : c.start])
                 + "<mark>" + html.escape(c.quote) + "</mark>"
@@ -156,6 +160,27 @@ def render_evidence(answer: Answer | None, texts: dict[str, str]) -> str:
     return "".join(out)
 
 
+def example_questions(records: list[Any], n: int = EXAMPLE_COUNT) -> list[str]:
+    """Questions about the newest stories in the library (one per story, copies skipped),
+    made from each article's title or lead: what a reader opening the app would ask first."""
+    newest = sorted((r for r in records if not r.duplicate_of),
+                    key=lambda r: (r.date or "", r.id), reverse=True)
+    out: list[str] = []
+    for r in newest:
+        topic = re.split(r"[,;:—–(]| - ", r.title.rstrip("….!? "))[0].strip()
+        words = topic.split()
+        if len(words) < 2:
+            continue
+        topic = " ".join(words[:10])
+        when = f" ({r.date})" if r.date else ""
+        question = f"What do the articles say about “{topic}”{when}?"
+        if question not in out:
+            out.append(question)
+        if len(out) == n:
+            break
+    return out
+
+
 def render_library(records: list[Any]) -> str:
     if not records:
         return '<div class="evidence-empty">No articles yet: add some below.</div>'
@@ -185,17 +210,15 @@ class App:
                 f"{escape_md(s.answer_mode_reason)} · **Embeddings:** {escape_md(s.embed_model)}"
                 f" · **Store:** {escape_md(s.store_label)} · **Articles:** {count}")
 
-    def library(self) -> tuple[str, Any]:
+    def refresh(self) -> tuple[str, str, Any, Any]:
         records = self.runtime.store.articles()
         choices = [(f"{r.title[:60]} ({r.id})", r.id) for r in records]
-        return render_library(records), gr.update(choices=choices, value=None)
-
-    def refresh(self) -> tuple[str, str, Any]:
-        rows, choices = self.library()
-        return self.status(), rows, choices
+        return (self.status(), render_library(records),
+                gr.update(choices=choices, value=None),
+                gr.Dataset(samples=[[q] for q in example_questions(records)]))
 
     def upload(self, files: list[Any] | None, progress: Any = None
-               ) -> tuple[str, str, str, Any]:
+               ) -> tuple[str, str, str, Any, Any]:
         if not files:
             raise gr.Error("Choose one or more files to ingest first.")
         paths = [Path(getattr(f, "name", f)) for f in files]
@@ -208,7 +231,7 @@ class App:
         lines += [f"skipped {Path(s['path']).name}: {s['reason']}" for s in report.skipped]
         return ("\n".join(lines), *self.refresh())
 
-    def remove(self, article_id: str | None) -> tuple[str, str, str, Any]:
+    def remove(self, article_id: str | None) -> tuple[str, str, str, Any, Any]:
         if not article_id:
             raise gr.Error("Choose an article to remove.")
         try:
@@ -301,8 +324,8 @@ def build(runtime: Runtime) -> gr.Blocks:
                                      submit_btn=False, autofocus=True)
                     send = gr.Button("Ask", variant="primary", scale=1, min_width=80,
                                      elem_id="ask")
-                gr.Examples(examples=[[q] for q in EXAMPLES], inputs=[box],
-                            label="Example questions")
+                examples = gr.Dataset(components=[box], samples=[], label="Try asking",
+                                      elem_id="examples", samples_per_page=EXAMPLE_COUNT)
                 with gr.Accordion("Search settings", open=False), gr.Row():
                     top_k = gr.Slider(1, 20, value=runtime.settings.top_k, step=1,
                                       label="Passages (top-k)")
@@ -327,10 +350,12 @@ def build(runtime: Runtime) -> gr.Blocks:
             return app.upload(files, progress)
 
         # Public, so that scripts can add articles too: predict(files, api_name="/ingest").
-        ingest_btn.click(upload, [files], [ingest_log, status, table, pick], api_name="ingest")
-        remove_btn.click(app.remove, [pick], [ingest_log, status, table, pick],
+        ingest_btn.click(upload, [files], [ingest_log, status, table, pick, examples],
+                         api_name="ingest")
+        remove_btn.click(app.remove, [pick], [ingest_log, status, table, pick, examples],
                          api_visibility="private")
-        demo.load(app.refresh, None, [status, table, pick], api_visibility="private")
+        demo.load(app.refresh, None, [status, table, pick, examples], api_visibility="private")
+        examples.click(lambda sample: sample[0], [examples], [box], api_visibility="private")
 
         # The API for gradio_client: Client(url).predict("question", 5, "", "", api_name="/ask")
         api_q = gr.Textbox(visible=False)

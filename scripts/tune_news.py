@@ -37,6 +37,61 @@ ROWS: dict[str, tuple[RetrievalTuning, ExtractiveTuning]] = {
     "before (chunk fusion, no kinds)": (RetrievalTuning(article_mode="best", diverse=False),
                                         ExtractiveTuning(kind_tagged=0)),
     "articles": (RetrievalTuning(), ExtractiveTuning()),
+    "articles, pool 60": (RetrievalTuning(pool=60), ExtractiveTuning()),
+    "articles, pool 100": (RetrievalTuning(pool=100), ExtractiveTuning()),
+    "articles, bm25 1.0": (RetrievalTuning(lexical_weight=1.0), ExtractiveTuning()),
+    "articles, bm25 1.0, pool 60": (RetrievalTuning(lexical_weight=1.0, pool=60),
+                                    ExtractiveTuning()),
+    "articles, k_a 10": (RetrievalTuning(article_rrf_k=10), ExtractiveTuning()),
+    "articles, depth 0.5": (RetrievalTuning(depth=0.5), ExtractiveTuning()),
+    "articles, best chunk": (RetrievalTuning(article_mode="best"), ExtractiveTuning()),
+    "bm25 1.0, rerank 15": (RetrievalTuning(lexical_weight=1.0),
+                            ExtractiveTuning(rerank_pool=15)),
+    "bm25 1.0, rerank 15, rank 0.3": (RetrievalTuning(lexical_weight=1.0),
+                                      ExtractiveTuning(rerank_pool=15, rank_weight=0.3)),
+    "bm25 1.0, rerank 10": (RetrievalTuning(lexical_weight=1.0),
+                            ExtractiveTuning(rerank_pool=10)),
+    "bm25 1.0, rerank 20, tag 24": (RetrievalTuning(lexical_weight=1.0),
+                                    ExtractiveTuning(rerank_pool=20, kind_tagged=24)),
+    "bm25 1.0, strict kinds": (RetrievalTuning(lexical_weight=1.0),
+                               ExtractiveTuning(loose_kinds=False)),
+    "bm25 1.0, threshold 0.36": (RetrievalTuning(lexical_weight=1.0),
+                                 ExtractiveTuning(threshold=0.36)),
+    "bm25 1.0, threshold 0.40": (RetrievalTuning(lexical_weight=1.0),
+                                 ExtractiveTuning(threshold=0.40)),
+    "bm25 1.0, penalty 0.3": (RetrievalTuning(lexical_weight=1.0),
+                              ExtractiveTuning(kind_penalty=0.3)),
+    "bm25 1.0, rare 0.2%": (RetrievalTuning(lexical_weight=1.0),
+                            ExtractiveTuning(rare_share=0.002)),
+    "bm25 1.0, rare 0.5%": (RetrievalTuning(lexical_weight=1.0),
+                            ExtractiveTuning(rare_share=0.005)),
+    "bm25 1.0, rare 0.5%, 1 missing": (RetrievalTuning(lexical_weight=1.0),
+                                       ExtractiveTuning(rare_share=0.005, rare_missing=1)),
+    "bm25 1.0, rare 1%": (RetrievalTuning(lexical_weight=1.0),
+                          ExtractiveTuning(rare_share=0.01)),
+    "bm25 1.0, typed 3": (RetrievalTuning(lexical_weight=1.0),
+                          ExtractiveTuning(typed_sentences=3)),
+    "bm25 1.0, typed 2": (RetrievalTuning(lexical_weight=1.0),
+                          ExtractiveTuning(typed_sentences=2)),
+    "bm25 1.0, lead focus": (RetrievalTuning(lexical_weight=1.0),
+                             ExtractiveTuning(lead_focus=True)),
+    "bm25 1.0, lead focus, typed 3": (RetrievalTuning(lexical_weight=1.0),
+                                      ExtractiveTuning(lead_focus=True, typed_sentences=3)),
+    "bm25 1.0, extra 2": (RetrievalTuning(lexical_weight=1.0, extra_chunks=2),
+                          ExtractiveTuning()),
+    "bm25 1.0, extra 5": (RetrievalTuning(lexical_weight=1.0, extra_chunks=5),
+                          ExtractiveTuning()),
+    "score fusion": (RetrievalTuning(article_mode="score"), ExtractiveTuning()),
+    "score fusion, bm25 1.0": (RetrievalTuning(article_mode="score", lexical_weight=1.0),
+                               ExtractiveTuning()),
+    "score fusion, bm25 0.7": (RetrievalTuning(article_mode="score", lexical_weight=0.7),
+                               ExtractiveTuning()),
+    "score fusion, bm25 1.0, depth 0.2": (
+        RetrievalTuning(article_mode="score", lexical_weight=1.0, depth=0.2),
+        ExtractiveTuning()),
+    "score fusion, bm25 1.0, pool 60": (
+        RetrievalTuning(article_mode="score", lexical_weight=1.0, pool=60),
+        ExtractiveTuning()),
 }
 
 
@@ -78,6 +133,7 @@ def main() -> None:
     parser.add_argument("--index-dir", required=True)
     parser.add_argument("--holdout", action="store_true")
     parser.add_argument("--rows", nargs="*")
+    parser.add_argument("--sets", nargs="*", help="only these sets (news essays seeds ...)")
     args = parser.parse_args()
     runtime = Runtime.open(Settings.load(index_dir=args.index_dir, llm="extractive"))
     runtime.retriever.refresh()
@@ -89,6 +145,8 @@ def main() -> None:
         retrieval, answer = ROWS[name]
         configure(runtime, retrieval, answer)
         for label, fixtures in sets(args.holdout).items():
+            if args.sets and label not in args.sets:
+                continue
             started = time.perf_counter()
 
             def ask(f: Fixture) -> Any:

@@ -31,6 +31,7 @@ SHARED = ROOT.parent / "shared"
 PG_ARTICLES = SHARED / "corpora" / "pg_essays" / "articles.jsonl"
 PG_FIXTURES = SHARED / "corpora" / "pg_essays" / "fixtures_dev.jsonl"
 SEED_FIXTURES = ROOT / "tests" / "data" / "seeds_dev.jsonl"  # copied from ../shared/fixtures
+NEWS_SUBSET = ROOT / "tests" / "data" / "news_subset"  # three weeks of news_dev: its README
 JIJI = "000_ed6bfef44506447c"
 YOMIURI = "001_e9dfe546c6db1840"
 PG_SUBSET_SIZE = 60  # the essays the fixtures cite, plus others up to this many
@@ -96,6 +97,17 @@ def news_runtime(tmp_path_factory: pytest.TempPathFactory, embedder: LocalEmbedd
     settings = Settings(index_dir=folder / "index")
     runtime = make_runtime(settings, embedder)
     report = runtime.ingest([SEEDS, pg_subset(folder / "essays.jsonl")])
+    assert not report.skipped
+    return runtime
+
+
+@pytest.fixture(scope="session")
+def news_subset_runtime(tmp_path_factory: pytest.TempPathFactory,
+                        embedder: LocalEmbedder) -> Runtime:
+    """Three weeks of real news (tests/data/news_subset) beside the seeds."""
+    settings = Settings(index_dir=tmp_path_factory.mktemp("news-subset-index"))
+    runtime = make_runtime(settings, embedder)
+    report = runtime.ingest([SEEDS, NEWS_SUBSET / "articles.jsonl"])
     assert not report.skipped
     return runtime
 

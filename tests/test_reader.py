@@ -49,7 +49,8 @@ def reader(tmp_path_factory: pytest.TempPathFactory, embedder) -> Runtime:
 
 
 @pytest.mark.parametrize(("question", "kind"), [
-    ("Who beat the world champion in the final?", PERSON | ORG),
+    ("Who beat the world champion in the final?", PERSON | ORG | {"GPE", "NORP"}),
+    ("Who is the CEO of the carmaker?", PERSON),
     ("Which city was rocked by a bridge collapse?", PLACE),
     ("Which automaker recalled 112,000 vehicles?", ORG),
     ("How many days are in the 2024 calendar year?", NUMBER),

@@ -29,6 +29,7 @@ from .citations import ANSWERS_AT, support_score
 from .model import Answer, Citation, Conflict
 
 _FOOTNOTE = re.compile(r"\[\d{1,3}\]")
+PERSON_FIRST = frozenset({"PERSON"})
 ABSTAIN_TEXT = "The articles don't say. None of the ingested articles answers this question."
 
 
@@ -51,6 +52,14 @@ class ExtractiveTuning:
     kind_tagged: int = 16  # sentences whose entities are read, best first
     kind_bonus: float = 0.1  # a sentence holding a phrase of the asked kind...
     kind_penalty: float = 0.15  # ... and one that holds none, for "who/which/how many"
+    loose_kinds: bool = True  # "which sport" asks for a name (False: for an account)
+    rival_days: int = 14  # two answers disagree only in reports this close in time
+    lead_focus: bool = False  # the answering sentence must hold a focus key
+    typed_sentences: int = 2  # sentences after a direct answer (with its own, and rivals)
+    rare_share: float = 0.0  # a question word in at most this share of chunks is "rare"
+    rare_missing: int = 0  # rare words a passage may lack and still answer
+    rerank_pool: int = 0  # articles retrieval hands over to be re-ranked (0: no re-ranking)
+    rank_weight: float = 0.1  # how much retrieval's own order still counts in the re-rank
 
 
 @dataclass
@@ -167,7 +176,13 @@ class ExtractiveAnswerer:
         return cands, vecs, focus
 
     def answer(self, question: str, query_vector: np.ndarray, hits: list[Hit],
-               prefer_recent: bool = False) -> Answer:
+               prefer_recent: bool = False, keep: int | None = None,
+               rare: set[str] | None = None) -> Answer:
+        """``keep``: re-rank the articles of ``hits`` by their best sentence and answer from
+        the first ``keep`` of them (``retrieved`` then lists those, best first). ``rare``:
+        the question's words that are rare in the whole store (its names and specific
+        terms); a sentence answers only if its passage holds them (all but
+        ``rare_missing``)."""
         t = self.tuning
         cands, vecs, focus = self.score(question, query_vector, hits)
         keys = set(content_stems(question))
@@ -178,24 +193,45 @@ class ExtractiveAnswerer:
             for c in cands:
                 if newest and c.hit.date == newest:
                     c.score += t.recency_bonus
-        kind = answer_kind(question) if self.tagger is not None else None
+        kind = (answer_kind(question, loose=t.loose_kinds) if self.tagger is not None
+                and t.kind_tagged else None)
         base = [c.score for c in cands]  # before the kind of phrase held moves the ranking
         phrases = self._typed(question, cands, kind) if kind else {}
-        order = sorted(range(len(cands)), key=lambda i: -cands[i].score)
+        if keep is not None:
+            hits = self._rerank(hits, cands, keep)
+            kept = {h.chunk_id for h in hits}
+            for c in cands:
+                if c.hit.chunk_id not in kept:
+                    c.score = -1e9
+        order = sorted((i for i in range(len(cands)) if cands[i].score > -1e8),
+                       key=lambda i: -cands[i].score)
+        everything = list(order)  # supporting sentences need not hold a phrase of the kind
         if kind:
             # A "who / which city / how many" question is answered only by a sentence that
             # holds a phrase of that kind which the question does not already hold.
             order = [i for i in order if phrases.get(i)]
+        if t.lead_focus and focus:
+            # The answering sentence holds what tells the candidates apart (the "cyber" of
+            # "what did X and Y agree on cyber?"), not only the names every passage shares.
+            order = [i for i in order if any(has_stem(k, cands[i].stems) for k in focus)]
+        if rare:
+            # "Mentions the topic" is not "answers the question": the passage must hold the
+            # question's specific terms, not only its common ones.
+            passages = {h.chunk_id: set(stems(h.title + " " + h.text)) for h in hits}
+            order = [i for i in order if sum(not has_stem(k, passages[cands[i].hit.chunk_id])
+                                             for k in rare) <= t.rare_missing]
+        confidence = base[order[0]] if order else 0.0
         if not order or base[order[0]] < t.threshold:
             return Answer(question=question, answer=ABSTAIN_TEXT, abstained=True,
-                          mode=self.mode, retrieved=hits)
+                          mode=self.mode, retrieved=hits, confidence=confidence)
         best = cands[order[0]].score
         cutoff = max(t.floor, best * t.relative_cutoff)
-        direct = self._direct(cands, order, phrases, cutoff) if kind else None
+        direct = (self._direct(cands, order, phrases, cutoff, prefer_person="PERSON" in kind
+                               and len(kind) > 1) if kind else None)
         if direct is not None:
-            # The sentence that states the direct answer leads.
-            order.remove(direct[0])
-            order.insert(0, direct[0])
+            # The sentence that states the direct answer leads; the best of the others,
+            # whether or not they name anything of the asked kind, support it.
+            order = [direct[0]] + [i for i in everything if i != direct[0]]
         # Further facts come from the articles retrieval ranked first, or the best sentence's
         # own article; a sentence from further down must nearly match the best one.
         lead_articles = list(dict.fromkeys(h.article_id for h in hits))[: t.lead_articles]
@@ -212,20 +248,51 @@ class ExtractiveAnswerer:
             if (direct is not None and facts and phrases.get(i)
                     and _norm(direct[1].text) not in _norm(cands[i].text)):
                 continue  # another answer of the asked kind: a rival, shown as one below
-            same = next((f for f in facts if self._same_fact(cands, vecs, f[0], i, keys)),
-                        None)
+            same = next((f for f in facts if self._same_fact(cands, vecs, f[0], i, keys)
+                         and not self._names_differ(cands[f[0]].text, cands[i].text)), None)
             if same is not None:
                 # A second article reporting the same fact becomes a second citation.
                 if all(cands[j].hit.article_id != cands[i].hit.article_id for j in same):
                     same.append(i)
                 continue
-            if len(facts) < (t.max_sentences if direct is None else t.max_sentences - 2):
+            if len(facts) < (t.max_sentences if direct is None else t.typed_sentences):
                 facts.append([i])
         rivals = self._rival_answers(cands, vecs, phrases, facts, direct) if direct else []
         facts += [[i] for i, _ in rivals]
         facts += self._disagreements(cands, vecs, facts)
-        return self._compose(question, query_vector, hits, cands, vecs, facts, direct,
-                             rivals)
+        answer = self._compose(question, query_vector, hits, cands, vecs, facts, direct,
+                               rivals)
+        answer.confidence = confidence
+        return answer
+
+    def _names_differ(self, a: str, b: str) -> bool:
+        """Two sentences that name different people, places, organisations or dates where
+        both name one (the director "James Cameron" against "Christoph Gans") do not state
+        the same fact however alike they read: one notion of "the same fact", with
+        differing figures (``news.disagreement``)."""
+        if self.tagger is None:
+            return False
+        ents_a, ents_b = self.tagger.tag([a, b])
+        for label in ("PERSON", "ORG", "GPE", "DATE", "LOC", "FAC", "PRODUCT", "WORK_OF_ART"):
+            names_a = {_norm(e.text) for e in ents_a if e.label == label}
+            names_b = {_norm(e.text) for e in ents_b if e.label == label}
+            if names_a and names_b and not names_a & names_b:
+                return True
+        return False
+
+    def _rerank(self, hits: list[Hit], cands: list[Candidate], keep: int) -> list[Hit]:
+        """The chunks of the ``keep`` articles whose best sentence answers best (retrieval's
+        order counting for ``rank_weight``), articles in that order."""
+        articles = list(dict.fromkeys(h.article_id for h in hits))
+        best = dict.fromkeys(articles, 0.0)
+        for c in cands:
+            best[c.hit.article_id] = max(best[c.hit.article_id], c.score)
+        rank = {a: i for i, a in enumerate(articles)}
+        order = sorted(articles, key=lambda a: -(best[a] + self.tuning.rank_weight
+                                                 / (rank[a] + 1)))[:keep]
+        place = {a: i for i, a in enumerate(order)}
+        return sorted((h for h in hits if h.article_id in place),
+                      key=lambda h: place[h.article_id])
 
     def _typed(self, question: str, cands: list[Candidate], kind: frozenset[str]
                ) -> dict[int, list[Entity]]:
@@ -256,19 +323,22 @@ class ExtractiveAnswerer:
 
     @staticmethod
     def _direct(cands: list[Candidate], order: list[int], phrases: dict[int, list[Entity]],
-                cutoff: float) -> tuple[int, Entity] | None:
+                cutoff: float, prefer_person: bool = False) -> tuple[int, Entity] | None:
         """The answer phrase most of the good sentences agree on (weighted by their scores),
         and the best sentence stating it."""
         votes: dict[str, float] = {}
         for i in order:
             if cands[i].score < cutoff:
                 break
-            for name in {_norm(e.text) for e in phrases[i]}:
+            labels = {_norm(e.text): e.label for e in phrases[i]}
+            for name, label in labels.items():
                 # The best sentence's phrase counts whole; agreement from other sentences
                 # adds a quarter of theirs, so a phrase many sentences repeat in passing (a
-                # weekday, a country) does not outvote the one that answers.
+                # weekday, a country) does not outvote the one that answers. A phrase of
+                # the kind's first choice (a person, for "who") counts more than the rest.
                 share = 1.0 if name not in votes else 0.25
-                votes[name] = votes.get(name, 0.0) + share * cands[i].score
+                preferred = 1.0 if label in (PERSON_FIRST if prefer_person else {label}) else 0.6
+                votes[name] = votes.get(name, 0.0) + share * preferred * cands[i].score
         if not votes:
             i = order[0]
             return i, phrases[i][0]
@@ -296,6 +366,8 @@ class ExtractiveAnswerer:
             names = {_norm(e.text) for e in ents}
             if any(named in n or n in named for n in names) or named in _norm(c.text):
                 continue  # it gives the same answer, perhaps among others
+            if not _same_time(cands[lead].hit.date, c.hit.date, self.tuning.rival_days):
+                continue  # reports far apart in time tell of different events
             return [(i, ents[0])]
         return []
     def _same_fact(self, cands: list[Candidate], vecs: np.ndarray, a: int, b: int,
@@ -377,10 +449,15 @@ class ExtractiveAnswerer:
             if rivals:
                 j, other = rivals[0]
                 versions = [(phrase.text, [number[i]]), (other.text, [number[j]])]
+                pair = {number[i], number[j]}
+                # The same disagreement seen as differing figures is listed once.
+                conflicts = [c for c in conflicts
+                             if not pair & {n for _, nums in c.claims for n in nums}]
                 conflicts.insert(0, Conflict(f"{question.rstrip('?')} (the reports differ)",
                                              versions))
-                head = " or ".join(f"{text} [{nums[0]}]" for text, nums in versions)
-                parts.insert(0, f"{head}: the reports differ.")
+                head = "; ".join(f"{_source_of(citations, nums)} gives {text} [{nums[0]}]"
+                                 for text, nums in versions)
+                parts.insert(0, f"The reports differ: {head}.")
             else:
                 parts.insert(0, f"{phrase.text} [{number[i]}].")
         for conflict in conflicts[1 if direct is not None and rivals else 0:]:
@@ -391,6 +468,17 @@ class ExtractiveAnswerer:
         return Answer(question=question, answer=" ".join(parts), abstained=False,
                       mode=self.mode, citations=citations, retrieved=hits,
                       conflicts=conflicts)
+
+
+def _same_time(a: str | None, b: str | None, days: int) -> bool:
+    """Dated within ``days`` of each other (undated reports may be about anything)."""
+    if not a or not b:
+        return True
+    from datetime import date
+
+    return abs((date.fromisoformat(a) - date.fromisoformat(b)).days) <= days
+
+
 
 
 def _norm(text: str) -> str:

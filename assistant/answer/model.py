@@ -67,6 +67,9 @@ class Answer:
     notes: list[str] = field(default_factory=list)
     standalone_question: str | None = None
     copies: dict[str, list[str]] = field(default_factory=dict)  # article id -> re-publications
+    # The extractive answerer's score for its best answering sentence (abstained or not):
+    # how close the articles came to answering; None for answerers that have no such score.
+    confidence: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -85,5 +88,7 @@ class Answer:
             data["standalone_question"] = self.standalone_question
         if self.copies:
             data["copies"] = self.copies
+        if self.confidence is not None:
+            data["confidence"] = round(self.confidence, 3)
         return data
 
