@@ -148,9 +148,9 @@ def _lead_answer(question: str, hits: list[Hit], embedder: Embedder
     spans = split_sentences(top.text)[:2] or [(0, len(top.text))]
     s, e = spans[0][0], spans[-1][1]
     quote = top.text[s:e]
-    score = answer_support(question, quote, embedder)
+    score = round(answer_support(question, quote, embedder, context=top.text), 3)
     citation = Citation(n=1, article_id=top.article_id, title=top.title, date=top.date,
                         source=top.source, quote=quote, start=top.start + s, end=top.start + e,
                         supported=score >= ANSWERS_AT, url=top.url,
-                        support_score=round(score, 3))
+                        support_score=score)
     return f"{quote} [1]", [citation], []

@@ -49,6 +49,10 @@ _NOUN_KINDS: list[tuple[frozenset[str], frozenset[str]]] = [
         judge coach king queen prince princess pope chef artist""".split())),
     (WHEN, frozenset("year years date day days month months decade century".split())),
 ]
+# Words that say what kind of answer is wanted rather than what it is about: an article
+# need not contain "city" to say which city.
+KIND_WORDS = frozenset({n for _, nouns in _NOUN_KINDS for n in nouns}
+                       | {"name", "number", "percentage", "percent", "amount", "kind", "type"})
 _WHO = re.compile(r"\b(who|whom|whose)\b", re.I)
 _WHERE = re.compile(r"\bwhere\b", re.I)
 _WHEN = re.compile(r"\bwhen\b|\bwhat time\b", re.I)

@@ -228,6 +228,10 @@ class LexicalIndex:
         for stem in stems:
             i = vocab.get(stem)
             out[stem] = 0 if i is None else int(indptr[i + 1] - indptr[i])
+            if not out[stem] and len(stem) >= 4:
+                # "cyber" is found in "cyberdefense" (as the answerer's matching allows)
+                out[stem] = sum(int(indptr[j + 1] - indptr[j]) for token, j in vocab.items()
+                                if token.startswith(stem))
         return out, len(snap.ids)
 
     def search(self, query: str, n: int, filters: Filters) -> list[Hit]:
@@ -265,7 +269,7 @@ class RetrievalTuning:
     pool: int = 30  # chunks asked of each ranking
     article_rrf_k: float = 60.0  # reciprocal-rank constant over article rankings
     depth: float = 0.0  # weight of an article's further good chunks
-    extra_chunks: int = 0  # second chunks of the leading articles, after one chunk each
+    extra_chunks: int = 2  # second chunks of the leading articles, after one chunk each
     favour: float = 0.0  # bonus, in top ranks, for articles inside the asked-about window
     article_mode: str = "rrf"  # "rrf" of article rankings, or "best" chunk's fused score
     diverse: bool = True  # one chunk per article first (False: the k best chunks)
@@ -396,15 +400,11 @@ def rank_articles(ranked_lists: Sequence[tuple[list[Hit], float]], k: int,
         article = story if story in found else next(
             a for a in by_article if (copies.get(a) or a) == story)
         chosen.append(by_article[article])
-    # One chunk per article first; then further chunks, round robin in article order, up to
-    # k + extra_chunks (so a store with fewer than k matching articles still fills k).
+    # One chunk per article first; then the best of their further chunks, by fused score,
+    # up to k + extra_chunks (so a store with fewer than k matching articles still fills k).
     out = [hits[0] for hits in chosen]
-    depth = 1
-    budget = k + tuning.extra_chunks
-    while len(out) < budget and any(len(hits) > depth for hits in chosen):
-        out += [hits[depth] for hits in chosen if len(hits) > depth][: budget - len(out)]
-        depth += 1
-    return out
+    further = sorted((h for hits in chosen for h in hits[1:]), key=lambda h: -h.score)
+    return out + further[: k + tuning.extra_chunks - len(out)]
 
 
 def fuse(ranked_lists: Sequence[tuple[list[Hit], float]], k: int) -> list[Hit]:

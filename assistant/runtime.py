@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -16,7 +17,7 @@ from .answer.generative import GenerativeAnswerer
 from .answer.model import Answer
 from .config import Settings
 from .embedding import Embedder, make_embedder
-from .entities import EntityTagger
+from .entities import KIND_WORDS, EntityTagger
 from .followup import history_text, rewrite_followup
 from .ingest import IngestReport, ingest
 from .llm import ChatModel
@@ -25,6 +26,7 @@ from .prompts import render
 from .retrieve import Filters, LexicalIndex, Retriever
 from .store import ArticleRecord, Hit, Store
 from .text import content_stems
+from .text import content_words as _content_words
 
 
 def lexical_folder(settings: Settings) -> Path:
@@ -118,14 +120,25 @@ class Runtime:
         return query_vector, retriever.retrieve(question, k, filters, query_vector, copies,
                                                 favoured)
 
-    def _rare(self, question: str) -> set[str]:
-        """The question's words found in few chunks of the store (names, specific terms)."""
-        share = self.extractive.tuning.rare_share
-        if not share:
-            return set()
+    def _rare(self, question: str) -> tuple[set[str], list[str]]:
+        """The question's words found in few chunks of the store (names, specific terms),
+        and the words of the question no chunk of the store holds at all."""
+        tuning = self.extractive.tuning
+        if not (tuning.rare_share or tuning.absent_abstains):
+            return set(), []
+        spelled = {k: w for w, k in zip(_content_words(question), content_stems(question),
+                                        strict=False)}
         keys = content_stems(question)
         df, total = self.retriever.lexical.document_frequency(keys)
-        return {k for k in keys if total and df.get(k, 0) <= share * total}
+        if not total:
+            return set(), []
+        rare = {k for k in keys if df.get(k, 0) <= tuning.rare_share * total}
+        # Only words the lexical index could hold (no apostrophes, two characters or more).
+        absent = [spelled.get(k, k) for k in keys
+                  if not df.get(k, 0) and re.fullmatch(r"\w{2,}", k)
+                  and spelled.get(k, k) not in KIND_WORDS
+                  and spelled.get(k, k).rstrip("s") not in KIND_WORDS]
+        return (rare if tuning.rare_share else set()), absent
 
     def standalone(self, question: str, history: Sequence[tuple[str, str]]) -> str:
         """The question rewritten with the chat history (pairs of standalone question and
@@ -182,7 +195,11 @@ class Runtime:
         query_vector, hits = self._retrieve(topic, max(k, pool), filters, records, generation,
                                             scope.favoured)
         retrieved = time.perf_counter()
-        if self.settings.answer_mode == "openai":
+        if not hits and filters.active:
+            # Nothing inside the asked-for window: say so rather than answer from outside it.
+            answer = Answer(question=question, answer=_empty_window(filters), abstained=True,
+                            mode=self.settings.answer_mode)
+        elif self.settings.answer_mode == "openai":
             answerer = self.generative
             parts = []
             for delta in answerer.stream(question, hits):
@@ -190,9 +207,10 @@ class Runtime:
                 yield delta
             answer = answerer.finish(question, hits, "".join(parts))
         else:
+            rare, absent = self._rare(topic)
             answer = self.extractive.answer(topic, query_vector, hits, prefer_recent,
-                                            keep=k if pool > k else None,
-                                            rare=self._rare(topic))
+                                            keep=k if pool > k else None, rare=rare,
+                                            absent=absent)
         done = time.perf_counter()
         answer.question = asked
         answer.standalone_question = question
@@ -219,3 +237,17 @@ class Runtime:
             if isinstance(event, Answer):
                 return event
         raise AssertionError("ask_stream always ends with an Answer")  # pragma: no cover
+
+
+def _empty_window(filters: Filters) -> str:
+    parts = []
+    if filters.since and filters.until:
+        parts.append(f"dated {filters.since} to {filters.until}")
+    elif filters.since:
+        parts.append(f"dated on or after {filters.since}")
+    elif filters.until:
+        parts.append(f"dated on or before {filters.until}")
+    if filters.sources:
+        parts.append("from " + " or ".join(filters.sources))
+    return ("The articles don't say: no ingested article " + " and ".join(parts)
+            + " matches this question.")

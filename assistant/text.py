@@ -16,6 +16,8 @@ themselves then there these they this those through to too under until up very w
 what when where which while who whom why will with would you your yours yourself yourselves
 according say says said tell told think thought many much ever one ones like get got make
 made way thing things there's it's don't
+aren't isn't wasn't weren't doesn't didn't can't couldn't won't wouldn't shouldn't hasn't
+haven't hadn't mustn't needn't i'm you're we're they're he's she's that's what's who's
 """.split())
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’]*")
 
@@ -41,6 +43,20 @@ def stems(text: str) -> list[str]:
 
 
 _HOW = {"long", "many", "much", "far", "old", "often", "soon", "big", "large"}
+
+
+def content_words(text: str) -> list[str]:
+    """The words ``content_stems`` stems, as written (lower-cased), in the same order."""
+    raw = words(text)
+    out: list[str] = []
+    for i, w in enumerate(raw):
+        w = w.removesuffix("'s")
+        if w not in _STOP and len(w) > 1 and not (i and raw[i - 1] == "how" and w in _HOW):
+            out.append(w)
+    stems_seen: dict[str, str] = {}
+    for w, s in zip(out, _stemmer().stemWords(out), strict=True):
+        stems_seen.setdefault(s, w)
+    return list(stems_seen.values())
 
 
 def content_stems(text: str) -> list[str]:

@@ -215,7 +215,7 @@ class App:
         choices = [(f"{r.title[:60]} ({r.id})", r.id) for r in records]
         return (self.status(), render_library(records),
                 gr.update(choices=choices, value=None),
-                gr.Dataset(samples=[[q] for q in example_questions(records)]))
+                gr.update(samples=[[q] for q in example_questions(records)]))
 
     def upload(self, files: list[Any] | None, progress: Any = None
                ) -> tuple[str, str, str, Any, Any]:
@@ -324,7 +324,8 @@ def build(runtime: Runtime) -> gr.Blocks:
                                      submit_btn=False, autofocus=True)
                     send = gr.Button("Ask", variant="primary", scale=1, min_width=80,
                                      elem_id="ask")
-                examples = gr.Dataset(components=[box], samples=[], label="Try asking",
+                start = [[q] for q in example_questions(runtime.store.articles())]
+                examples = gr.Dataset(components=[box], samples=start, label="Try asking",
                                       elem_id="examples", samples_per_page=EXAMPLE_COUNT)
                 with gr.Accordion("Search settings", open=False), gr.Row():
                     top_k = gr.Slider(1, 20, value=runtime.settings.top_k, step=1,

@@ -34,9 +34,12 @@ HOLDOUT_WEEKS = {"2024-03-29", "2024-07-18", "2024-11-07", "2024-11-08",
                  "2024-05-09", "2024-05-10", "2024-12-19", "2024-12-20"}
 
 ROWS: dict[str, tuple[RetrievalTuning, ExtractiveTuning]] = {
-    "before (chunk fusion, no kinds)": (RetrievalTuning(article_mode="best", diverse=False),
-                                        ExtractiveTuning(kind_tagged=0)),
-    "articles": (RetrievalTuning(), ExtractiveTuning()),
+    "before (chunk fusion, no kinds)": (
+        RetrievalTuning(article_mode="best", diverse=False, lexical_weight=0.5, extra_chunks=0),
+        ExtractiveTuning(kind_tagged=0, relative_cutoff=0.45)),
+    "chosen (the defaults)": (RetrievalTuning(), ExtractiveTuning()),
+    "articles": (RetrievalTuning(lexical_weight=0.5, extra_chunks=0),
+                 ExtractiveTuning(relative_cutoff=0.45, untyped_threshold=1.0)),
     "articles, pool 60": (RetrievalTuning(pool=60), ExtractiveTuning()),
     "articles, pool 100": (RetrievalTuning(pool=100), ExtractiveTuning()),
     "articles, bm25 1.0": (RetrievalTuning(lexical_weight=1.0), ExtractiveTuning()),
@@ -81,6 +84,22 @@ ROWS: dict[str, tuple[RetrievalTuning, ExtractiveTuning]] = {
                           ExtractiveTuning()),
     "bm25 1.0, extra 5": (RetrievalTuning(lexical_weight=1.0, extra_chunks=5),
                           ExtractiveTuning()),
+    "bm25 1.0, extra 2, no kinds": (RetrievalTuning(lexical_weight=1.0, extra_chunks=2),
+                                    ExtractiveTuning(kind_tagged=0)),
+    "bm25 1.0, extra 2, no kinds, threshold 0.30": (
+        RetrievalTuning(lexical_weight=1.0, extra_chunks=2),
+        ExtractiveTuning(kind_tagged=0, threshold=0.30)),
+    "bm25 1.0, extra 2, threshold 0.30": (
+        RetrievalTuning(lexical_weight=1.0, extra_chunks=2), ExtractiveTuning(threshold=0.30)),
+    "chosen, untyped 0.45": (RetrievalTuning(lexical_weight=1.0, extra_chunks=2),
+                             ExtractiveTuning(untyped_threshold=0.45)),
+    "chosen, untyped 0.55": (RetrievalTuning(lexical_weight=1.0, extra_chunks=2),
+                             ExtractiveTuning(untyped_threshold=0.55)),
+    "chosen, untyped 0.45, cutoff 0.40": (
+        RetrievalTuning(lexical_weight=1.0, extra_chunks=2),
+        ExtractiveTuning(untyped_threshold=0.45, relative_cutoff=0.40)),
+    "chosen, without the absent-word rule": (RetrievalTuning(),
+                                             ExtractiveTuning(absent_abstains=False)),
     "score fusion": (RetrievalTuning(article_mode="score"), ExtractiveTuning()),
     "score fusion, bm25 1.0": (RetrievalTuning(article_mode="score", lexical_weight=1.0),
                                ExtractiveTuning()),

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
+from assistant.answer.citations import ANSWERS_AT
 from assistant.answer.generative import sources_block
-from assistant.answer.model import Answer
+from assistant.answer.model import WEAK_AT, Answer
 from assistant.config import Settings
 from assistant.errors import ConfigError, LLMAuthError, LLMModelNotFound, LLMUnavailable
 from assistant.prompts import render
@@ -43,7 +44,12 @@ def test_extractive_passes_every_seed_fixture_among_distractors(news_runtime: Ru
     assert answer.abstained is (not fixture["answerable"]), answer.answer
     if fixture["answerable"]:
         assert all(facts_stated(answer.answer, fixture["answers"])), answer.answer
-        assert answer.citations and all(c.supported for c in answer.citations)
+        # The lead quote answers the question; supporting ones may be weak, and then say so.
+        assert answer.citations and answer.citations[0].supported, answer.citations[0]
+        for c in answer.citations:
+            assert c.supported == (c.support_score >= ANSWERS_AT)
+            assert c.verdict == ("supported" if c.supported else
+                                 "weak" if c.support_score >= WEAK_AT else "unsupported")
         assert {c.article_id for c in answer.citations} <= set(fixture["sources"])
         assert_quotes_exact(news_runtime, answer)
     else:
@@ -75,6 +81,8 @@ def test_date_filters_keep_only_articles_in_range(seeds_runtime: Runtime) -> Non
     assert {h.article_id for h in earlier.retrieved} == {JIJI}
     nothing = seeds_runtime.ask(CYBER, filters=Filters(since="2027-01-01"))
     assert nothing.abstained and nothing.retrieved == []
+    # The answer says the window was empty rather than answering from outside it.
+    assert "dated on or after 2027-01-01" in nothing.answer and nothing.citations == []
 
 
 def test_openai_mode_streams_an_answer_whose_citations_resolve(

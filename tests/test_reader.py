@@ -134,8 +134,12 @@ def _hit(article: str, n: int) -> Hit:
 def test_five_chunks_of_one_article_do_not_hide_the_other_candidates() -> None:
     dense = [_hit("a", i) for i in range(5)] + [_hit("b", 0), _hit("c", 0)]
     lexical = [_hit("a", 3), _hit("d", 0), _hit("b", 0)]
-    hits = rank_articles([(dense, 1.0), (lexical, 0.5)], 4, RetrievalTuning(), {})
+    hits = rank_articles([(dense, 1.0), (lexical, 0.5)], 4, RetrievalTuning(extra_chunks=0), {})
     assert [h.article_id for h in hits] == ["a", "b", "c", "d"]
+    # Extra chunks come after one chunk of each article, the best-scoring first.
+    more = rank_articles([(dense, 1.0), (lexical, 0.5)], 4, RetrievalTuning(extra_chunks=2), {})
+    assert hits[0].chunk_id == "a::3"  # the chunk both rankings found
+    assert [h.chunk_id for h in more][4:] == ["a::0", "a::1"]
     # With fewer articles than k, further chunks fill the budget, best article first.
     few = rank_articles([(dense[:3], 1.0)], 3, RetrievalTuning(), {})
     assert [h.chunk_id for h in few] == ["a::0", "a::1", "a::2"]

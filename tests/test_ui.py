@@ -109,8 +109,10 @@ def test_chat_shows_a_cited_answer_and_its_quotes(app_url: str, browser) -> None
     status = page.locator("#status").inner_text()
     assert "extractive" in status and "no OPENAI_API_KEY" in status and "Articles: 3" in status
     # Example questions come from the library: one per newest story, the upload included.
+    page.wait_for_function("() => document.querySelector('#examples').innerText"
+                           ".includes('What do the articles say about')", timeout=30_000)
     examples = page.locator("#examples").inner_text()
-    assert "What do the articles say about" in examples and "Takaichi" in examples
+    assert "What do the articles say about" in examples and "Prime Minister" in examples
     reply = ask(page, "What did Takaichi and Starmer agree on cyber?", 0)
     assert "Strategic Cyber Partnership" in reply and "[1]" in reply and "[2]" in reply
     evidence = page.locator("#evidence")
@@ -268,8 +270,11 @@ def test_removing_an_article_takes_it_out_of_library_and_answers(tmp_path: Path,
     runtime = make_runtime(Settings(index_dir=tmp_path), embedder)
     runtime.ingest([SEEDS])
     app = App(runtime)
-    log, status, library, _ = app.remove(YOMIURI)
+    log, status, library, _, examples = app.remove(YOMIURI)
     assert log == f"removed {YOMIURI}" and "Articles:** 1" in status
     assert "Yomiuri" not in library
+    # The example questions follow the library: only the remaining story is offered.
+    assert len(examples["samples"]) == 1
+    assert "Japanese Prime Minister" in examples["samples"][0][0]
     answer = runtime.ask("How long did the Takaichi-Starmer meeting last?")
     assert YOMIURI not in {h.article_id for h in answer.retrieved}

@@ -38,7 +38,7 @@ class ExtractiveTuning:
     semantic_weight: float = 0.5
     lexical_weight: float = 0.5
     threshold: float = 0.32  # below this best score: abstain (docs/tuning.md)
-    relative_cutoff: float = 0.45  # keep sentences scoring at least this share of the best
+    relative_cutoff: float = 0.40  # keep sentences scoring at least this share of the best
     floor: float = 0.3  # no sentence below this joins an answer
     max_sentences: int = 4
     lead_articles: int = 2  # further facts come from the first articles retrieved...
@@ -54,8 +54,10 @@ class ExtractiveTuning:
     kind_penalty: float = 0.15  # ... and one that holds none, for "who/which/how many"
     loose_kinds: bool = True  # "which sport" asks for a name (False: for an account)
     rival_days: int = 14  # two answers disagree only in reports this close in time
+    untyped_threshold: float = 0.45  # an account answers a "which/who" question above this
     lead_focus: bool = False  # the answering sentence must hold a focus key
     typed_sentences: int = 2  # sentences after a direct answer (with its own, and rivals)
+    absent_abstains: bool = True  # a question word that no chunk holds means "don't know"
     rare_share: float = 0.0  # a question word in at most this share of chunks is "rare"
     rare_missing: int = 0  # rare words a passage may lack and still answer
     rerank_pool: int = 0  # articles retrieval hands over to be re-ranked (0: no re-ranking)
@@ -177,13 +179,20 @@ class ExtractiveAnswerer:
 
     def answer(self, question: str, query_vector: np.ndarray, hits: list[Hit],
                prefer_recent: bool = False, keep: int | None = None,
-               rare: set[str] | None = None) -> Answer:
+               rare: set[str] | None = None, absent: Sequence[str] = ()) -> Answer:
         """``keep``: re-rank the articles of ``hits`` by their best sentence and answer from
         the first ``keep`` of them (``retrieved`` then lists those, best first). ``rare``:
         the question's words that are rare in the whole store (its names and specific
         terms); a sentence answers only if its passage holds them (all but
         ``rare_missing``)."""
         t = self.tuning
+        if absent and t.absent_abstains:
+            # A word of the question that no article of the store holds ("rice"): whatever
+            # else matches, the articles cannot say anything about it.
+            said = ", ".join(f"“{w}”" for w in absent)
+            return Answer(question=question, abstained=True, mode=self.mode, retrieved=hits,
+                          answer=f"The articles don't say. No ingested article mentions {said}.",
+                          confidence=0.0)
         cands, vecs, focus = self.score(question, query_vector, hits)
         keys = set(content_stems(question))
         if prefer_recent and cands:
@@ -220,6 +229,12 @@ class ExtractiveAnswerer:
             passages = {h.chunk_id: set(stems(h.title + " " + h.text)) for h in hits}
             order = [i for i in order if sum(not has_stem(k, passages[cands[i].hit.chunk_id])
                                              for k in rare) <= t.rare_missing]
+        if kind and (not order or base[order[0]] < t.threshold):
+            # No sentence names a phrase of the asked kind: an account may still answer
+            # ("which beer" answered by "Guinness said ..."), but only a clearly strong one.
+            strong = [i for i in everything if base[i] >= t.untyped_threshold]
+            if strong:
+                kind, order, phrases = None, strong, {}
         confidence = base[order[0]] if order else 0.0
         if not order or base[order[0]] < t.threshold:
             return Answer(question=question, answer=ABSTAIN_TEXT, abstained=True,
@@ -420,12 +435,13 @@ class ExtractiveAnswerer:
             marks = []
             for i in fact:
                 c = cands[i]
-                score = support_score(question, c.text, query_vector, vecs[i])
+                score = round(support_score(question, c.text, query_vector, vecs[i],
+                                            c.hit.text), 3)
                 citations.append(Citation(
                     n=len(citations) + 1, article_id=c.hit.article_id, title=c.hit.title,
                     date=c.hit.date, source=c.hit.source, quote=c.text, start=c.start,
                     end=c.end, supported=score >= ANSWERS_AT, url=c.hit.url,
-                    support_score=round(score, 3),
+                    support_score=score,
                 ))
                 number[i] = len(citations)
                 reported.append(Reported(c.text, c.hit.article_id, c.hit.source,
