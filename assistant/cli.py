@@ -197,7 +197,9 @@ def eval_command(fixtures: Path, json_out: Path | None, report_dir: Path | None,
     else:
         notes.append("LLM-judged metrics (faithfulness, correctness) skipped: no LLM "
                      "configured")
-    runtime.retriever.refresh()  # load the side index before the clock starts
+    runtime.retriever.refresh()  # load the side index and the tagger before the clock starts
+    if settings.answer_mode != "openai":
+        runtime.tagger  # noqa: B018
 
     def ask_ours(f: Fixture) -> Answer:
         day = date.fromisoformat(f.asked_on) if f.asked_on else None

@@ -270,7 +270,7 @@ class RetrievalTuning:
     article_rrf_k: float = 60.0  # reciprocal-rank constant over article rankings
     depth: float = 0.0  # weight of an article's further good chunks
     extra_chunks: int = 2  # second chunks of the leading articles, after one chunk each
-    favour: float = 0.0  # bonus, in top ranks, for articles inside the asked-about window
+    favour: float = 1.0  # bonus, in top ranks, for articles inside the asked-about window
     article_mode: str = "rrf"  # "rrf" of article rankings, or "best" chunk's fused score
     diverse: bool = True  # one chunk per article first (False: the k best chunks)
 

@@ -100,6 +100,8 @@ ROWS: dict[str, tuple[RetrievalTuning, ExtractiveTuning]] = {
         ExtractiveTuning(untyped_threshold=0.45, relative_cutoff=0.40)),
     "chosen, without the absent-word rule": (RetrievalTuning(),
                                              ExtractiveTuning(absent_abstains=False)),
+    "chosen, favour 1": (RetrievalTuning(favour=1.0), ExtractiveTuning()),
+    "chosen, favour 3": (RetrievalTuning(favour=3.0), ExtractiveTuning()),
     "score fusion": (RetrievalTuning(article_mode="score"), ExtractiveTuning()),
     "score fusion, bm25 1.0": (RetrievalTuning(article_mode="score", lexical_weight=1.0),
                                ExtractiveTuning()),
