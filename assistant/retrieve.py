@@ -272,6 +272,7 @@ class RetrievalTuning:
     extra_chunks: int = 2  # second chunks of the leading articles, after one chunk each
     favour: float = 1.0  # bonus, in top ranks, for articles inside the asked-about window
     article_mode: str = "rrf"  # "rrf" of article rankings, or "best" chunk's fused score
+    # ("best" with diverse=False is the design before article ranking: docs/tuning.md)
     diverse: bool = True  # one chunk per article first (False: the k best chunks)
 
 
@@ -355,33 +356,6 @@ def rank_articles(ranked_lists: Sequence[tuple[list[Hit], float]], k: int,
         by_article.setdefault(hit.article_id, []).append(
             replace(hit, score=round(chunk_score[cid], 6),
                     duplicate_of=copies.get(hit.article_id)))
-    if tuning.article_mode == "score":
-        # Convex combination of each ranking's own scores (cosine, BM25), each scaled by its
-        # best; a chunk one ranking did not return gets that ranking's lowest score.
-        combined: dict[str, float] = {}
-        for hits, weight in ranked_lists:
-            if not hits:
-                continue
-            top = max(h.score for h in hits) or 1.0
-            floor = min(h.score for h in hits)
-            given = {h.chunk_id: h.score for h in hits}
-            for cid in chunk_score:
-                combined[cid] = combined.get(cid, 0.0) + weight * given.get(cid, floor) / top
-        for group in by_article.values():
-            for i, h in enumerate(group):
-                group[i] = replace(h, score=round(combined[h.chunk_id], 6))
-            group.sort(key=lambda h: -h.score)
-        story_score = {}
-        for a, group in by_article.items():
-            story = copies.get(a) or a
-            best = group[0].score + tuning.depth * sum(h.score for h in group[1:3])
-            story_score[story] = max(story_score.get(story, 0.0), best)
-        if favoured and tuning.favour:
-            lo, hi = favoured
-            for a, group in by_article.items():
-                if group[0].date and lo <= group[0].date <= hi:
-                    story = copies.get(a) or a
-                    story_score[story] += tuning.favour
     if tuning.article_mode == "best":
         for story in story_score:
             story_score[story] = max(hits[0].score for a, hits in by_article.items()

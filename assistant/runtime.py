@@ -120,25 +120,19 @@ class Runtime:
         return query_vector, retriever.retrieve(question, k, filters, query_vector, copies,
                                                 favoured)
 
-    def _rare(self, question: str) -> tuple[set[str], list[str]]:
-        """The question's words found in few chunks of the store (names, specific terms),
-        and the words of the question no chunk of the store holds at all."""
-        tuning = self.extractive.tuning
-        if not (tuning.rare_share or tuning.absent_abstains):
-            return set(), []
-        spelled = {k: w for w, k in zip(_content_words(question), content_stems(question),
-                                        strict=False)}
-        keys = content_stems(question)
-        df, total = self.retriever.lexical.document_frequency(keys)
+    def _absent(self, question: str) -> list[str]:
+        """The question's words that no chunk of the store holds (as written), leaving out
+        words that only name the kind of answer ("city") and words the lexical index cannot
+        hold (contractions)."""
+        if not self.extractive.tuning.absent_abstains:
+            return []
+        spelled = dict(zip(content_stems(question), _content_words(question), strict=False))
+        df, total = self.retriever.lexical.document_frequency(list(spelled))
         if not total:
-            return set(), []
-        rare = {k for k in keys if df.get(k, 0) <= tuning.rare_share * total}
-        # Only words the lexical index could hold (no apostrophes, two characters or more).
-        absent = [spelled.get(k, k) for k in keys
-                  if not df.get(k, 0) and re.fullmatch(r"\w{2,}", k)
-                  and spelled.get(k, k) not in KIND_WORDS
-                  and spelled.get(k, k).rstrip("s") not in KIND_WORDS]
-        return (rare if tuning.rare_share else set()), absent
+            return []
+        return [word for stem, word in spelled.items()
+                if not df.get(stem, 0) and re.fullmatch(r"\w{2,}", stem)
+                and word not in KIND_WORDS and word.rstrip("s") not in KIND_WORDS]
 
     def standalone(self, question: str, history: Sequence[tuple[str, str]]) -> str:
         """The question rewritten with the chat history (pairs of standalone question and
@@ -190,9 +184,7 @@ class Runtime:
         generation, records = self._records()  # one look at the store per question
         scope = self.scope(question, filters, records, today)
         filters, prefer_recent, topic = scope.filters, scope.prefer_recent, scope.topic
-        k = top_k or self.settings.top_k
-        pool = self.extractive.tuning.rerank_pool if self.settings.answer_mode != "openai" else 0
-        query_vector, hits = self._retrieve(topic, max(k, pool), filters, records, generation,
+        query_vector, hits = self._retrieve(topic, top_k, filters, records, generation,
                                             scope.favoured)
         retrieved = time.perf_counter()
         if not hits and filters.active:
@@ -207,10 +199,8 @@ class Runtime:
                 yield delta
             answer = answerer.finish(question, hits, "".join(parts))
         else:
-            rare, absent = self._rare(topic)
             answer = self.extractive.answer(topic, query_vector, hits, prefer_recent,
-                                            keep=k if pool > k else None, rare=rare,
-                                            absent=absent)
+                                            absent=self._absent(topic))
         done = time.perf_counter()
         answer.question = asked
         answer.standalone_question = question

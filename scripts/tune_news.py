@@ -33,6 +33,10 @@ SHARED = ROOT.parent / "shared"
 HOLDOUT_WEEKS = {"2024-03-29", "2024-07-18", "2024-11-07", "2024-11-08",
                  "2024-05-09", "2024-05-10", "2024-12-19", "2024-12-20"}
 
+# Levers measured and not kept (re-ranking by the best sentence, rare-word and focus-word
+# abstention rules, score-based fusion) were removed from the code afterwards; their rows in
+# docs/tuning.md were produced by this script at commit 90a4991. A row names its changes
+# against the defaults of the moment it ran (docs/tuning.md gives them), not today's.
 ROWS: dict[str, tuple[RetrievalTuning, ExtractiveTuning]] = {
     "before (chunk fusion, no kinds)": (
         RetrievalTuning(article_mode="best", diverse=False, lexical_weight=0.5, extra_chunks=0),
@@ -48,14 +52,6 @@ ROWS: dict[str, tuple[RetrievalTuning, ExtractiveTuning]] = {
     "articles, k_a 10": (RetrievalTuning(article_rrf_k=10), ExtractiveTuning()),
     "articles, depth 0.5": (RetrievalTuning(depth=0.5), ExtractiveTuning()),
     "articles, best chunk": (RetrievalTuning(article_mode="best"), ExtractiveTuning()),
-    "bm25 1.0, rerank 15": (RetrievalTuning(lexical_weight=1.0),
-                            ExtractiveTuning(rerank_pool=15)),
-    "bm25 1.0, rerank 15, rank 0.3": (RetrievalTuning(lexical_weight=1.0),
-                                      ExtractiveTuning(rerank_pool=15, rank_weight=0.3)),
-    "bm25 1.0, rerank 10": (RetrievalTuning(lexical_weight=1.0),
-                            ExtractiveTuning(rerank_pool=10)),
-    "bm25 1.0, rerank 20, tag 24": (RetrievalTuning(lexical_weight=1.0),
-                                    ExtractiveTuning(rerank_pool=20, kind_tagged=24)),
     "bm25 1.0, strict kinds": (RetrievalTuning(lexical_weight=1.0),
                                ExtractiveTuning(loose_kinds=False)),
     "bm25 1.0, threshold 0.36": (RetrievalTuning(lexical_weight=1.0),
@@ -64,22 +60,10 @@ ROWS: dict[str, tuple[RetrievalTuning, ExtractiveTuning]] = {
                                  ExtractiveTuning(threshold=0.40)),
     "bm25 1.0, penalty 0.3": (RetrievalTuning(lexical_weight=1.0),
                               ExtractiveTuning(kind_penalty=0.3)),
-    "bm25 1.0, rare 0.2%": (RetrievalTuning(lexical_weight=1.0),
-                            ExtractiveTuning(rare_share=0.002)),
-    "bm25 1.0, rare 0.5%": (RetrievalTuning(lexical_weight=1.0),
-                            ExtractiveTuning(rare_share=0.005)),
-    "bm25 1.0, rare 0.5%, 1 missing": (RetrievalTuning(lexical_weight=1.0),
-                                       ExtractiveTuning(rare_share=0.005, rare_missing=1)),
-    "bm25 1.0, rare 1%": (RetrievalTuning(lexical_weight=1.0),
-                          ExtractiveTuning(rare_share=0.01)),
     "bm25 1.0, typed 3": (RetrievalTuning(lexical_weight=1.0),
                           ExtractiveTuning(typed_sentences=3)),
     "bm25 1.0, typed 2": (RetrievalTuning(lexical_weight=1.0),
                           ExtractiveTuning(typed_sentences=2)),
-    "bm25 1.0, lead focus": (RetrievalTuning(lexical_weight=1.0),
-                             ExtractiveTuning(lead_focus=True)),
-    "bm25 1.0, lead focus, typed 3": (RetrievalTuning(lexical_weight=1.0),
-                                      ExtractiveTuning(lead_focus=True, typed_sentences=3)),
     "bm25 1.0, extra 2": (RetrievalTuning(lexical_weight=1.0, extra_chunks=2),
                           ExtractiveTuning()),
     "bm25 1.0, extra 5": (RetrievalTuning(lexical_weight=1.0, extra_chunks=5),
@@ -102,17 +86,6 @@ ROWS: dict[str, tuple[RetrievalTuning, ExtractiveTuning]] = {
                                              ExtractiveTuning(absent_abstains=False)),
     "chosen, favour 1": (RetrievalTuning(favour=1.0), ExtractiveTuning()),
     "chosen, favour 3": (RetrievalTuning(favour=3.0), ExtractiveTuning()),
-    "score fusion": (RetrievalTuning(article_mode="score"), ExtractiveTuning()),
-    "score fusion, bm25 1.0": (RetrievalTuning(article_mode="score", lexical_weight=1.0),
-                               ExtractiveTuning()),
-    "score fusion, bm25 0.7": (RetrievalTuning(article_mode="score", lexical_weight=0.7),
-                               ExtractiveTuning()),
-    "score fusion, bm25 1.0, depth 0.2": (
-        RetrievalTuning(article_mode="score", lexical_weight=1.0, depth=0.2),
-        ExtractiveTuning()),
-    "score fusion, bm25 1.0, pool 60": (
-        RetrievalTuning(article_mode="score", lexical_weight=1.0, pool=60),
-        ExtractiveTuning()),
 }
 
 

@@ -55,13 +55,8 @@ class ExtractiveTuning:
     loose_kinds: bool = True  # "which sport" asks for a name (False: for an account)
     rival_days: int = 14  # two answers disagree only in reports this close in time
     untyped_threshold: float = 0.45  # an account answers a "which/who" question above this
-    lead_focus: bool = False  # the answering sentence must hold a focus key
     typed_sentences: int = 2  # sentences after a direct answer (with its own, and rivals)
     absent_abstains: bool = True  # a question word that no chunk holds means "don't know"
-    rare_share: float = 0.0  # a question word in at most this share of chunks is "rare"
-    rare_missing: int = 0  # rare words a passage may lack and still answer
-    rerank_pool: int = 0  # articles retrieval hands over to be re-ranked (0: no re-ranking)
-    rank_weight: float = 0.1  # how much retrieval's own order still counts in the re-rank
 
 
 @dataclass
@@ -178,13 +173,8 @@ class ExtractiveAnswerer:
         return cands, vecs, focus
 
     def answer(self, question: str, query_vector: np.ndarray, hits: list[Hit],
-               prefer_recent: bool = False, keep: int | None = None,
-               rare: set[str] | None = None, absent: Sequence[str] = ()) -> Answer:
-        """``keep``: re-rank the articles of ``hits`` by their best sentence and answer from
-        the first ``keep`` of them (``retrieved`` then lists those, best first). ``rare``:
-        the question's words that are rare in the whole store (its names and specific
-        terms); a sentence answers only if its passage holds them (all but
-        ``rare_missing``)."""
+               prefer_recent: bool = False, absent: Sequence[str] = ()) -> Answer:
+        """``absent``: words of the question that no chunk of the store holds."""
         t = self.tuning
         if absent and t.absent_abstains:
             # A word of the question that no article of the store holds ("rice"): whatever
@@ -206,35 +196,12 @@ class ExtractiveAnswerer:
                 and t.kind_tagged else None)
         base = [c.score for c in cands]  # before the kind of phrase held moves the ranking
         phrases = self._typed(question, cands, kind) if kind else {}
-        if keep is not None:
-            hits = self._rerank(hits, cands, keep)
-            kept = {h.chunk_id for h in hits}
-            for c in cands:
-                if c.hit.chunk_id not in kept:
-                    c.score = -1e9
-        order = sorted((i for i in range(len(cands)) if cands[i].score > -1e8),
-                       key=lambda i: -cands[i].score)
+        order = sorted(range(len(cands)), key=lambda i: -cands[i].score)
         everything = list(order)  # supporting sentences need not hold a phrase of the kind
         if kind:
             # A "who / which city / how many" question is answered only by a sentence that
             # holds a phrase of that kind which the question does not already hold.
             order = [i for i in order if phrases.get(i)]
-        if t.lead_focus and focus:
-            # The answering sentence holds what tells the candidates apart (the "cyber" of
-            # "what did X and Y agree on cyber?"), not only the names every passage shares.
-            order = [i for i in order if any(has_stem(k, cands[i].stems) for k in focus)]
-        if rare:
-            # "Mentions the topic" is not "answers the question": the passage must hold the
-            # question's specific terms, not only its common ones.
-            passages = {h.chunk_id: set(stems(h.title + " " + h.text)) for h in hits}
-            order = [i for i in order if sum(not has_stem(k, passages[cands[i].hit.chunk_id])
-                                             for k in rare) <= t.rare_missing]
-        if kind and (not order or base[order[0]] < t.threshold):
-            # No sentence names a phrase of the asked kind: an account may still answer
-            # ("which beer" answered by "Guinness said ..."), but only a clearly strong one.
-            strong = [i for i in everything if base[i] >= t.untyped_threshold]
-            if strong:
-                kind, order, phrases = None, strong, {}
         confidence = base[order[0]] if order else 0.0
         if not order or base[order[0]] < t.threshold:
             return Answer(question=question, answer=ABSTAIN_TEXT, abstained=True,
@@ -294,20 +261,6 @@ class ExtractiveAnswerer:
             if names_a and names_b and not names_a & names_b:
                 return True
         return False
-
-    def _rerank(self, hits: list[Hit], cands: list[Candidate], keep: int) -> list[Hit]:
-        """The chunks of the ``keep`` articles whose best sentence answers best (retrieval's
-        order counting for ``rank_weight``), articles in that order."""
-        articles = list(dict.fromkeys(h.article_id for h in hits))
-        best = dict.fromkeys(articles, 0.0)
-        for c in cands:
-            best[c.hit.article_id] = max(best[c.hit.article_id], c.score)
-        rank = {a: i for i, a in enumerate(articles)}
-        order = sorted(articles, key=lambda a: -(best[a] + self.tuning.rank_weight
-                                                 / (rank[a] + 1)))[:keep]
-        place = {a: i for i, a in enumerate(order)}
-        return sorted((h for h in hits if h.article_id in place),
-                      key=lambda h: place[h.article_id])
 
     def _typed(self, question: str, cands: list[Candidate], kind: frozenset[str]
                ) -> dict[int, list[Entity]]:
