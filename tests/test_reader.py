@@ -147,3 +147,27 @@ def test_five_chunks_of_one_article_do_not_hide_the_other_candidates() -> None:
     copies = rank_articles([([_hit("copy", 0), _hit("orig", 1)], 1.0)], 2, RetrievalTuning(),
                            {"copy": "orig"})
     assert [h.article_id for h in copies] == ["orig"]
+
+
+class _NoEntities:
+    """A tagger that finds no names at all: the sentences hold nothing of the asked kind."""
+
+    def tag(self, texts):  # type: ignore[no-untyped-def]
+        return [[] for _ in texts]
+
+
+def test_an_account_answers_a_which_question_only_when_clearly_strong(embedder) -> None:
+    from assistant.answer.extractive import ExtractiveAnswerer, ExtractiveTuning
+
+    text = ("The new energy standards target gas stoves sold in the United States. "
+            "Manufacturers have three years to comply.")
+    hit = Hit("s::0", "s", text, 0, len(text), 1.0, "Energy standards", "2024-02-01",
+              "Example Daily", None)
+    question = "Which home appliances do the new energy standards target?"
+    vector = embedder.embed([question])[0]
+    lenient = ExtractiveAnswerer(embedder, ExtractiveTuning(), tagger=_NoEntities())  # type: ignore[arg-type]
+    answer = lenient.answer(question, vector, [hit])
+    assert not answer.abstained and "gas stoves" in answer.answer
+    strict = ExtractiveAnswerer(embedder, ExtractiveTuning(untyped_threshold=1.0),
+                                tagger=_NoEntities())  # type: ignore[arg-type]
+    assert strict.answer(question, vector, [hit]).abstained

@@ -202,6 +202,12 @@ class ExtractiveAnswerer:
             # A "who / which city / how many" question is answered only by a sentence that
             # holds a phrase of that kind which the question does not already hold.
             order = [i for i in order if phrases.get(i)]
+        if kind and (not order or base[order[0]] < t.threshold):
+            # No sentence names a phrase of the asked kind: an account may still answer
+            # ("which beer" answered by "Guinness said ..."), but only a clearly strong one.
+            strong = [i for i in everything if base[i] >= t.untyped_threshold]
+            if strong:
+                kind, order, phrases = None, strong, {}
         confidence = base[order[0]] if order else 0.0
         if not order or base[order[0]] < t.threshold:
             return Answer(question=question, answer=ABSTAIN_TEXT, abstained=True,
