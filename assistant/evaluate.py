@@ -225,6 +225,10 @@ def summary_table(results: dict[str, dict[str, Any]]) -> str:
     for group, key in HEADLINE:
         cells = [_fmt(results[n][group][key]) for n in names]
         lines.append(f"| {group}.{key} | " + " | ".join(cells) + " |")
+    # Lower is better for these two: what abstention accuracy hides, each side of it.
+    for key in ("false_answer", "false_abstain"):
+        cells = [_fmt(results[n]["abstention"][key]) for n in names]
+        lines.append(f"| abstention.{key} (lower is better) | " + " | ".join(cells) + " |")
     for key in ("p50", "p95"):
         cells = [f"{results[n]['latency_ms'][key]:.0f} ms" for n in names]
         lines.append(f"| latency {key} | " + " | ".join(cells) + " |")
