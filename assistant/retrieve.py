@@ -269,7 +269,7 @@ class RetrievalTuning:
     pool: int = 30  # chunks asked of each ranking
     article_rrf_k: float = 60.0  # reciprocal-rank constant over article rankings
     depth: float = 0.0  # weight of an article's further good chunks
-    extra_chunks: int = 2  # second chunks of the leading articles, after one chunk each
+    extra_chunks: int = 2  # further chunks of those articles (best first), after one each
     favour: float = 1.0  # bonus, in top ranks, for articles inside the asked-about window
     article_mode: str = "rrf"  # "rrf" of article rankings, or "best" chunk's fused score
     # ("best" with diverse=False is the design before article ranking: docs/tuning.md)
@@ -332,18 +332,18 @@ def rank_articles(ranked_lists: Sequence[tuple[list[Hit], float]], k: int,
     first: dict[str, Hit] = {}
     found = {h.article_id for hits, _ in ranked_lists for h in hits}
     for hits, weight in ranked_lists:
-        ranked: list[str] = []
+        seen: set[str] = set()  # stories this ranking has shown already
         for rank, hit in enumerate(hits):
             first.setdefault(hit.chunk_id, hit)
             chunk_score[hit.chunk_id] = (chunk_score.get(hit.chunk_id, 0.0)
                                          + weight / (RRF_K + rank + 1))
             story = copies.get(hit.article_id) or hit.article_id
-            if story in ranked:
+            if story in seen:
                 story_score[story] += tuning.depth * weight / (RRF_K + rank + 1)
                 continue
-            ranked.append(story)
+            seen.add(story)
             story_score[story] = (story_score.get(story, 0.0)
-                                  + weight / (tuning.article_rrf_k + len(ranked)))
+                                  + weight / (tuning.article_rrf_k + len(seen)))
     if favoured and tuning.favour:
         lo, hi = favoured
         inside = {copies.get(h.article_id) or h.article_id for h in first.values()
