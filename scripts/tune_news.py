@@ -84,6 +84,8 @@ ROWS: dict[str, tuple[RetrievalTuning, ExtractiveTuning]] = {
         ExtractiveTuning(untyped_threshold=0.45, relative_cutoff=0.40)),
     "chosen, without the absent-word rule": (RetrievalTuning(),
                                              ExtractiveTuning(absent_abstains=False)),
+    "chosen, tag 24": (RetrievalTuning(), ExtractiveTuning(kind_tagged=24)),
+    "chosen, embed 16": (RetrievalTuning(), ExtractiveTuning(embed_budget=16)),
     "chosen, favour 1": (RetrievalTuning(favour=1.0), ExtractiveTuning()),
     "chosen, favour 3": (RetrievalTuning(favour=3.0), ExtractiveTuning()),
 }
