@@ -107,7 +107,7 @@ def answer_kind(question: str, loose: bool = True) -> frozenset[str] | None:
     if re.search(r"\bhow long\b", q, re.I):
         return DURATION
     if _HOW_MUCH.search(q):
-        return MONEY | NUMBER
+        return MONEY | PERCENT | frozenset({"QUANTITY"})  # an amount, not a bare count
     if _HOW_MANY.search(q):
         return NUMBER
     if re.search(r"\bwhat percentage\b|\bwhat percent\b", q, re.I):

@@ -12,7 +12,17 @@ from pathlib import Path
 import pytest
 
 from assistant.config import Settings
-from assistant.entities import DURATION, NUMBER, ORG, PERSON, PLACE, WHEN, answer_kind
+from assistant.entities import (
+    DURATION,
+    MONEY,
+    NUMBER,
+    ORG,
+    PERCENT,
+    PERSON,
+    PLACE,
+    WHEN,
+    answer_kind,
+)
 from assistant.news import question_scope
 from assistant.retrieve import RetrievalTuning, rank_articles
 from assistant.runtime import Runtime
@@ -54,6 +64,7 @@ def reader(tmp_path_factory: pytest.TempPathFactory, embedder) -> Runtime:
     ("Which city was rocked by a bridge collapse?", PLACE),
     ("Which automaker recalled 112,000 vehicles?", ORG),
     ("How many days are in the 2024 calendar year?", NUMBER),
+    ("How much did the flight cost taxpayers?", MONEY | PERCENT | {"QUANTITY"}),
     ("How long did the meeting last?", DURATION),
     ("When is the fighter expected to be deployed?", WHEN),
     ("Where did the two planes collide?", PLACE),
