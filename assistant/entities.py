@@ -110,8 +110,6 @@ def answer_kind(question: str, loose: bool = True) -> frozenset[str] | None:
         return MONEY | PERCENT | frozenset({"QUANTITY"})  # an amount, not a bare count
     if _HOW_MANY.search(q):
         return NUMBER
-    if re.search(r"\bwhat percentage\b|\bwhat percent\b", q, re.I):
-        return PERCENT
     for m in _WHICH.finditer(q):
         words = m.group(1).lower().split()
         for kind, nouns in _NOUN_KINDS:

@@ -25,8 +25,7 @@ from .news import NearDuplicates, Scope, question_scope
 from .prompts import render
 from .retrieve import Filters, LexicalIndex, Retriever
 from .store import ArticleRecord, Hit, Store
-from .text import content_stems
-from .text import content_words as _content_words
+from .text import content_terms
 
 
 def lexical_folder(settings: Settings) -> Path:
@@ -126,7 +125,7 @@ class Runtime:
         hold (contractions)."""
         if not self.extractive.tuning.absent_abstains:
             return []
-        spelled = dict(zip(content_stems(question), _content_words(question), strict=False))
+        spelled = content_terms(question)
         df, total = self.retriever.lexical.document_frequency(list(spelled))
         if not total:
             return []

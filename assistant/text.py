@@ -45,32 +45,24 @@ def stems(text: str) -> list[str]:
 _HOW = {"long", "many", "much", "far", "old", "often", "soon", "big", "large"}
 
 
-def content_words(text: str) -> list[str]:
-    """The words ``content_stems`` stems, as written (lower-cased), in the same order."""
-    raw = words(text)
-    out: list[str] = []
-    for i, w in enumerate(raw):
-        w = w.removesuffix("'s")
-        if w not in _STOP and len(w) > 1 and not (i and raw[i - 1] == "how" and w in _HOW):
-            out.append(w)
-    stems_seen: dict[str, str] = {}
-    for w, s in zip(out, _stemmer().stemWords(out), strict=True):
-        stems_seen.setdefault(s, w)
-    return list(stems_seen.values())
-
-
-def content_stems(text: str) -> list[str]:
-    """Stems of the words that carry meaning (no stop words), in order, unique.
+def content_terms(text: str) -> dict[str, str]:
+    """The words that carry meaning (no stop words), stem -> the word as first written
+    (lower-cased), in order, one per stem.
 
     The word after "how" ("how long", "how many") asks for a kind of answer rather than
     naming a topic, so it is not something the answer has to contain."""
     raw = words(text)
     ws = [w.removesuffix("'s") for i, w in enumerate(raw)
           if w not in _STOP and len(w) > 1 and not (i and raw[i - 1] == "how" and w in _HOW)]
-    seen: dict[str, None] = {}
-    for s in _stemmer().stemWords(ws):
-        seen.setdefault(s, None)
-    return list(seen)
+    terms: dict[str, str] = {}
+    for word, stem in zip(ws, _stemmer().stemWords(ws), strict=True):
+        terms.setdefault(stem, word)
+    return terms
+
+
+def content_stems(text: str) -> list[str]:
+    """Stems of the words that carry meaning (``content_terms``), in order, unique."""
+    return list(content_terms(text))
 
 
 def has_stem(key: str, text_stems: set[str]) -> bool:

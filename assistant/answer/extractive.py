@@ -16,6 +16,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
 import numpy as np
 
@@ -29,7 +30,6 @@ from .citations import ANSWERS_AT, support_score
 from .model import Answer, Citation, Conflict
 
 _FOOTNOTE = re.compile(r"\[\d{1,3}\]")
-PERSON_FIRST = frozenset({"PERSON"})
 ABSTAIN_TEXT = "The articles don't say. None of the ingested articles answers this question."
 
 
@@ -311,7 +311,7 @@ class ExtractiveAnswerer:
                 # weekday, a country) does not outvote the one that answers. A phrase of
                 # the kind's first choice (a person, for "who") counts more than the rest.
                 share = 1.0 if name not in votes else 0.25
-                preferred = 1.0 if label in (PERSON_FIRST if prefer_person else {label}) else 0.6
+                preferred = 0.6 if prefer_person and label != "PERSON" else 1.0
                 votes[name] = votes.get(name, 0.0) + share * preferred * cands[i].score
         if not votes:
             i = order[0]
@@ -344,6 +344,7 @@ class ExtractiveAnswerer:
                 continue  # reports far apart in time tell of different events
             return [(i, ents[0])]
         return []
+
     def _same_fact(self, cands: list[Candidate], vecs: np.ndarray, a: int, b: int,
                    keys: set[str]) -> bool:
         """Close in meaning, sharing their words beyond the question's, and not disagreeing
@@ -418,42 +419,38 @@ class ExtractiveAnswerer:
                 parts.append(f"{sentence.rstrip('.')} — reported by {by}.")
             else:
                 parts.append(f"{sentence} " + "".join(f"[{n}]" for n, _ in marks))
-        conflicts = [Conflict(topic, claims) for topic, claims in find_conflicts(reported)]
+        figures = [Conflict(topic, claims) for topic, claims in find_conflicts(reported)]
+        names: list[Conflict] = []
         if direct is not None:
             i, phrase = direct
             if rivals:
                 j, other = rivals[0]
                 versions = [(phrase.text, [number[i]]), (other.text, [number[j]])]
-                pair = {number[i], number[j]}
+                names.append(Conflict(f"{question.rstrip('?')} (the reports differ)",
+                                      versions))
                 # The same disagreement seen as differing figures is listed once.
-                conflicts = [c for c in conflicts
-                             if not pair & {n for _, nums in c.claims for n in nums}]
-                conflicts.insert(0, Conflict(f"{question.rstrip('?')} (the reports differ)",
-                                             versions))
+                figures = [c for c in figures
+                           if not {number[i], number[j]} & {n for _, ns in c.claims for n in ns}]
                 head = "; ".join(f"{_source_of(citations, nums)} gives {text} [{nums[0]}]"
                                  for text, nums in versions)
                 parts.insert(0, f"The reports differ: {head}.")
             else:
                 parts.insert(0, f"{phrase.text} [{number[i]}].")
-        for conflict in conflicts[1 if direct is not None and rivals else 0:]:
+        for conflict in figures:
             versions_text = "; ".join(
                 f"{_source_of(citations, nums)} gives {text} " + "".join(f"[{n}]" for n in nums)
                 for text, nums in conflict.claims)
             parts.append(f"The reports differ: {versions_text}.")
         return Answer(question=question, answer=" ".join(parts), abstained=False,
                       mode=self.mode, citations=citations, retrieved=hits,
-                      conflicts=conflicts)
+                      conflicts=names + figures)
 
 
 def _same_time(a: str | None, b: str | None, days: int) -> bool:
     """Dated within ``days`` of each other (undated reports may be about anything)."""
     if not a or not b:
         return True
-    from datetime import date
-
     return abs((date.fromisoformat(a) - date.fromisoformat(b)).days) <= days
-
-
 
 
 def _norm(text: str) -> str:
