@@ -145,11 +145,25 @@ def ask(question: str, as_json: bool, top_k: int | None, since: str | None,
     )
     day = date.fromisoformat(normalize_date(today, "--today")) if today else None
     runtime = Runtime.open(settings)
-    answer = runtime.ask(question, top_k=top_k, filters=filters, today=day)
     if as_json:
-        _emit_json(answer.to_json())
+        _emit_json(runtime.ask(question, top_k=top_k, filters=filters, today=day).to_json())
         return
-    click.echo(f"[{answer.mode} answerer: {settings.answer_mode_reason}]", err=True)
+    click.echo(f"[{settings.answer_mode} answerer: {settings.answer_mode_reason}]", err=True)
+    # The model's draft streams to stderr as it is written; stdout gets the checked answer,
+    # which keeps only the sentences a quote supports (see answer/generative.py).
+    answer = None
+    drafted = False
+    for event in runtime.ask_stream(question, top_k=top_k, filters=filters, today=day):
+        if isinstance(event, str):
+            if not drafted:
+                click.echo("draft: ", err=True, nl=False)
+                drafted = True
+            click.echo(event, err=True, nl=False)
+        else:
+            answer = event
+    assert answer is not None
+    if drafted:
+        click.echo("\n[checked against the articles:]", err=True)
     click.echo(answer.answer)
     if answer.citations:
         click.echo("")
@@ -157,6 +171,8 @@ def ask(question: str, as_json: bool, top_k: int | None, since: str | None,
         mark = "" if c.supported else f"  ({c.verdict} support: {c.support_score:.2f})"
         click.echo(f"[{c.n}] {c.source or '?'}, {c.date or 'undated'}: {c.title}{mark}")
         click.echo(f"    “{c.quote}”")
+    for text, reason in answer.left_out:
+        click.echo(f"left out: “{text}” ({reason})", err=True)
     for note in answer.notes:
         click.echo(f"note: {note}", err=True)
 
@@ -170,9 +186,11 @@ def ask(question: str, as_json: bool, top_k: int | None, since: str | None,
 @click.option("--baseline", is_flag=True,
               help="Also run the two llama-index peers (stock dense, plain hybrid) and compare.")
 @click.option("--top-k", type=int, help="Chunks put before the answerer [5].")
+@click.option("--judge/--no-judge", default=True, show_default=True,
+              help="In openai mode, also score faithfulness and correctness with the LLM.")
 @settings_options
 def eval_command(fixtures: Path, json_out: Path | None, report_dir: Path | None,
-                 baseline: bool, top_k: int | None, settings: Settings) -> None:
+                 baseline: bool, top_k: int | None, judge: bool, settings: Settings) -> None:
     """Score answers to FIXTURES.jsonl against the ingested articles."""
     from .answer.model import Answer
     from .evaluate import (
@@ -191,9 +209,11 @@ def eval_command(fixtures: Path, json_out: Path | None, report_dir: Path | None,
     if not runtime.store.articles():
         raise InputError("the store is empty: ingest the fixtures' articles first")
     notes: list[str] = []
-    judge = None
-    if settings.answer_mode == "openai":
-        judge = llm_judge(runtime.generative.chat.llm)
+    judged_by = None
+    if settings.answer_mode == "openai" and judge:
+        judged_by = llm_judge(runtime.generative.chat.llm)
+    elif settings.answer_mode == "openai":
+        notes.append("LLM-judged metrics skipped (--no-judge)")
     else:
         notes.append("LLM-judged metrics (faithfulness, correctness) skipped: no LLM "
                      "configured")
@@ -205,8 +225,21 @@ def eval_command(fixtures: Path, json_out: Path | None, report_dir: Path | None,
         day = date.fromisoformat(f.asked_on) if f.asked_on else None
         return runtime.ask(f.question, top_k=top_k, today=day)
 
-    ours = run(cases, ask_ours, progress=True, label="ours", judge=judge)
+    ours = run(cases, ask_ours, progress=True, label="ours", judge=judged_by)
     results = {"ours": metrics(ours)}
+    if settings.answer_mode == "openai":
+        # The model's answers beside the extractive answerer's, on the same store and run.
+        plain = Runtime(settings=settings.with_(llm="extractive"), store=runtime.store,
+                        _embedder=runtime.embedder, _tagger=runtime.tagger)
+
+        def ask_extractive(f: Fixture) -> Answer:
+            day = date.fromisoformat(f.asked_on) if f.asked_on else None
+            return plain.ask(f.question, top_k=top_k, today=day)
+
+        results["extractive"] = metrics(run(cases, ask_extractive, progress=True,
+                                            label="extractive"))
+        notes.append(f"ours: the openai answerer ({settings.llm_model}) with our check; "
+                     "extractive: the default answerer, same store")
     if baseline:
         from .baseline import HybridPipeline, StockPipeline
 
@@ -215,7 +248,7 @@ def eval_command(fixtures: Path, json_out: Path | None, report_dir: Path | None,
         for name, peer_class in (("baseline", StockPipeline), ("hybrid", HybridPipeline)):
             peer = peer_class(runtime.store, runtime.embedder, peer_settings, llm=llm)
             results[name] = metrics(run(cases, _asker(peer), progress=True, label=name,
-                                        judge=judge))
+                                        judge=judged_by))
         notes.append("baseline: llama-index VectorStoreIndex + CitationQueryEngine; hybrid: "
                      "the vector index + BM25Retriever fused by QueryFusionRetriever "
                      "(reciprocal rank); both over the same collection, at the same number "
@@ -226,7 +259,7 @@ def eval_command(fixtures: Path, json_out: Path | None, report_dir: Path | None,
         click.echo(f"note: {note}", err=True)
     if json_out:
         json_out.parent.mkdir(parents=True, exist_ok=True)
-        payload = results if baseline else results["ours"]
+        payload = results if len(results) > 1 else results["ours"]
         json_out.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     if report_dir:
         path = write_report(report_dir, results, ours, fixtures, notes)

@@ -30,6 +30,7 @@ _ENV = {
     "max_file_mb": "ASSISTANT_MAX_FILE_MB",
     "top_k": "ASSISTANT_TOP_K",
     "llm_timeout": "ASSISTANT_LLM_TIMEOUT",
+    "llm_max_tokens": "ASSISTANT_LLM_MAX_TOKENS",
     "auth": "ASSISTANT_AUTH",
 }
 
@@ -52,6 +53,9 @@ class Settings:
     top_k: int = 5
     llm_timeout: float = 60.0
     llm_retries: int = 3
+    # Five short cited sentences fit in 400 tokens; the cap bounds a model that rambles
+    # (a small local one can repeat its prompt for minutes).
+    llm_max_tokens: int = 400
     auth: str | None = None  # "user:password" for the web UI
 
     def __repr__(self) -> str:  # never print the key

@@ -159,6 +159,20 @@ class EntityTagger:
             raise EmbeddingError(f"cannot load spaCy's en_core_web_sm pipeline: {e}") from e
         return cls(nlp)
 
+    def names_differ(self, a: str, b: str) -> str | None:
+        """The kind of name two sentences disagree on, if any: both name a person (place,
+        organisation, date ...) and none of the names is shared ("James Cameron" against
+        "Christoph Gans"). Such sentences do not state the same fact however alike they
+        read; with ``news.disagreement`` for figures, this is the one notion of "the same
+        fact" that answers, citations and conflicts share."""
+        ents_a, ents_b = self.tag([a, b])
+        for label in NAME_LABELS:
+            names_a = {_fold(e.text) for e in ents_a if e.label == label}
+            names_b = {_fold(e.text) for e in ents_b if e.label == label}
+            if names_a and names_b and not names_a & names_b:
+                return label
+        return None
+
     def tag(self, texts: Sequence[str]) -> list[list[Entity]]:
         with self._lock:
             missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
@@ -177,3 +191,10 @@ class EntityTagger:
             while len(self._cache) > self.size:
                 self._cache.popitem(last=False)
         return [found[t] for t in texts]
+
+
+NAME_LABELS = ("PERSON", "ORG", "GPE", "DATE", "LOC", "FAC", "PRODUCT", "WORK_OF_ART")
+
+
+def _fold(text: str) -> str:
+    return " ".join(re.sub(r"^(the|a|an)\s+", "", text.lower().strip(" .,'’\"")).split())

@@ -155,11 +155,30 @@ def metrics(outcomes: Sequence[Outcome]) -> dict[str, Any]:
             for o in outcomes
         ],
     }
+    model = [o for o in outcomes if o.answer.mode == "openai"]
+    if model:
+        # What the check did to a model's answers: sentences left out as unsupported, and
+        # answers where nothing checked remained and the extractive answer stood in.
+        shown = sum(len(o.answer.citations) > 0 and o.answer.fallback is None for o in model)
+        kept = sum(_sentences(o.answer) for o in model if o.answer.fallback is None)
+        dropped = sum(len(o.answer.left_out) for o in model)
+        result["model"] = {
+            "sentences_left_out": round(dropped / (kept + dropped), 4) if kept + dropped
+            else None,
+            "fallback": _mean([1.0 if o.answer.fallback else 0.0 for o in model]),
+            "own_answers": shown,
+            "own_fact_recall": _mean([o.fact_recall or 0.0 if o.answer.fallback is None
+                                      else 0.0 for o in model if o.fact_recall is not None]),
+        }
     judged = [o.judged for o in outcomes if o.judged]
     if judged:
         result["judged"] = {k: _mean([j[k] for j in judged if k in j])
                             for k in ("faithfulness", "correctness")}
     return result
+
+
+def _sentences(answer: Answer) -> int:
+    return len(re.findall(r"[.!?](?:\s*\[\d+\])+", answer.answer)) if not answer.abstained else 0
 
 
 def run(fixtures: Sequence[Fixture], ask: Callable[[Fixture], Answer], progress: bool = False,
@@ -229,6 +248,12 @@ def summary_table(results: dict[str, dict[str, Any]]) -> str:
     for key in ("false_answer", "false_abstain"):
         cells = [_fmt(results[n]["abstention"][key]) for n in names]
         lines.append(f"| abstention.{key} (lower is better) | " + " | ".join(cells) + " |")
+    if any("model" in results[n] for n in names):
+        for key, label in (("own_fact_recall", "model: facts in its own checked sentences"),
+                           ("sentences_left_out", "model: sentences left out as unsupported"),
+                           ("fallback", "model: answers replaced by extractive")):
+            cells = [_fmt(results[n].get("model", {}).get(key)) for n in names]
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
     for key in ("p50", "p95"):
         cells = [f"{results[n]['latency_ms'][key]:.0f} ms" for n in names]
         lines.append(f"| latency {key} | " + " | ".join(cells) + " |")

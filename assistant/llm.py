@@ -104,7 +104,7 @@ class ChatModel:
             is_chat_model=True,
             is_function_calling_model=False,
             context_window=16_000,
-            max_tokens=700,
+            max_tokens=settings.llm_max_tokens,
             temperature=0.0,
             timeout=settings.llm_timeout,
             max_retries=0,

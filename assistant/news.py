@@ -239,6 +239,29 @@ def quantities(text: str) -> set[tuple[float, str]]:
     return found
 
 
+def figure_mentions(text: str) -> list[tuple[str, float]]:
+    """Every figure a sentence states, as written and as a value, years included ("2024",
+    "15 million", "three"): what a claim must not state unless its source does."""
+    out = []
+    for m in _QUANTITY.finditer(text):
+        raw, _, scale, _ = m.groups()
+        key = raw.lower().replace(",", "")
+        if key == "one" and not scale:
+            continue  # "one of the leaders" states no figure
+        value = float(_NUMBER_WORDS[key]) if key in _NUMBER_WORDS else float(key)
+        if scale:
+            value *= _SCALE[scale.lower()]
+        out.append((text[m.start(1) : m.end(3) if scale else m.end(1)], value))
+    return out
+
+
+def unstated_figures(claim: str, evidence: str) -> list[str]:
+    """The figures of ``claim`` that ``evidence`` does not state (by value: "12m" is not
+    needed to spell "12 million")."""
+    have = {v for _, v in figure_mentions(evidence)}
+    return [raw for raw, v in figure_mentions(claim) if v not in have]
+
+
 def disagreement(a: str, b: str) -> str | None:
     """The unit in which two sentences give different figures ("pound", "date"), if any."""
     qa, qb = quantities(a), quantities(b)

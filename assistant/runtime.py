@@ -104,7 +104,8 @@ class Runtime:
         with self._lock:
             if "generative" not in self._parts:
                 chat = ChatModel.from_settings(self.settings)
-                self._parts["generative"] = GenerativeAnswerer(chat, self.embedder)
+                self._parts["generative"] = GenerativeAnswerer(chat, self.embedder,
+                                                               names=self.tagger)
             answerer: GenerativeAnswerer = self._parts["generative"]
             return answerer
 
@@ -186,20 +187,22 @@ class Runtime:
         query_vector, hits = self._retrieve(topic, top_k, filters, records, generation,
                                             scope.favoured)
         retrieved = time.perf_counter()
+
+        def extractive() -> Answer:
+            return self.extractive.answer(topic, query_vector, hits, prefer_recent,
+                                          absent=self._absent(topic))
+
         if not hits and filters.active:
             # Nothing inside the asked-for window: say so rather than answer from outside it.
             answer = Answer(question=question, answer=_empty_window(filters), abstained=True,
                             mode=self.settings.answer_mode)
         elif self.settings.answer_mode == "openai":
             answerer = self.generative
-            parts = []
-            for delta in answerer.stream(question, hits):
-                parts.append(delta)
-                yield delta
-            answer = answerer.finish(question, hits, "".join(parts))
+            raw: list[str] = []
+            yield from answerer.stream(question, hits, raw)
+            answer = answerer.finish(question, hits, "".join(raw), fallback=extractive)
         else:
-            answer = self.extractive.answer(topic, query_vector, hits, prefer_recent,
-                                            absent=self._absent(topic))
+            answer = extractive()
         done = time.perf_counter()
         answer.question = asked
         answer.standalone_question = question

@@ -89,6 +89,13 @@ def render_answer(answer: Answer) -> str:
     if answer.standalone_question and answer.standalone_question != answer.question:
         footer.append("read as: " + answer.standalone_question)
     notes = "".join(f"\n\n⚠ {escape_md(n)}" for n in answer.notes)
+    if answer.left_out:
+        # The model's sentences no quote supports: not part of the answer, listed so the
+        # reader sees what was removed and why.
+        notes += "\n\n<details><summary>Left out of the model's answer: " + \
+            f"{len(answer.left_out)}</summary>\n\n" + "\n".join(
+                f"- ~~{escape_md(text)}~~ ({escape_md(reason)})"
+                for text, reason in answer.left_out) + "\n\n</details>"
     return f"{body}{notes}\n\n<sub>{escape_md(' · '.join(footer))}</sub>"
 
 
@@ -269,7 +276,9 @@ class App:
                                                  [(q, a) for q, a in turns]):
                 if isinstance(event, str):
                     streamed += event
-                    chat[-1] = {"role": "assistant", "content": escape_md(streamed) + " ▌"}
+                    chat[-1] = {"role": "assistant",
+                                "content": "<sub>draft, being checked against the articles:"
+                                           "</sub>\n\n" + escape_md(streamed) + " ▌"}
                     yield chat, turns, gr.skip(), ""
                 else:
                     answer = event
@@ -401,5 +410,16 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860,
     runtime.embedder  # noqa: B018  (load the model before the first question, not during it)
     demo = build(runtime)
     demo.queue(default_concurrency_limit=concurrency)
-    demo.launch(server_name=host, server_port=port, auth=auth, show_error=False, css=CSS,
-                theme=gr.themes.Soft(), footer_links=["api"], quiet=False)
+    # One process and port for the chat and the OpenAI-compatible API (assistant.api):
+    # Gradio mounts on the API's FastAPI app, both behind the same password.
+    import uvicorn
+
+    from .api import build_api
+
+    app = build_api(runtime, auth[1] if auth else None)
+    app = gr.mount_gradio_app(app, demo, path="", auth=auth, show_error=False, css=CSS,
+                              theme=gr.themes.Soft(), footer_links=["api"],
+                              server_name=host, server_port=port)
+    print(f"* Running on http://{host}:{port} (chat) and http://{host}:{port}/v1 "
+          "(OpenAI-compatible API)", flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")

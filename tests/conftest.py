@@ -122,3 +122,43 @@ def fake_openai() -> Iterator[FakeOpenAI]:
 def openai_settings(fake_openai: FakeOpenAI) -> dict[str, object]:
     return {"openai_api_key": API_KEY, "openai_base_url": fake_openai.base_url,
             "llm_model": "reader", "llm_retries": 3}
+
+
+@pytest.fixture(scope="session")
+def local_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real model on 127.0.0.1: llama.cpp's OpenAI-compatible server with Gemma 3 270M
+    (assistant/local_llm.py), for the whole session; yields its /v1 base URL."""
+    try:
+        import llama_cpp  # noqa: F401
+    except ImportError:
+        pytest.fail("llama-cpp-python is missing: ./dev test installs the llm group")
+    from assistant.local_llm import running
+
+    log = tmp_path_factory.mktemp("llm") / "server.log"
+    with running(ROOT / ".tools" / "models", log=log) as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
+def real_llm_settings(local_llm: str) -> dict[str, object]:
+    # A short cap keeps each answer to seconds on 2 cores; the checks hold at any length.
+    return {"openai_base_url": local_llm, "openai_api_key": None, "llm": "openai",
+            "llm_model": "gemma-3-270m", "llm_max_tokens": 160, "llm_retries": 1,
+            "llm_timeout": 180.0}
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is missing: run ./dev test, which installs it")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield b
+        b.close()

@@ -17,7 +17,7 @@ import pytest
 from .conftest import ROOT, SEEDS, wait_for_http
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
+
 HOSTILE = (
     "date 2026-02-03 LONDON — <script>alert('pwned')</script> A hostile page about the "
     "harbour reopening. <img src=x onerror=alert('img')> The harbour will reopen in March "
@@ -66,20 +66,6 @@ def app_url(app_index: Path) -> Iterator[str]:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is missing: run ./dev test, which installs it")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
-        yield b
-        b.close()
 
 
 def new_page(browser, url: str, dialogs: list[str]):  # type: ignore[no-untyped-def]

@@ -9,18 +9,32 @@ claim's content the quote holds (lexical) and how close the two are in meaning (
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
 from ..chunking import split_sentences
 from ..embedding import Embedder
+from ..news import figure_mentions, unstated_figures
 from ..store import Hit
 from ..text import content_stems, coverage, stems
 from .model import Citation
 
-_MARKER_GROUP = re.compile(r"\s*(?:\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\])+")
+# "[1]", "[1, 3]", "[1][3]", "[Source 2]": the ways models write a citation.
+_MARK = r"\[\s*(?:sources?\s*)?\d+(?:\s*[,;]\s*(?:sources?\s*)?\d+)*\s*\]"
+_MARKER_GROUP = re.compile(rf"\s*(?:{_MARK})+", re.IGNORECASE)
+# Markers written after the full stop ("X. [1]", "X.[1]") belong to the sentence before it.
+_AFTER_STOP = re.compile(rf"([.!?])([\"'”’)]*)[ \t]*((?:[ \t]*{_MARK})+)", re.IGNORECASE)
 _NUMBER = re.compile(r"\d+")
+# Text a model copies from its prompt or its chat template, which is never the answer.
+_MARKUP = re.compile(  # multiline: a tag cut off at a line's end is still markup
+    r"</?\s*sources?\b[^>\n]*(?:>|$)"  # our own source delimiters, echoed (or cut off)
+    r"|<\|[^|>\n]{1,40}\|>"  # <|im_end|>, <|eot_id|>
+    r"|</?(?:start_of_turn|end_of_turn|eos|bos|pad|unk|s)>"  # Gemma, Llama tokens
+    r"|\[/?INST\]|<<\s*/?SYS\s*>>", re.IGNORECASE | re.MULTILINE)
+_ECHOED_LINE = re.compile(r"^\s*(?:question|rules?|sources?)\s*:.*$", re.IGNORECASE | re.MULTILINE)
+_ANSWER_LABEL = re.compile(r"^\s*(?:answer|model|assistant)\s*:\s*", re.IGNORECASE | re.MULTILINE)
 # Weights and bar of the support check, measured on the dev fixtures (docs/tuning.md).
 SUPPORT_LEXICAL = 0.5
 SUPPORT_SEMANTIC = 0.5
@@ -41,6 +55,23 @@ def answer_support(question: str, quote: str, embedder: Embedder,
     return support_score(question, quote, question_vec, quote_vec, context)
 
 
+
+
+class NameChecker(Protocol):
+    """What the support check needs from the entity tagger (``entities.EntityTagger``)."""
+
+    def names_differ(self, a: str, b: str) -> str | None: ...
+
+
+def clean_model_text(text: str) -> str:
+    """The model's answer without the prompt markup, template tokens and echoed prompt lines
+    it sometimes writes around it."""
+    text = _MARKUP.sub(" ", text)
+    text = _ECHOED_LINE.sub("", text)
+    text = _ANSWER_LABEL.sub("", text)
+    return "\n".join(" ".join(line.split()) for line in text.strip().splitlines()).strip()
+
+
 @dataclass
 class Claim:
     text: str  # the sentence without its markers
@@ -48,7 +79,10 @@ class Claim:
 
 
 def split_claims(answer: str) -> list[Claim]:
-    """The answer's sentences with the source numbers cited after each."""
+    """The answer's sentences with the source numbers cited for each, however the model
+    punctuates: "X [1]. Y [2].", "X. [1] Y. [2]" and "X.[1] Y.[2]" all cite [1] for X."""
+    answer = _AFTER_STOP.sub(lambda m: f" {m.group(3).strip()}{m.group(1)}{m.group(2)}",
+                             answer)
     claims: list[Claim] = []
     for s, e in split_sentences(answer):
         sentence = answer[s:e]
@@ -58,8 +92,10 @@ def split_claims(answer: str) -> list[Claim]:
                 if int(n) not in numbers:
                     numbers.append(int(n))
         text = " ".join(_MARKER_GROUP.sub("", sentence).split())
-        if not text and claims:  # markers that spilled past the full stop
-            claims[-1].sources.extend(n for n in numbers if n not in claims[-1].sources)
+        text = re.sub(r"\s+([.,;:!?])", r"\1", text)
+        if not re.search(r"\w", text):
+            if claims:  # markers standing alone belong to the sentence before them
+                claims[-1].sources.extend(n for n in numbers if n not in claims[-1].sources)
             continue
         claims.append(Claim(text, numbers))
     return claims
@@ -79,54 +115,116 @@ def support_score(claim: str, quote: str, claim_vec: np.ndarray, quote_vec: np.n
 
 def best_span(claim: str, hit: Hit, embedder: Embedder, claim_vec: np.ndarray
               ) -> tuple[int, int, float]:
-    """The (start, end) in article offsets of the chunk span that best supports ``claim``."""
+    """The (start, end) in article offsets of the chunk span that best supports ``claim``;
+    a span that states all the claim's figures beats one that does not."""
     spans = split_sentences(hit.text)
     if not spans:
         return hit.start, hit.end, 0.0
     # Single sentences and adjacent pairs: a claim may join two sentences of the source.
     options = list(spans) + [(spans[i][0], spans[i + 1][1]) for i in range(len(spans) - 1)]
     vecs = embedder.embed([hit.text[s:e] for s, e in options])
-    best = (0, 0, -1.0)
+    best: tuple[bool, float, int, int, float] | None = None
     for (s, e), vec in zip(options, vecs, strict=True):
-        score = support_score(claim, hit.text[s:e], claim_vec, vec)
-        if (s, e) in spans:
-            score += 0.02  # prefer the tighter quote when a pair adds nothing
-        if score > best[2]:
-            best = (s, e, score)
-    s, e, score = best
+        score = support_score(claim, hit.text[s:e], claim_vec, vec, hit.text)
+        rank = score + (0.02 if (s, e) in spans else 0.0)  # the tighter quote on a tie
+        states_figures = not unstated_figures(claim, hit.text[s:e])
+        if best is None or (states_figures, rank) > best[:2]:
+            best = (states_figures, rank, s, e, score)
+    assert best is not None
+    _, _, s, e, score = best
     return hit.start + s, hit.start + e, score
 
 
-def cite(answer_text: str, hits: list[Hit], embedder: Embedder
-         ) -> tuple[str, list[Citation], list[str]]:
-    """Renumbers ``[n]`` markers (source numbers) into citations with exact quotes.
+@dataclass(kw_only=True)
+class CheckedClaim:
+    """One sentence of a model's answer after the check: its citations (each with its
+    verdict) and, when it is not supported, why."""
 
-    Returns the rewritten answer, its citations, and notes on what was dropped or unsupported.
-    """
-    claims = split_claims(answer_text)
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def supported(self) -> bool:
+        return not self.problems and any(c.supported for c in self.citations)
+
+
+def check_claims(answer_text: str, hits: list[Hit], embedder: Embedder,
+                 names: NameChecker | None = None) -> tuple[list[CheckedClaim], list[str]]:
+    """Every sentence of ``answer_text`` checked against the sources it cites.
+
+    A citation supports its sentence when the quote holds enough of the sentence's content
+    and meaning (``SUPPORTED_AT``) and states no other figure or name for the same fact
+    (``news.unstated_figures``, ``EntityTagger.names_differ``: the rule conflicts use). A
+    sentence stating a figure that no source states is unsupported whatever it cites.
+    Returns the claims (citations numbered in order) and notes on citations dropped because
+    their source does not exist."""
     notes: list[str] = []
-    citations: list[Citation] = []
-    vectors = embedder.embed([c.text or "-" for c in claims]) if claims else np.zeros((0, 1))
-    parts: list[str] = []
-    for index, (claim, vec) in enumerate(zip(claims, vectors, strict=True), start=1):
-        marks = []
-        for n in claim.sources:
-            if not 1 <= n <= len(hits):
-                notes.append(f"dropped citation [{n}]: there is no source {n}")
+    claims = split_claims(clean_model_text(answer_text))
+    all_text = "\n".join(h.text for h in hits)
+    seen: set[str] = set()
+    vectors = embedder.embed([c.text for c in claims]) if claims else np.zeros((0, 1))
+    checked: list[CheckedClaim] = []
+    n = 0
+    for claim, vec in zip(claims, vectors, strict=True):
+        key = " ".join(claim.text.lower().split())
+        if key in seen:
+            continue  # a model repeating itself says a thing once
+        seen.add(key)
+        out = CheckedClaim(text=claim.text)
+        invented = unstated_figures(claim.text, all_text)
+        if invented:
+            out.problems.append("states " + ", ".join(f"“{f}”" for f in invented)
+                                + ", which no source states")
+        for number in claim.sources:
+            if not 1 <= number <= len(hits):
+                notes.append(f"dropped citation [{number}]: there is no source {number}")
                 continue
-            hit = hits[n - 1]
+            hit = hits[number - 1]
             start, end, score = best_span(claim.text, hit, embedder, vec)
             quote = hit.text[start - hit.start : end - hit.start]
-            citation = Citation(
-                n=len(citations) + 1, article_id=hit.article_id, title=hit.title,
-                date=hit.date, source=hit.source, quote=quote, start=start, end=end,
-                supported=score >= SUPPORTED_AT, url=hit.url, support_score=round(score, 3),
-            )
-            citations.append(citation)
-            marks.append(f"[{citation.n}]")
-            if not citation.supported:
-                notes.append(f"sentence {index} is not supported by its citation [{citation.n}]")
-        if not marks and claim.text:
-            notes.append(f"sentence {index} carries no citation: {claim.text[:80]}")
-        parts.append(claim.text + (" " + "".join(marks) if marks else ""))
-    return " ".join(p for p in parts if p), citations, notes
+            mismatch = _mismatch(claim.text, quote, names)
+            n += 1
+            out.citations.append(Citation(
+                n=n, article_id=hit.article_id, title=hit.title, date=hit.date,
+                source=hit.source, quote=quote, start=start, end=end,
+                supported=score >= SUPPORTED_AT and mismatch is None, url=hit.url,
+                support_score=round(score, 3),
+                verdict="unsupported" if mismatch else ""))
+            if mismatch:
+                out.problems.append(f"its source [{number}] {mismatch}")
+        if not claim.sources:
+            out.problems.append("cites no source")
+        elif out.citations and not any(c.supported for c in out.citations):
+            out.problems.append("its citation does not support it")
+        checked.append(out)
+    return checked, notes
+
+
+def _mismatch(claim: str, quote: str, names: NameChecker | None) -> str | None:
+    figures = [raw for raw, _ in figure_mentions(claim)]
+    missing = unstated_figures(claim, quote)
+    if figures and missing:
+        stated = ", ".join(raw for raw, _ in figure_mentions(quote)) or "no figure"
+        return f"says {stated}, not " + ", ".join(f"“{f}”" for f in missing)
+    label = names.names_differ(claim, quote) if names else None
+    if label:
+        return f"names another {_LABEL_WORDS.get(label, 'name')}"
+    return None
+
+
+_LABEL_WORDS = {"PERSON": "person", "ORG": "organisation", "GPE": "place", "LOC": "place",
+                "DATE": "date", "FAC": "place", "PRODUCT": "product", "WORK_OF_ART": "title"}
+
+
+def cite(answer_text: str, hits: list[Hit], embedder: Embedder,
+         names: NameChecker | None = None) -> tuple[str, list[Citation], list[str]]:
+    """Every sentence with its citations renumbered and checked, nothing left out: how the
+    peers' answers are scored. Returns the answer text, its citations, and notes."""
+    checked, notes = check_claims(answer_text, hits, embedder, names)
+    parts = []
+    for index, claim in enumerate(checked, start=1):
+        marks = "".join(f"[{c.n}]" for c in claim.citations)
+        parts.append(claim.text + (" " + marks if marks else ""))
+        notes.extend(f"sentence {index} {p}" for p in claim.problems)
+    return " ".join(parts), [c for claim in checked for c in claim.citations], notes

@@ -254,19 +254,7 @@ class ExtractiveAnswerer:
         return answer
 
     def _names_differ(self, a: str, b: str) -> bool:
-        """Two sentences that name different people, places, organisations or dates where
-        both name one (the director "James Cameron" against "Christoph Gans") do not state
-        the same fact however alike they read: one notion of "the same fact", with
-        differing figures (``news.disagreement``)."""
-        if self.tagger is None:
-            return False
-        ents_a, ents_b = self.tagger.tag([a, b])
-        for label in ("PERSON", "ORG", "GPE", "DATE", "LOC", "FAC", "PRODUCT", "WORK_OF_ART"):
-            names_a = {_norm(e.text) for e in ents_a if e.label == label}
-            names_b = {_norm(e.text) for e in ents_b if e.label == label}
-            if names_a and names_b and not names_a & names_b:
-                return True
-        return False
+        return self.tagger is not None and self.tagger.names_differ(a, b) is not None
 
     def _typed(self, question: str, cands: list[Candidate], kind: frozenset[str]
                ) -> dict[int, list[Entity]]:

@@ -1,10 +1,20 @@
 """The openai answerer: numbered sources in delimiters, a model that cites them, and our own
-check of every citation afterwards (``citations.cite``)."""
+check of every sentence afterwards (``citations.check_claims``).
+
+What the user is shown, decided here: only the sentences a quote supports. A sentence that
+cites nothing, cites a source that does not exist, or whose quote does not back it (another
+figure, another name, too little of its content) is left out of the answer and listed in
+``Answer.left_out`` with the reason, which every surface shows under the answer. Leaving out
+beats marking: a reader skims, and a marked sentence is still read as the answer. When no
+sentence is left, the extractive answer (or its abstention) is given instead, with one line
+saying the model's answer could not be checked. Prompt markup and chat-template tokens are
+removed before anything is shown, also while streaming (``StreamCleaner``)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 from ..embedding import Embedder
@@ -12,14 +22,41 @@ from ..llm import ChatModel
 from ..news import Reported, find_conflicts
 from ..prompts import render
 from ..store import Hit
-from .citations import cite
-from .model import Answer, Conflict
+from .citations import NameChecker, check_claims, clean_model_text
+from .model import Answer, Citation, Conflict
 
 _ABSTAIN = re.compile(
     r"\A\W*(the )?(articles?|sources?) (do not|don't|does not|doesn't) (say|answer|mention)",
     re.IGNORECASE,
 )
 ABSTAIN_TEXT = "The articles don't say."
+UNCHECKED_NOTE = ("The model's answer could not be checked against the articles, so the "
+                  "passages that answer the question are quoted instead.")
+
+
+class StreamCleaner:
+    """Model text as it streams, without markup: text that might still become a tag
+    ("<sour…", "<|im_…") is held back until it is complete."""
+
+    def __init__(self) -> None:
+        self.raw = ""
+        self.shown = ""
+
+    def feed(self, delta: str) -> str:
+        self.raw += delta
+        held = self.raw
+        cut = max(held.rfind("<"), held.rfind("["))
+        if cut >= 0 and ">" not in held[cut:] and "]" not in held[cut:] and \
+                len(held) - cut < 40:
+            held = held[:cut]
+        visible = clean_model_text(held)
+        # Echoed lines vanish only once they are whole: never show a line before its end.
+        if "\n" in held and not held.endswith("\n"):
+            visible = clean_model_text(held[: held.rfind("\n")])
+        if not visible.startswith(self.shown):
+            return ""  # the cleaner changed its mind about earlier text: wait for the end
+        new, self.shown = visible[len(self.shown):], visible
+        return new
 
 
 def _attr(value: str | None) -> str:
@@ -40,9 +77,11 @@ def sources_block(hits: list[Hit]) -> str:
 class GenerativeAnswerer:
     mode = "openai"
 
-    def __init__(self, chat: ChatModel, embedder: Embedder) -> None:
+    def __init__(self, chat: ChatModel, embedder: Embedder,
+                 names: NameChecker | None = None) -> None:
         self.chat = chat
         self.embedder = embedder
+        self.names = names
 
     def messages(self, question: str, hits: list[Hit]) -> list[tuple[str, str]]:
         return [
@@ -50,28 +89,68 @@ class GenerativeAnswerer:
             ("user", render("answer_user", sources=sources_block(hits), question=question)),
         ]
 
-    def stream(self, question: str, hits: list[Hit]) -> Iterator[str]:
-        """The model's raw text as it arrives (markers still source numbers)."""
+    def raw_stream(self, question: str, hits: list[Hit]) -> Iterator[str]:
+        """The model's own text as it arrives, markup and all."""
         if not hits:
             yield ABSTAIN_TEXT
             return
         yield from self.chat.stream(self.messages(question, hits))
 
-    def finish(self, question: str, hits: list[Hit], raw: str) -> Answer:
-        """Verified citations for a complete raw answer."""
-        text = raw.strip()
+    def stream(self, question: str, hits: list[Hit], raw: list[str] | None = None
+               ) -> Iterator[str]:
+        """The model's text as it arrives, without markup (markers still source numbers);
+        the raw deltas are appended to ``raw`` when given."""
+        cleaner = StreamCleaner()
+        for delta in self.raw_stream(question, hits):
+            if raw is not None:
+                raw.append(delta)
+            shown = cleaner.feed(delta)
+            if shown:
+                yield shown
+
+    def finish(self, question: str, hits: list[Hit], raw: str,
+               fallback: Callable[[], Answer] | None = None) -> Answer:
+        """The answer to show for a complete raw model answer: its supported sentences with
+        verified citations; ``fallback()`` (the extractive answer) when none is left."""
+        text = clean_model_text(raw)
         if not hits or not text or _ABSTAIN.match(text):
             return Answer(question=question, answer=ABSTAIN_TEXT, abstained=True,
                           mode=self.mode, retrieved=hits)
-        answer_text, citations, notes = cite(text, hits, self.embedder)
-        if not citations:
-            notes.append("the model cited no source; its answer is shown unverified")
+        checked, notes = check_claims(text, hits, self.embedder, self.names)
+        kept = [c for c in checked if c.supported]
+        left_out = [(c.text, "; ".join(c.problems)) for c in checked if not c.supported]
+        if not kept:
+            if fallback is None:
+                return Answer(question=question, answer=ABSTAIN_TEXT, abstained=True,
+                              mode=self.mode, retrieved=hits, left_out=left_out,
+                              notes=[UNCHECKED_NOTE, *notes], fallback="abstained")
+            instead = fallback()
+            return replace(instead, mode=self.mode, left_out=left_out, fallback=instead.mode,
+                           notes=[UNCHECKED_NOTE, *notes, *instead.notes])
+        citations: list[Citation] = []
+        parts = []
+        for claim in kept:
+            marks = ""
+            for c in claim.citations:
+                if c.supported:
+                    citations.append(replace(c, n=len(citations) + 1))
+                    marks += f"[{len(citations)}]"
+            parts.append(f"{claim.text} {marks}")
+        if left_out:
+            notes.append(f"{len(left_out)} sentence{'s' if len(left_out) > 1 else ''} of the "
+                         "model's answer left out: no quote supports "
+                         f"{'them' if len(left_out) > 1 else 'it'}")
         vectors = self.embedder.embed([c.quote for c in citations])
         reported = [Reported(c.quote, c.article_id, c.source, c.n, v)
                     for c, v in zip(citations, vectors, strict=True)]
         conflicts = [Conflict(topic, claims) for topic, claims in find_conflicts(reported)]
-        return Answer(question=question, answer=answer_text, abstained=False, mode=self.mode,
-                      citations=citations, retrieved=hits, notes=notes, conflicts=conflicts)
+        return Answer(question=question, answer=" ".join(parts), abstained=False,
+                      mode=self.mode, citations=citations, retrieved=hits, notes=notes,
+                      conflicts=conflicts, left_out=left_out)
 
-    def answer(self, question: str, hits: list[Hit], **_: Any) -> Answer:
-        return self.finish(question, hits, "".join(self.stream(question, hits)))
+    def answer(self, question: str, hits: list[Hit],
+               fallback: Callable[[], Answer] | None = None, **_: Any) -> Answer:
+        raw: list[str] = []
+        for _delta in self.stream(question, hits, raw):
+            pass
+        return self.finish(question, hits, "".join(raw), fallback)

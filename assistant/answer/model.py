@@ -70,6 +70,10 @@ class Answer:
     # The extractive answerer's score for its best answering sentence (abstained or not):
     # how close the articles came to answering; None for answerers that have no such score.
     confidence: float | None = None
+    # Sentences of a model's answer that were not shown because no quote supports them,
+    # as (sentence, reason); and what answered instead when none was left ("extractive").
+    left_out: list[tuple[str, str]] = field(default_factory=list)
+    fallback: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -88,6 +92,10 @@ class Answer:
             data["standalone_question"] = self.standalone_question
         if self.copies:
             data["copies"] = self.copies
+        if self.left_out:
+            data["left_out"] = [{"text": t, "reason": r} for t, r in self.left_out]
+        if self.fallback:
+            data["fallback"] = self.fallback
         if self.confidence is not None:
             data["confidence"] = round(self.confidence, 3)
         return data

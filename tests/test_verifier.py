@@ -1,0 +1,131 @@
+"""The check between a model's text and what the user is shown: citations on the sentence they
+follow, markup removed, figures and names compared, unsupported sentences left out and an
+extractive answer when nothing checked remains. Model-free: the texts are what real models
+were seen to write (docs/llm.md)."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.answer.citations import check_claims, clean_model_text, split_claims
+from assistant.answer.generative import UNCHECKED_NOTE, GenerativeAnswerer, StreamCleaner
+from assistant.answer.model import Answer
+from assistant.entities import EntityTagger
+from assistant.store import Hit
+
+REPORT = ("The ministry said 12 million households lost power on Monday. "
+          "Repairs will take three weeks, the utility said. "
+          "Prime Minister Sanae Takaichi visited the worst-hit town of Wajima.")
+
+
+def hit(text: str = REPORT, n: int = 1) -> Hit:
+    return Hit(chunk_id=f"a{n}:0", article_id=f"a{n}", text=text, start=0, end=len(text),
+               score=1.0, title=f"Report {n}", date="2026-01-05", source="Wire", url=None)
+
+
+@pytest.fixture(scope="module")
+def tagger() -> EntityTagger:
+    return EntityTagger.load()
+
+
+@pytest.mark.parametrize("text", [
+    "Power failed [1]. Repairs take weeks [2].",
+    "Power failed. [1] Repairs take weeks. [2]",
+    "Power failed.[1] Repairs take weeks.[2]",
+    "Power failed.[1]\nRepairs take weeks.[2]",
+    "Power failed [Source 1]. Repairs take weeks [source 2].",
+])
+def test_each_citation_lands_on_the_sentence_it_follows(text: str) -> None:
+    claims = split_claims(text)
+    assert [(c.text, c.sources) for c in claims] == [("Power failed.", [1]),
+                                                     ("Repairs take weeks.", [2])]
+
+
+def test_several_markers_and_groups_are_kept_in_order() -> None:
+    [claim] = split_claims("They agreed on cyber [2, 1][3].")
+    assert claim.sources == [2, 1, 3]
+
+
+@pytest.mark.parametrize("raw", [
+    '<source n="1" outlet="Wire">Power failed [1].</source>',
+    "<start_of_turn>model\nPower failed [1].<end_of_turn>",
+    "Power failed [1].<|im_end|>",
+    "Question: what happened?\nAnswer: Power failed [1].",
+    "[INST] Power failed [1]. [/INST]",
+])
+def test_prompt_markup_and_template_tokens_never_reach_the_text(raw: str) -> None:
+    assert clean_model_text(raw).replace("model\n", "") == "Power failed [1]."
+
+
+def test_streamed_text_holds_back_a_tag_until_it_is_whole() -> None:
+    cleaner = StreamCleaner()
+    shown = "".join(cleaner.feed(d) for d in ["Power ", "failed <sour", 'ce n="2">', " [1", "]."])
+    assert "<" not in shown and "source" not in shown
+    assert shown.startswith("Power failed")
+
+
+def test_a_different_figure_is_not_support_however_alike(embedder, tagger) -> None:
+    checked, _ = check_claims("The ministry said 15 million households lost power [1].",
+                              [hit()], embedder, tagger)
+    [claim] = checked
+    assert not claim.supported
+    assert not claim.citations[0].supported
+    assert "12 million" in claim.problems[0] or "15 million" in " ".join(claim.problems)
+
+
+def test_the_same_figure_in_the_quote_is_support(embedder, tagger) -> None:
+    checked, _ = check_claims("The ministry said 12 million households lost power [1].",
+                              [hit()], embedder, tagger)
+    assert checked[0].supported
+    assert "12 million" in checked[0].citations[0].quote
+
+
+def test_another_name_is_not_support(embedder, tagger) -> None:
+    checked, _ = check_claims("Prime Minister Shigeru Ishiba visited the worst-hit town of "
+                              "Wajima [1].", [hit()], embedder, tagger)
+    assert not checked[0].supported
+    assert any("another person" in p for p in checked[0].problems)
+
+
+def test_a_figure_no_source_states_is_flagged(embedder, tagger) -> None:
+    checked, _ = check_claims("Repairs will cost 40 billion yen, the utility said [1].",
+                              [hit()], embedder, tagger)
+    assert not checked[0].supported
+    assert any("no source states" in p for p in checked[0].problems)
+
+
+def test_a_repeated_sentence_is_said_once(embedder, tagger) -> None:
+    text = " ".join(["Repairs will take three weeks [1]."] * 7)
+    checked, _ = check_claims(text, [hit()], embedder, tagger)
+    assert len(checked) == 1
+
+
+class _NoModel:
+    """A chat model is not needed to check a finished text."""
+
+
+def test_unsupported_sentences_are_left_out_with_their_reason(embedder, tagger) -> None:
+    answerer = GenerativeAnswerer(_NoModel(), embedder, tagger)  # type: ignore[arg-type]
+    raw = ("12 million households lost power on Monday [1]. "
+           "The outage was caused by a cyberattack from abroad. "
+           "Officials praised the response [7].")
+    answer = answerer.finish("How many lost power?", [hit()], raw)
+    assert answer.answer == "12 million households lost power on Monday. [1]"
+    assert [c.n for c in answer.citations] == [1]
+    reasons = dict(answer.left_out)
+    assert reasons["The outage was caused by a cyberattack from abroad."] == "cites no source"
+    assert "Officials praised the response." in reasons
+    assert any("no source 7" in n for n in answer.notes)
+
+
+def test_with_nothing_verified_the_extractive_answer_is_given(embedder, tagger) -> None:
+    answerer = GenerativeAnswerer(_NoModel(), embedder, tagger)  # type: ignore[arg-type]
+    instead = Answer(question="q", answer="Quoted passage. [1]", abstained=False,
+                     mode="extractive", notes=["from extractive"])
+    answer = answerer.finish("q", [hit()], "<source n=\"6\">The summit was a success [6].",
+                             fallback=lambda: instead)
+    assert answer.answer == "Quoted passage. [1]"
+    assert answer.fallback == "extractive" and answer.mode == "openai"
+    assert answer.notes[0] == UNCHECKED_NOTE
+    assert answer.left_out and answer.left_out[0][0] == "The summit was a success."
+    assert "from extractive" in answer.notes
