@@ -259,7 +259,7 @@ def eval_command(fixtures: Path, json_out: Path | None, report_dir: Path | None,
         click.echo(f"note: {note}", err=True)
     if json_out:
         json_out.parent.mkdir(parents=True, exist_ok=True)
-        payload = results if len(results) > 1 else results["ours"]
+        payload = results if baseline else results["ours"]
         json_out.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     if report_dir:
         path = write_report(report_dir, results, ours, fixtures, notes)

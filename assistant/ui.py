@@ -422,4 +422,5 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860,
                               server_name=host, server_port=port)
     print(f"* Running on http://{host}:{port} (chat) and http://{host}:{port}/v1 "
           "(OpenAI-compatible API)", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # Open chat streams must not hold a stop (SIGTERM, Ctrl-C) for ever.
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)

@@ -195,6 +195,8 @@ def check_claims(answer_text: str, hits: list[Hit], embedder: Embedder,
                 out.problems.append(f"its source [{number}] {mismatch}")
         if not claim.sources:
             out.problems.append("cites no source")
+        elif not out.citations:
+            out.problems.append("cites only sources that do not exist")
         elif out.citations and not any(c.supported for c in out.citations):
             out.problems.append("its citation does not support it")
         checked.append(out)
