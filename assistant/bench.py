@@ -58,8 +58,6 @@ def warm_imports() -> None:
     """Import once what ingestion imports lazily (datasketch pulls in scipy: about a
     second). Like loading the model, that is a start-up cost, reported with the cold start,
     not a per-chunk cost of ingestion."""
-    from llama_index.retrievers.bm25 import BM25Retriever  # noqa: F401
-
     from .news import NearDuplicates
 
     NearDuplicates([])
@@ -162,6 +160,65 @@ def latency(runtime: Runtime, base: Runtime, questions: list[str], filters: Filt
             "answer_ms": _pct(answer_ms)}
 
 
+def one_article(runtime: Runtime, article: Article, folder: Path) -> dict[str, float]:
+    """Ingesting one new article into this store, as ``assistant ingest`` does it: wall time
+    and the time spent outside embedding; the article is removed again afterwards."""
+    path = folder / "one.jsonl"
+    path.write_text(json.dumps({"id": article.id, "title": article.title, "date": article.date,
+                                "source": article.source, "text": article.text}) + "\n")
+    embedder = runtime.embedder
+    spent = [0.0]
+    embed = embedder.embed
+
+    def timed(texts: Any) -> Any:
+        t = time.perf_counter()
+        try:
+            return embed(texts)
+        finally:
+            spent[0] += time.perf_counter() - t
+
+    embedder.embed = timed  # type: ignore[method-assign]
+    try:
+        t = time.perf_counter()
+        runtime.ingest([path])
+        wall = time.perf_counter() - t
+    finally:
+        embedder.embed = embed  # type: ignore[method-assign]
+    runtime.store.delete_article(article.id)
+    runtime.retriever.refresh()
+    return {"wall_s": round(wall, 3), "outside_embedding_s": round(wall - spent[0], 3)}
+
+
+_SERVING = """
+import json, resource, sys, time
+t = time.perf_counter()
+from assistant.config import Settings
+from assistant.runtime import Runtime
+runtime = Runtime.open(Settings.load(index_dir=sys.argv[1], collection=sys.argv[2],
+                                     llm="extractive"))
+questions = json.loads(sys.argv[3])
+runtime.ask(questions[0])
+first = time.perf_counter() - t
+for q in questions[1:]:
+    runtime.ask(q)
+print(json.dumps({"first_answer_s": round(first, 2),
+                  "rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
+"""
+
+
+def serving_process(settings: Settings, questions: list[str]) -> dict[str, float]:
+    """A fresh process that opens the store and answers questions, as the web app does:
+    seconds to its first answer and its peak resident memory."""
+    import os
+
+    done = subprocess.run(
+        [sys.executable, "-c", _SERVING, str(settings.index_dir), settings.collection,
+         json.dumps(questions)], capture_output=True, text=True, check=True, timeout=1200,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
 def cold_start(settings: Settings, question: str) -> float:
     """Seconds from a new `assistant ask` process to its printed answer."""
     import os
@@ -221,10 +278,13 @@ def run_bench(corpus: Sequence[str | Path], settings: Settings, work: Path, arti
             dates = sorted(r.date or "" for r in scaled.store.articles())
             narrow = Filters(since=dates[len(dates) // 2], until=dates[len(dates) // 2])
             half = Filters(since=dates[len(dates) // 2])
+            scaled.retriever.refresh()  # a store built by an earlier run: index it first
             row: dict[str, Any] = {
                    "chunks": n, "unfiltered": latency(scaled, runtime, questions, Filters()),
                    "filter_narrow": latency(scaled, runtime, questions, narrow),
-                   "filter_half": latency(scaled, runtime, questions, half)}
+                   "filter_half": latency(scaled, runtime, questions, half),
+                   "ingest_one_article": one_article(scaled, _new_article(docs[0]), Path(tmp)),
+                   "serving": serving_process(scaled.settings, questions[:10])}
             scales[str(size)] = row
             u = row["unfiltered"]
             log(f"{n} chunks: retrieve p50/p95 {u['retrieve_ms']['p50']}/"
@@ -254,6 +314,12 @@ def run_bench(corpus: Sequence[str | Path], settings: Settings, work: Path, arti
     }
 
 
+def _new_article(model: Article) -> Article:
+    """An article no store holds yet, of a real article's length and kind."""
+    return Article(id=f"bench-new-{time.time_ns()}", text=model.text + " (update)",
+                   title=model.title + " (update)", date=model.date, source=model.source)
+
+
 def corpus_file(docs: list[Article], folder: Path) -> list[Path]:
     """The benchmark's articles as one JSONL, so that ingestion parses them as a user's would."""
     path = folder / "corpus.jsonl"
@@ -278,6 +344,12 @@ def table(result: dict[str, Any]) -> str:
              f"| cold start to first answer | {result['cold_start_s']} s |",
              f"| peak RSS | {result['peak_rss_mb']} MB |"]
     for row in result["scales"].values():
+        if "ingest_one_article" in row:
+            one, serving = row["ingest_one_article"], row["serving"]
+            lines.append(f"| {row['chunks']} chunks, one new article | {one['wall_s']} s "
+                         f"({one['outside_embedding_s']} s outside embedding) |")
+            lines.append(f"| {row['chunks']} chunks, a serving process | first answer "
+                         f"{serving['first_answer_s']} s, peak RSS {serving['rss_mb']} MB |")
         for name in ("unfiltered", "filter_narrow", "filter_half"):
             r = row[name]
             lines.append(f"| {row['chunks']} chunks, {name} | retrieve p50 "

@@ -95,6 +95,21 @@ def ingest(paths: tuple[str, ...], prune: bool, as_json: bool, max_file_mb: floa
 
 
 @cli.command()
+@settings_options
+def reindex(settings: Settings) -> None:
+    """Rebuild the lexical side index from the store (it is otherwise updated in place)."""
+    import time
+
+    from .runtime import Runtime
+
+    runtime = Runtime.open(settings)
+    started = time.perf_counter()
+    runtime.retriever.lexical.rebuild(runtime.store)
+    click.echo(f"indexed {runtime.retriever.lexical.count()} chunks in "
+               f"{time.perf_counter() - started:.1f} s", err=True)
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
 @settings_options
 def articles(as_json: bool, settings: Settings) -> None:

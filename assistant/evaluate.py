@@ -312,6 +312,7 @@ def write_report(folder: Path, results: dict[str, dict[str, Any]],
             summary_table(results), "", "![quality](quality.png)", "",
             "![latency](latency.png)", ""]
     text += [f"- {n}" for n in notes]
+    text += _left_out_section(outcomes)
     text += ["", f"## Failed fixtures ({len(failed)})", ""]
     if rows:
         text += ["| id | question | expected | our answer | our citations |",
@@ -321,6 +322,27 @@ def write_report(folder: Path, results: dict[str, dict[str, Any]],
     path = folder / "report.md"
     path.write_text("\n".join(text) + "\n", encoding="utf-8")
     return path
+
+
+def _left_out_section(outcomes: Sequence[Outcome]) -> list[str]:
+    """What the check removed from a model's answers, counted by kind of reason, with an
+    example of each: failures read by pattern rather than one by one."""
+    kinds: dict[str, list[str]] = {}
+    for o in outcomes:
+        for sentence, reason in o.answer.left_out:
+            for part in reason.split("; "):
+                kind = re.sub(r"“[^”]*”(, “[^”]*”)*", "…", part)
+                kind = re.sub(r"\[\d+\]", "[n]", kind)
+                kind = re.sub(r"says .* not …", "says another figure", kind)
+                kinds.setdefault(kind, []).append(sentence)
+    if not kinds:
+        return []
+    total = sum(len(o.answer.left_out) for o in outcomes)
+    lines = ["", f"## Sentences of the model's answers left out ({total})", "",
+             "| reason | sentences | example |", "| --- | --- | --- |"]
+    for kind, sentences in sorted(kinds.items(), key=lambda kv: -len(kv[1])):
+        lines.append(f"| {_cell(kind)} | {len(sentences)} | {_cell(sentences[0][:160])} |")
+    return lines
 
 
 def _cell(text: str) -> str:

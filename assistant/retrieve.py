@@ -1,4 +1,5 @@
-"""Hybrid retrieval: dense (Chroma) + BM25 (llama-index's BM25Retriever), fused by reciprocal rank.
+"""Hybrid retrieval: dense (Chroma) + BM25 (the FTS5 side index, ``lexical.py``), fused by
+reciprocal rank of articles.
 
 Filters (date range, outlet): Chroma's ``where`` turns a 4 ms top-20 query into 80-470 ms
 (issue #3's numbers and our bench at 100k chunks), so a filtered query never goes there
@@ -6,23 +7,20 @@ first. The side index keeps a copy of the chunk vectors, and a filtered dense se
 exact scan of just the chunks the filter accepts (milliseconds at 100k). Without that copy it
 over-fetches 300 neighbours and filters them in Python, and only when that leaves fewer than
 k does it ask Chroma with ``where``, so the result stays correct for rare filters. The side
-index is persisted beside the store and tagged with the store's generation; a stale or
-missing one is rebuilt from the store, never the other way round.
+index follows the store, never the other way round (``lexical.LexicalIndex.sync``).
 """
 
 from __future__ import annotations
 
-import shutil
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .embedding import Embedder
-from .store import Hit, Store, hit_from
+from .lexical import LexicalIndex
+from .store import Hit, Store
 
 DENSE_OVERFETCH = 300
 RRF_K = 60
@@ -68,199 +66,6 @@ class Filters:
 
 
 @dataclass(frozen=True)
-class _Snapshot:
-    """One built BM25 index with the arrays filters need; replaced whole, never mutated, so
-    a search running while an ingest rebuilds the index sees one consistent version."""
-
-    retriever: Any
-    fingerprint: str
-    ids: list[str]
-    texts: list[str]
-    metas: list[dict[str, Any]]
-    positions: np.ndarray
-    date_ints: np.ndarray
-    source_names: list[str]
-    source_index: np.ndarray
-    vectors: np.ndarray  # one row per chunk, aligned with ids (may be empty)
-
-    @classmethod
-    def of(cls, retriever: Any, fingerprint: str, vectors: np.ndarray | None = None
-           ) -> _Snapshot:
-        from llama_index.core.vector_stores.utils import metadata_dict_to_node
-
-        nodes = [metadata_dict_to_node(d) for d in retriever.corpus] if retriever else []
-        metas = [dict(n.metadata) for n in nodes]
-        sources = [str(m.get("source") or "").lower() for m in metas]
-        names = sorted(set(sources))
-        lookup = {name: i for i, name in enumerate(names)}
-        return cls(
-            retriever=retriever, fingerprint=fingerprint, ids=[n.node_id for n in nodes],
-            texts=[n.get_content() for n in nodes], metas=metas,
-            positions=np.arange(len(nodes)),
-            date_ints=np.array([int(m.get("date_int") or 0) for m in metas], dtype=np.int64),
-            source_names=names,
-            source_index=np.array([lookup[x] for x in sources], dtype=np.int64),
-            vectors=(vectors if vectors is not None and len(vectors) == len(nodes)
-                     else np.zeros((0, 0), dtype=np.float32)),
-        )
-
-    def mask(self, filters: Filters) -> np.ndarray:
-        """1 for each chunk the filters accept, computed on arrays (100k chunks in ~1 ms)."""
-        keep = np.ones(len(self.ids), dtype=bool)
-        if filters.since or filters.until:
-            lo, hi = filters.date_range()
-            keep &= (self.date_ints >= max(lo, 1)) & (self.date_ints <= hi)
-        if filters.sources:
-            wanted = [w.lower() for w in filters.sources]
-            ok = np.array([any(w in name for w in wanted) for name in self.source_names])
-            keep &= ok[self.source_index]
-        return keep.astype(np.float32)
-
-
-    def dense(self, query_vector: np.ndarray, n: int, filters: Filters) -> list[Hit] | None:
-        """Exact nearest chunks among those the filters accept (None: no vectors here)."""
-        if not len(self.vectors):
-            return None
-        keep = self.mask(filters) > 0
-        allowed = int(keep.sum())
-        if not allowed:
-            return []
-        # One pass over all rows beats gathering the accepted rows first (no 100 MB copy).
-        scores = np.where(keep, self.vectors @ query_vector.astype(np.float32), -np.inf)
-        n = min(n, allowed)
-        top = np.argpartition(-scores, n - 1)[:n]
-        top = top[np.argsort(-scores[top])]
-        return [hit_from(self.ids[i], self.texts[i], self.metas[i], float(scores[i]))
-                for i in top]
-
-
-class LexicalIndex:
-    """The side index beside the store: BM25 over chunk texts (with titles) and a copy of
-    the chunk vectors for filtered searches, persisted under ``folder`` and tagged with the
-    store's generation, so a stale or missing copy is rebuilt from the store.
-
-    Why a vector copy: Chroma's HNSW answers unfiltered queries in milliseconds, but with a
-    metadata filter a query over 100k chunks took 80-470 ms (issue #3; our bench). An exact
-    scan of only the chunks a filter accepts takes a few milliseconds at that size."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self._lock = threading.Lock()
-        self._snap = _Snapshot.of(None, "")
-
-    @property
-    def fingerprint(self) -> str:
-        return self._snap.fingerprint
-
-    @property
-    def snapshot(self) -> _Snapshot:
-        return self._snap
-
-    def ensure(self, store: Store, generation: str | None = None) -> None:
-        """Load from disk, or rebuild from the store when missing or stale. ``generation``:
-        the store's, when the caller has just read it."""
-        wanted = store.generation() if generation is None else generation
-        if self._snap.retriever is not None and self._snap.fingerprint == wanted:
-            return
-        with self._lock:
-            if self._snap.fingerprint == wanted and (self._snap.retriever is not None
-                                                     or not store.chunk_count()):
-                return
-            if not self._load(wanted):
-                self._build(store, wanted)
-
-    def _load(self, wanted: str) -> bool:
-        """Adopt the persisted index if it was built for exactly this generation."""
-        from llama_index.retrievers.bm25 import BM25Retriever
-
-        marker = self.folder / "fingerprint.txt"
-        if not marker.is_file() or marker.read_text().strip() != wanted:
-            return False
-        try:
-            retriever = BM25Retriever.from_persist_dir(str(self.folder), show_progress=False)
-            vectors = np.load(self.folder / "vectors.npy")
-        except Exception:  # a half-written or foreign folder: rebuild it
-            return False
-        self._snap = _Snapshot.of(retriever, wanted, vectors)
-        return True
-
-    def _build(self, store: Store, fingerprint: str) -> None:
-        from llama_index.core.schema import BaseNode, TextNode
-        from llama_index.retrievers.bm25 import BM25Retriever
-
-        nodes: list[BaseNode] = []
-        rows: list[np.ndarray] = []
-        for cid, text, meta, vector in store.iter_vectors():
-            rows.append(vector)
-            node = TextNode(id_=cid, text=text, metadata=meta)
-            # Titles and outlets help lexical matching; ids and offsets would only add noise.
-            node.excluded_embed_metadata_keys = [k for k in meta if k not in ("title", "source")]
-            nodes.append(node)
-        if not nodes:
-            self._snap = _Snapshot.of(None, fingerprint)
-            return
-        retriever = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=min(10, len(nodes)))
-        tmp = self.folder.with_name(self.folder.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        retriever.persist(str(tmp), show_progress=False)
-        vectors = np.stack(rows).astype(np.float32)
-        np.save(tmp / "vectors.npy", vectors)
-        (tmp / "fingerprint.txt").write_text(fingerprint)
-        # Swap in whole, so a crash never leaves a half-written index in place.
-        old = self.folder.with_name(self.folder.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if self.folder.exists():
-            self.folder.rename(old)
-        tmp.rename(self.folder)
-        shutil.rmtree(old, ignore_errors=True)
-        self._snap = _Snapshot.of(retriever, fingerprint, vectors)
-
-    def document_frequency(self, stems: list[str]) -> tuple[dict[str, int], int]:
-        """In how many chunks each (stemmed) word occurs, and the number of chunks."""
-        snap = self._snap
-        if snap.retriever is None:
-            return {}, 0
-        bm25 = snap.retriever.bm25
-        vocab = bm25.vocab_dict
-        indptr = bm25.scores["indptr"]
-        out = {}
-        for stem in stems:
-            i = vocab.get(stem)
-            out[stem] = 0 if i is None else int(indptr[i + 1] - indptr[i])
-            if not out[stem] and len(stem) >= 4:
-                # "cyber" is found in "cyberdefense" (as the answerer's matching allows)
-                out[stem] = sum(int(indptr[j + 1] - indptr[j]) for token, j in vocab.items()
-                                if token.startswith(stem))
-        return out, len(snap.ids)
-
-    def search(self, query: str, n: int, filters: Filters) -> list[Hit]:
-        import bm25s
-
-        snap = self._snap
-        if snap.retriever is None or not snap.ids:
-            return []
-        tokens = bm25s.tokenize(query, stemmer=snap.retriever.stemmer, show_progress=False,
-                                token_pattern=snap.retriever.token_pattern)
-        if not tokens.vocab:
-            return []
-        mask = None
-        if filters.active:
-            mask = snap.mask(filters)
-            if not mask.any():
-                return []
-        indexes, scores = snap.retriever.bm25.retrieve(
-            tokens, corpus=snap.positions, k=min(n, len(snap.ids)), show_progress=False,
-            weight_mask=mask, return_as="tuple",
-        )
-        return [
-            hit_from(snap.ids[int(i)], snap.texts[int(i)], snap.metas[int(i)], float(score))
-            for i, score in zip(indexes[0], scores[0], strict=True)
-            if score > 0
-        ]
-
-
-@dataclass(frozen=True)
 class RetrievalTuning:
     """How chunk rankings become the passages an answerer sees (docs/tuning.md)."""
 
@@ -285,12 +90,12 @@ class Retriever:
         self.tuning = tuning or RetrievalTuning()
 
     def refresh(self, generation: str | None = None) -> None:
-        self.lexical.ensure(self.store, generation)
+        self.lexical.sync(self.store, generation)
 
     def dense(self, query_vector: np.ndarray, k: int, filters: Filters) -> list[Hit]:
         if not filters.active:
             return self.store.query(query_vector, k)
-        exact = self.lexical.snapshot.dense(query_vector, k, filters)
+        exact = self.lexical.dense(query_vector, k, filters)
         if exact is not None:
             return exact
         hits = [h for h in self.store.query(query_vector, max(DENSE_OVERFETCH, k))

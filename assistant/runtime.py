@@ -32,7 +32,7 @@ def lexical_folder(settings: Settings) -> Path:
     """Where the BM25 side index of this store lives (always local, also in server mode)."""
     where = settings.chroma_url or "embedded"
     tag = hashlib.sha256(f"{where}|{settings.collection}".encode()).hexdigest()[:10]
-    return settings.index_dir / "bm25" / f"{settings.collection}-{tag}"
+    return settings.index_dir / "lexical" / f"{settings.collection}-{tag}"
 
 
 @dataclass
@@ -127,11 +127,11 @@ class Runtime:
         if not self.extractive.tuning.absent_abstains:
             return []
         spelled = content_terms(question)
-        df, total = self.retriever.lexical.document_frequency(list(spelled))
+        df, total = self.retriever.lexical.document_frequency(list(spelled.values()))
         if not total:
             return []
         return [word for stem, word in spelled.items()
-                if not df.get(stem, 0) and re.fullmatch(r"\w{2,}", stem)
+                if not df.get(word, 0) and re.fullmatch(r"\w{2,}", stem)
                 and word not in KIND_WORDS and word.rstrip("s") not in KIND_WORDS]
 
     def standalone(self, question: str, history: Sequence[tuple[str, str]]) -> str:

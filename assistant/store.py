@@ -267,6 +267,34 @@ class Store:
         except Exception as e:
             raise _translate(e, self.label) from e
 
+    def chunk_ids(self, batch: int = 10_000) -> set[str]:
+        """Every chunk's id (ids only: what the side index compares itself with)."""
+        out: set[str] = set()
+        offset = 0
+        while True:
+            try:
+                got = self._chunks.get(include=[], limit=batch, offset=offset)
+            except Exception as e:
+                raise _translate(e, self.label) from e
+            if not got["ids"]:
+                return out
+            out.update(got["ids"])
+            offset += len(got["ids"])
+
+    def chunks_by_id(self, ids: Sequence[str], batch: int = 1000
+                     ) -> Iterator[tuple[str, str, dict[str, Any], np.ndarray]]:
+        """(chunk id, text, metadata, vector) of the given chunks, in pages."""
+        for i in range(0, len(ids), batch):
+            try:
+                got = self._chunks.get(ids=list(ids[i : i + batch]),
+                                       include=["documents", "metadatas", "embeddings"])
+            except Exception as e:
+                raise _translate(e, self.label) from e
+            for cid, doc, meta, vec in zip(got["ids"], got["documents"] or [],
+                                           got["metadatas"] or [], got["embeddings"],
+                                           strict=True):
+                yield cid, doc or "", _plain_meta(meta), np.asarray(vec, dtype=np.float32)
+
     def iter_chunks(self, batch: int = 2000) -> Iterator[tuple[str, str, dict[str, Any]]]:
         """(chunk id, text, metadata) of every chunk, in pages."""
         for cid, doc, meta, _ in self._pages(batch, ["documents", "metadatas"]):

@@ -37,6 +37,11 @@ def words(text: str) -> list[str]:
     return [w.lower().replace("’", "'") for w in _WORD.findall(text)]
 
 
+def stem_words(ws: list[str]) -> list[str]:
+    """Snowball (English) stems of already split, lower-cased words."""
+    return list(_stemmer().stemWords(ws))
+
+
 def stems(text: str) -> list[str]:
     ws = [w.removesuffix("'s") for w in words(text)]
     return list(_stemmer().stemWords(ws))

@@ -1,0 +1,132 @@
+"""The side index (SQLite FTS5 + memory-mapped vectors) follows the store by difference:
+a write adds or removes only what changed, another process's write is seen at the next
+question, and a kill -9 at any point leaves nothing a repair cannot bring back in line."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.config import Settings
+from assistant.lexical import LexicalIndex
+from assistant.retrieve import Filters
+from assistant.runtime import Runtime, lexical_folder
+
+from .conftest import ROOT, SEEDS, make_runtime, pg_subset
+
+STORY = {"id": "harbour", "title": "Harbour reopens", "date": "2026-03-02",
+         "source": "Coastal Herald",
+         "text": "The harbour of Port Ellis reopened on Monday after repairs costing 12 million "
+                 "pounds. Fishing boats returned to the quay within hours."}
+
+
+def indexed_ids(runtime: Runtime) -> set[str]:
+    db = runtime.retriever.lexical._db()
+    return {cid for (cid,) in db.execute("SELECT chunk_id FROM chunks")}
+
+
+@pytest.fixture()
+def runtime(tmp_path: Path, embedder) -> Runtime:
+    rt = make_runtime(Settings(index_dir=tmp_path / "index"), embedder)
+    rt.ingest([SEEDS])
+    return rt
+
+
+def test_a_write_adds_only_what_it_adds(runtime: Runtime, tmp_path: Path) -> None:
+    lexical = runtime.retriever.lexical
+    assert indexed_ids(runtime) == runtime.store.chunk_ids()
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text(json.dumps(STORY) + "\n")
+    before = lexical.count()
+    runtime.store.bump_generation()  # nothing changed but the tag: nothing to do
+    assert lexical.sync(runtime.store) == (0, 0)
+    report = runtime.ingest([feed])
+    assert report.added == 1
+    assert lexical.count() == before + report.chunks_written
+    hits = lexical.search("Port Ellis harbour repairs", 3)
+    assert hits and hits[0].article_id == "harbour"
+    assert hits[0].text in STORY["text"] or STORY["text"] in hits[0].text
+    runtime.store.delete_article("harbour")
+    assert lexical.sync(runtime.store) == (0, report.chunks_written)
+    assert not [h for h in lexical.search("Port Ellis harbour", 5) if h.article_id == "harbour"]
+    assert indexed_ids(runtime) == runtime.store.chunk_ids()
+
+
+def test_filters_apply_to_both_rankings(runtime: Runtime, embedder) -> None:
+    lexical = runtime.retriever.lexical
+    only_jiji = Filters(sources=("jiji",))
+    assert {h.source for h in lexical.search("cyber partnership", 10, only_jiji)} == \
+        {"Jiji Press"}
+    vector = embedder.embed(["cyber cooperation"])[0]
+    late = Filters(since="2026-02-01")
+    dense = lexical.dense(vector, 10, late)
+    assert dense and all(h.date and h.date >= "2026-02-01" for h in dense)
+    scores = [h.score for h in dense]
+    assert scores == sorted(scores, reverse=True)
+    # The exact scan agrees with the store's own nearest neighbours when nothing is filtered.
+    everything = lexical.dense(vector, 3, Filters(since="1900-01-01"))
+    assert everything is not None
+    assert [h.chunk_id for h in everything] == \
+        [h.chunk_id for h in runtime.store.query(vector, 3)]
+
+
+def test_another_process_write_is_seen_at_the_next_question(runtime: Runtime,
+                                                            tmp_path: Path) -> None:
+    assert "harbour" not in {h.article_id for h in runtime.retriever.retrieve("Port Ellis", 5)}
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text(json.dumps(STORY) + "\n")
+    env = {"ASSISTANT_INDEX_DIR": str(runtime.settings.index_dir), "HF_HUB_OFFLINE": "1",
+           "PATH": "/usr/bin:/bin"}
+    subprocess.run([sys.executable, "-m", "assistant", "ingest", str(feed)], env=env,
+                   check=True, capture_output=True, timeout=300, cwd=ROOT)
+    answer = runtime.ask("When did the harbour of Port Ellis reopen?")
+    assert any(c.article_id == "harbour" for c in answer.citations), answer.answer
+
+
+_SYNC = """
+import sys
+from assistant.config import Settings
+from assistant.runtime import Runtime
+r = Runtime.open(Settings.load(index_dir=sys.argv[1]))
+print("ready", flush=True)
+r.retriever.refresh()
+print("synced", flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_kill_9_during_a_sync_leaves_an_index_that_repairs(tmp_path: Path, embedder) -> None:
+    index = tmp_path / "index"
+    rt = make_runtime(Settings(index_dir=index), embedder)
+    rt.ingest([SEEDS, pg_subset(tmp_path / "essays.jsonl", 25)])
+    stored = rt.store.chunk_ids()
+    folder = lexical_folder(rt.settings)
+    interrupted = 0
+    for delay in (0.0, 0.05, 0.1, 0.2, 0.4):
+        # Start from an index that lacks everything, then kill the process building it.
+        LexicalIndex(folder).clear()
+        proc = subprocess.Popen([sys.executable, "-c", _SYNC, str(index)], cwd=ROOT,
+                                stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        interrupted += "synced" not in proc.stdout.read()
+        fresh = LexicalIndex(folder)
+        # Whatever the kill left, it is all or nothing, and the next sync completes it.
+        assert fresh.count() in (0, len(stored))
+        fresh.sync(rt.store)
+        ids = {cid for (cid,) in fresh._db().execute("SELECT chunk_id FROM chunks")}
+        assert ids == stored
+        vectors = fresh.vectors()
+        rows = np.array([r for (r,) in fresh._db().execute("SELECT row FROM chunks")])
+        assert rows.max() < len(vectors)
+        assert fresh.search("startup founders", 3)
+    assert interrupted, "no kill landed before the sync finished: nothing was tested"
