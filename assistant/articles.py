@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -24,6 +24,7 @@ from .errors import ArticleError
 
 SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl"}
 TITLE_CHARS = 90
+MAX_CHAOS = 0.2  # charset-normalizer's "mess" of its best guess above which we refuse
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class Article:
     dateline: str | None = None
     path: str | None = None
     encoding: str = "utf-8"
+    named_by_file: bool = False  # the id is the file's name (no id field gave it)
 
     @property
     def content_hash(self) -> str:
@@ -75,7 +77,7 @@ def read_text(path: Path, max_bytes: int) -> tuple[str, str]:
         raise ArticleError(name, "binary file (NUL bytes), not text")
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
-    text, encoding = _decode(raw)
+    text, encoding = _decode(raw, name)
     if _looks_binary(text):
         raise ArticleError(name, "binary file (control characters), not text")
     return text, encoding
@@ -104,9 +106,12 @@ def parse_file(path: Path, max_bytes: int = 5_000_000) -> list[Article]:
     return list(read_articles(path, max_bytes))
 
 
-def read_articles(path: Path, max_bytes: int = 5_000_000) -> Iterator[Article]:
+def read_articles(path: Path, max_bytes: int = 5_000_000,
+                  on_bad_record: Callable[[ArticleError], None] | None = None
+                  ) -> Iterator[Article]:
     """The articles of one file, streamed. A file with any unusable part raises before the
-    first article is yielded, so that nothing of it is written.
+    first article is yielded, so that nothing of it is written; but with ``on_bad_record``,
+    the bad records of a feed are reported to it and its good ones are read.
 
     ``max_bytes`` bounds one article: the whole file for single-article kinds, each line of a
     JSONL feed (a feed may be far larger than any article in it)."""
@@ -115,7 +120,7 @@ def read_articles(path: Path, max_bytes: int = 5_000_000) -> Iterator[Article]:
         raise ArticleError(str(path), f"unsupported file type {suffix or '(none)'!r}")
     _check_regular(path)
     if suffix == ".jsonl":
-        yield from _jsonl_articles(path, max_bytes)
+        yield from _jsonl_articles(path, max_bytes, on_bad_record)
         return
     text, encoding = read_text(path, max_bytes)
     stem = path.stem
@@ -128,7 +133,8 @@ def read_articles(path: Path, max_bytes: int = 5_000_000) -> Iterator[Article]:
     else:
         articles = parse_json(text, stem, str(path))
     for a in articles:
-        yield _with(a, path=str(path), encoding=encoding)
+        yield _with(a, path=str(path.resolve()), encoding=encoding,
+                    named_by_file=a.id == stem)
 
 
 def _check_regular(path: Path) -> None:
@@ -144,17 +150,27 @@ def _check_regular(path: Path) -> None:
         raise ArticleError(str(path), "not a regular file")  # a FIFO would block forever
 
 
-def _decode(raw: bytes) -> tuple[str, str]:
-    for encoding in ("utf-8", "cp1252", "latin-1"):
-        try:
-            return raw.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
-    raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
+def _decode(raw: bytes, name: str, line: int | None = None) -> tuple[str, str]:
+    """UTF-8, else the encoding charset-normalizer finds (cp1252, Shift-JIS, GB18030, …);
+    refused when it cannot tell with confidence, rather than decoded into mojibake."""
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(raw).best()
+    if best is None or best.chaos > MAX_CHAOS:
+        raise ArticleError(name, "not UTF-8, and its encoding cannot be told with confidence: "
+                           "save it as UTF-8", line=line)
+    return raw.decode(best.encoding), best.encoding
 
 
-def _jsonl_lines(path: Path, max_bytes: int) -> Iterator[tuple[int, str, str]]:
-    """(line number, text, encoding) of each non-blank line, read with bounded memory."""
+def _jsonl_lines(path: Path, max_bytes: int
+                 ) -> Iterator[tuple[int, str | ArticleError, str]]:
+    """(line number, text, encoding) of each non-blank line, read with bounded memory; a
+    line over the limit comes as an ``ArticleError`` in place of its text (and is skipped
+    unread)."""
     name = str(path)
     try:
         with path.open("rb") as fh:
@@ -168,40 +184,70 @@ def _jsonl_lines(path: Path, max_bytes: int) -> Iterator[tuple[int, str, str]]:
                     return
                 lineno += 1
                 if len(raw) > max_bytes and not raw.endswith(b"\n"):
-                    raise ArticleError(name, f"line is over the {max_bytes / 1e6:.1f} MB "
-                                       "limit for one article", line=lineno)
+                    while raw and not raw.endswith(b"\n"):  # the rest of the long line
+                        raw = fh.readline(max_bytes + 1)
+                    yield lineno, ArticleError(name, f"line is over the {max_bytes / 1e6:.1f} "
+                                               "MB limit for one article", line=lineno), ""
+                    continue
                 if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
                     raw = raw[3:]
                 if raw.strip():
-                    text, encoding = _decode(raw)
+                    try:
+                        text, encoding = _decode(raw, name, lineno)
+                    except ArticleError as e:
+                        yield lineno, e, ""
+                        continue
                     yield lineno, text, encoding
     except OSError as e:
         raise ArticleError(name, _os_reason(e)) from e
 
 
-def _jsonl_articles(path: Path, max_bytes: int) -> Iterator[Article]:
-    name, stem = str(path), path.stem
+def _jsonl_articles(path: Path, max_bytes: int,
+                    on_bad_record: Callable[[ArticleError], None] | None) -> Iterator[Article]:
+    """A feed's articles. With ``on_bad_record``, a line that cannot be used (invalid JSON,
+    no text, an id seen before, too long) is reported to it and skipped, and the other lines
+    are read, the way bulk APIs report per-item errors; without it, the first bad line fails
+    the whole file before anything is yielded."""
+    name = str(path)
 
-    def articles() -> Iterator[Article]:
+    def records() -> Iterator[tuple[int, Article | ArticleError]]:
         for lineno, line, encoding in _jsonl_lines(path, max_bytes):
+            if isinstance(line, ArticleError):
+                yield lineno, line
+                continue
             try:
                 obj = json.loads(line)
+                article = article_from_object(obj, None, name, lineno)
             except json.JSONDecodeError as e:
-                raise ArticleError(name, f"invalid JSON: {e.msg}", line=lineno) from e
-            article = article_from_object(obj, f"{stem}-{lineno}", name, lineno)
-            yield _with(article, path=name, encoding=encoding)
+                yield lineno, ArticleError(name, f"invalid JSON: {e.msg}", line=lineno)
+                continue
+            except ArticleError as e:
+                yield lineno, e
+                continue
+            yield lineno, _with(article, path=str(path.resolve()), encoding=encoding)
 
-    # First pass: validate every line, keeping only ids. Second pass: stream.
+    # First pass: validate every line, keeping only ids. Second pass: stream the good ones.
     ids: dict[str, int] = {}
-    for n, article in enumerate(articles(), start=1):
-        if article.id in ids:
-            raise ArticleError(name, f"id {article.id!r} appears twice (articles {ids[article.id]}"
-                               f" and {n})")
-        ids[article.id] = n
-    if not ids:
+    bad: dict[int, ArticleError] = {}
+    for lineno, item in records():
+        if isinstance(item, Article) and item.id in ids:
+            item = ArticleError(name, f"id {item.id!r} appears twice (lines {ids[item.id]} "
+                                f"and {lineno})", line=lineno)
+        if isinstance(item, ArticleError):
+            if on_bad_record is None:
+                raise item
+            bad[lineno] = item
+        else:
+            ids[item.id] = lineno
+    if not ids and not bad:
         raise ArticleError(name, "file is empty" if path.stat().st_size == 0
                            else "file holds no JSON lines")
-    yield from articles()
+    if on_bad_record is not None:  # else ``bad`` is empty: the first one raised
+        for lineno in sorted(bad):
+            on_bad_record(bad[lineno])
+    for lineno, item in records():
+        if lineno not in bad and isinstance(item, Article):
+            yield item
 
 
 def _with(article: Article, **changes: Any) -> Article:
@@ -211,14 +257,18 @@ def _with(article: Article, **changes: Any) -> Article:
 
 
 _DATE_MARK = re.compile(r"\A\s*date:?\s+(\d{4}-\d{2}-\d{2})\b[ \t]*", re.IGNORECASE)
-# "Tokyo, Jan. 31 (Jiji Press)--"
+# "Tokyo, Jan. 31 (Jiji Press)--", "LONDON, March 3 (Reuters) - ", "BEIJING, March 3
+# (Xinhua) -- ": a place, a day and an agency in brackets, then a dash.
 _DATELINE_AGENCY = re.compile(
     r"(?P<place>[A-Z][\w .'-]{1,40}?),\s+(?P<day>[A-Z][a-z]{2,4}\.?\s+\d{1,2})\s+"
-    r"\((?P<agency>[^)\n]{2,60})\)\s*(?:--|—|–)\s*"
+    r"\((?P<agency>[^)\n]{2,60})\)(?:\s*(?:--|—|–)|\s+-)\s*"
 )
-# "TOKYO — " / "LONDON (Reuters) - "
+# "WASHINGTON (AP) — ", "PARIS (AFP) - ", "TOKYO (Kyodo) -- ": a place in capitals and an
+# agency; or "TOKYO — The ...": capitals and a long dash before a capitalised word. A bare
+# hyphen without an agency is not a dateline ("NASA - the agency said").
 _DATELINE_CAPS = re.compile(
-    r"(?P<place>[A-Z][A-Z .'-]{1,40}?)(?:\s+\((?P<agency>[^)\n]{2,60})\))?\s+(?:—|–|--|-)\s+"
+    r"(?P<place>[A-Z][A-Z .'-]{1,40}?)(?:\s+\((?P<agency>[^)\n]{2,60})\)\s+(?:—|–|--|-)\s+"
+    r"|\s+(?:—|–|--)\s+(?=[A-Z\"“]))"
 )
 _COPYRIGHT = re.compile(
     r"(?:\s+END)?\s*\[\s*(?:Copyright|©)\s+(?P<owner>[^\]\n]{2,80})\]\s*\Z", re.IGNORECASE
@@ -237,7 +287,7 @@ def parse_plain(text: str, stem: str, name: str = "") -> Article:
     start += len(text[start:end]) - len(text[start:end].lstrip())
     title: str | None = None
     # A short first line followed by a blank line is a headline.
-    head = re.match(r"([^\n]{3,200})\n[ \t]*\n", text[start:end])
+    head = re.match(r"([^\r\n]{3,200})\r?\n[ \t]*\r?\n", text[start:end])
     if head and not head.group(1).rstrip().endswith((".", ":", ";", ",")):
         title = head.group(1).strip()
         start += head.end()
@@ -254,9 +304,11 @@ def parse_plain(text: str, stem: str, name: str = "") -> Article:
     if c:
         source = source or _outlet_name(c.group("owner"))
         end = c.start()
-    else:
+    elif m or dateline:
+        # A closing credit ("— The Yomiuri Shimbun/ANN") only in wire copy (a date marker or
+        # a dateline), and never a sentence ("— March 3, officials said.").
         credit = _CREDIT.search(text, start, end)
-        if credit:
+        if credit and not credit.group("credit").rstrip().endswith((".", "!", "?", ",")):
             source = source or _outlet_name(credit.group("credit"))
             end = credit.start()
     body = text[start:end].strip()
@@ -291,7 +343,7 @@ def title_from_lead(body: str) -> str:
 def parse_markdown(text: str, stem: str, name: str) -> Article:
     meta: dict[str, Any] = {}
     start = 0
-    fm = re.match(r"\A---[ \t]*\n(.*?\n)---[ \t]*\n", text, re.DOTALL)
+    fm = re.match(r"\A---[ \t]*\r?\n(.*?\r?\n)---[ \t]*\r?\n", text, re.DOTALL)
     if fm:
         try:
             loaded = yaml.safe_load(fm.group(1))
@@ -302,7 +354,7 @@ def parse_markdown(text: str, stem: str, name: str) -> Article:
         meta = loaded or {}
         start = fm.end()
     title = _str_field(meta, "title", name)
-    head = re.match(r"\s*#[ \t]+([^\n]+)\n?", text[start:])
+    head = re.match(r"\s*#[ \t]+([^\r\n]+)\r?\n?", text[start:])
     if head:
         title = title or head.group(1).strip()
         start += head.end()
@@ -353,13 +405,15 @@ def parse_json(text: str, stem: str, name: str) -> list[Article]:
     if not items:
         raise ArticleError(name, "the JSON list holds no articles")
     many = len(items) > 1
-    return [
-        article_from_object(obj, f"{stem}-{i + 1}" if many else stem, name, None)
-        for i, obj in enumerate(items)
-    ]
+    return [article_from_object(obj, None if many else stem, name, None) for obj in items]
 
 
-def article_from_object(obj: Any, fallback_id: str, name: str, line: int | None) -> Article:
+def article_from_object(obj: Any, fallback_id: str | None, name: str,
+                        line: int | None) -> Article:
+    """``fallback_id``: the id when the object has none; ``None`` (articles of a feed or a
+    list) means one made from what identifies the article, not from where it sits in the
+    file: its ``url``, else its text (``url-…`` / ``text-…``, a SHA-256 prefix). So
+    tomorrow's feed.jsonl never replaces today's articles by position."""
     if not isinstance(obj, dict):
         raise ArticleError(name, "an article must be a JSON object", line=line)
     text = obj.get("text")
@@ -369,7 +423,7 @@ def article_from_object(obj: Any, fallback_id: str, name: str, line: int | None)
     raw_date = obj.get("date")
     try:
         return Article(
-            id=_str_field(obj, "id", name, line) or fallback_id,
+            id=_str_field(obj, "id", name, line) or fallback_id or _derived_id(obj, body),
             text=body,
             title=_str_field(obj, "title", name, line) or title_from_lead(body),
             date=normalize_date(raw_date, "date", name, line) if raw_date else None,
@@ -378,6 +432,13 @@ def article_from_object(obj: Any, fallback_id: str, name: str, line: int | None)
         )
     except ArticleError:
         raise
+
+
+def _derived_id(obj: dict[str, Any], body: str) -> str:
+    url = obj.get("url")
+    if isinstance(url, str) and url.strip():
+        return "url-" + hashlib.sha256(url.strip().encode()).hexdigest()[:16]
+    return "text-" + hashlib.sha256(body.encode()).hexdigest()[:16]
 
 
 def _str_field(obj: dict[str, Any], key: str, name: str, line: int | None = None) -> str | None:

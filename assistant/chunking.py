@@ -23,7 +23,7 @@ _ABBREVIATIONS = {
     "mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun", "e.g", "i.e",
     "cf", "al", "p", "pp", "ca",
 }
-_BOUNDARY = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])|\n[ \t]*\n")
+_BOUNDARY = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])|\r?\n[ \t]*\r?\n")
 
 
 @dataclass(frozen=True)
@@ -97,9 +97,12 @@ def chunk_article(
             break
         # Step back `overlap` sentences, but always move forward.
         i = max(j - overlap, i + 1)
+    # The content hash in the id: a new version of an article gets new chunk ids, so it is
+    # written beside the old one and the old chunks are removed only after it is committed.
+    version = article.content_hash[:12]
     return [
-        Chunk(id=f"{article.id}::{n}", article_id=article.id, index=n, start=s, end=e,
-              text=text[s:e])
+        Chunk(id=f"{article.id}::{version}::{n}", article_id=article.id, index=n, start=s,
+              end=e, text=text[s:e])
         for n, (s, e) in enumerate(spans)
     ]
 

@@ -61,19 +61,27 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--prune", is_flag=True, help="Remove articles whose files are gone.")
+@click.option("--prune", is_flag=True,
+              help="Also remove articles recorded from files under these paths that are gone.")
+@click.option("--dry-run", is_flag=True,
+              help="Say what would be added, updated and pruned; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 @click.option("--max-file-mb", type=float, help="Refuse files larger than this [5].")
 @settings_options
-def ingest(paths: tuple[str, ...], prune: bool, as_json: bool, max_file_mb: float | None,
-           settings: Settings) -> None:
+def ingest(paths: tuple[str, ...], prune: bool, dry_run: bool, as_json: bool,
+           max_file_mb: float | None, settings: Settings) -> None:
     """Ingest article files and folders (.txt .md .html .json .jsonl)."""
     from .runtime import Runtime
 
     if max_file_mb is not None:
         settings = settings.with_(max_file_mb=max_file_mb)
     runtime = Runtime.open(settings)
-    report = runtime.ingest(list(paths), prune=prune, progress=not as_json)
+    report = runtime.ingest(list(paths), prune=prune, progress=not as_json, dry_run=dry_run,
+                            on_wait=lambda m: click.echo(m, err=True))
+    verb = "would remove" if dry_run else "removed"
+    for item in report.pruned:
+        click.echo(f"{verb} {item['id']} ({item['path']} is gone or no longer holds it)",
+                   err=True)
     for item in report.skipped:
         click.echo(f"skipped {item['path']}: {item['reason']}", err=True)
     for note in report.notes:
@@ -82,7 +90,8 @@ def ingest(paths: tuple[str, ...], prune: bool, as_json: bool, max_file_mb: floa
         _emit_json(report.to_json())
     else:
         click.echo(
-            f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+            ("dry run, nothing written: " if dry_run else "")
+            + f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
             f"{report.removed} removed, {len(report.skipped)} skipped; "
             f"{report.chunks} chunks in the store"
         )

@@ -221,8 +221,13 @@ class LocalEmbedder:
                 n = len(encodings[i].ids)
                 ids[row, :n] = encodings[i].ids
                 mask[row, :n] = 1
-            with self._lock:
-                (hidden,) = self._session.run(None, {"input_ids": ids, "attention_mask": mask})
+            try:
+                with self._lock:
+                    (hidden,) = self._session.run(None, {"input_ids": ids,
+                                                         "attention_mask": mask})
+            except Exception as e:  # onnxruntime raises its own Fail/RuntimeException types
+                raise EmbeddingError(f"the embedding model failed on a batch of "
+                                     f"{len(idx)} texts: {e}") from e
             m = mask[:, :, None].astype(np.float32)
             pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
             norms = np.linalg.norm(pooled, axis=1, keepdims=True)

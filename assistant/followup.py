@@ -7,8 +7,9 @@ one, a history-aware rewrite covers the common shapes of a follow-up:
   starts with the same preposition: "What did Takaichi and Starmer agree on space?";
 - "what about the fighter?" puts the new object after the previous question's last
   preposition: "What did Takaichi and Starmer agree on the fighter?";
-- a question that leans on the history ("when will it be deployed?", pronouns, very short)
-  gets the previous question's content words added as context for retrieval.
+- a question that leans on the history ("when will it be deployed?", "and how long did it
+  last?": pronouns, very short) gets the previous question's content words added as context
+  for retrieval; a follow-up that is itself a question is never spliced into the last one.
 A question that stands on its own is left alone.
 """
 
@@ -40,7 +41,11 @@ def rewrite_followup(question: str, previous: Sequence[str]) -> str:
     lead = _LEAD.match(question)
     if lead and lead.end() > 0:
         rest = question[lead.end():].strip().rstrip("?.!").strip()
-        if rest and len(rest.split()) <= 6:
+        if rest and rest.split()[0].lower() in _QUESTION_WORDS:
+            # "And how long did it last?" is a question of its own, not an object to put
+            # into the previous one ("... agree on how long did it last?" reads as nonsense).
+            question = rest[0].upper() + rest[1:] + "?"
+        elif rest and len(rest.split()) <= 6:
             first = rest.split()[0].lower()
             if first in _PREPOSITIONS:
                 at = last.lower().rfind(f" {first} ")

@@ -7,13 +7,14 @@ killed at any point leaves no article half-visible, and the next run picks up wh
 
 from __future__ import annotations
 
+import hashlib
 import os
 import queue
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,8 @@ from .chunking import Chunk, chunk_article
 from .config import Settings
 from .embedding import Embedder
 from .errors import ArticleError
-from .store import ArticleRecord, Store
+from .news import CopyCheck
+from .store import ArticleRecord, Store, chunk_meta
 
 EMBED_BATCH_CHUNKS = 128
 
@@ -38,6 +40,7 @@ class IngestReport:
     seconds: float = 0.0
     chunks_written: int = 0
     notes: list[str] = field(default_factory=list)
+    pruned: list[dict[str, str]] = field(default_factory=list)  # {"id", "path"} removed
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -111,6 +114,13 @@ class Progress:
             self._bar.close()
 
 
+# (article id, text, metadata, vector) rows of the chunks a write added, the ids of the
+# chunks it removed, and the store generation before and after it: what the side index
+# needs to follow a write without comparing itself with the whole store.
+OnWrite = Callable[[list[tuple[str, str, dict[str, Any], Any]], list[str], str, str], None]
+LOOKUP_GROUP = 64  # articles whose registry records are read in one request
+
+
 def ingest(
     paths: Sequence[str | Path],
     store: Store,
@@ -118,17 +128,20 @@ def ingest(
     settings: Settings,
     prune: bool = False,
     progress: bool = False,
-    find_duplicate: Callable[[Article], tuple[str | None, str, list[str]]] | None = None,
-    records: Sequence[ArticleRecord] | None = None,
+    find_duplicate: Callable[[Article], CopyCheck] | None = None,
+    on_write: OnWrite | None = None,
+    dry_run: bool = False,
 ) -> IngestReport:
-    """``find_duplicate(article)`` -> (id of the article it re-publishes or None, its
-    signature, ids of stored articles that re-publish it). ``records``: the registry, when
-    the caller has just read it."""
+    """``find_duplicate(article)``: whether it re-publishes a stored article (``news``).
+    ``on_write``: called after each committed batch (the side index follows it).
+
+    The registry is read by key, a group of articles at a time, so the cost of a run is
+    that of what it reads, not of what the store already holds (``--prune`` alone reads
+    the records under the given paths)."""
     started = time.perf_counter()
     report = IngestReport()
     files = discover(paths, report)
-    known = {r.id: r for r in (store.articles() if records is None else records)}
-    bar = Progress(_estimate_articles(files), enabled=progress)
+    bar = Progress(_estimate_articles(files), enabled=progress and not dry_run)
     seen_ids: dict[str, str] = {}
     scanned_paths: set[str] = set()
     noted: set[str] = set()
@@ -136,7 +149,7 @@ def ingest(
     pending_chunks = 0
     max_bytes = int(settings.max_file_mb * 1_000_000)
 
-    writer = _Writer(store, report, bar, started, find_duplicate)
+    writer = _Writer(store, report, bar, started, find_duplicate, on_write)
 
     def flush() -> None:
         nonlocal pending_chunks
@@ -149,44 +162,102 @@ def ingest(
         pending_chunks = 0
 
     try:
-        for path, article in stream_articles(files, max_bytes, report):
-            scanned_paths.add(str(path))
-            if article.id in seen_ids:
-                first = seen_ids[article.id]
-                report.skipped.append({
-                    "path": str(path),
-                    "reason": f"duplicate id {article.id!r} (first seen in {first})",
-                })
-                continue
-            seen_ids[article.id] = str(path)
-            if article.encoding != "utf-8" and str(path) not in noted:
-                noted.add(str(path))
-                report.notes.append(f"{path}: not valid UTF-8, read as {article.encoding}")
-            old = known.get(article.id)
-            if old is not None and old.hash == article.content_hash:
-                report.unchanged += 1
-                bar.update(1, 0.0)
-                continue
-            chunks = chunk_article(article, embedder.count_tokens, settings.chunk_tokens,
-                                   settings.chunk_overlap_sentences)
-            pending.append((article, chunks, old is not None))
-            pending_chunks += len(chunks)
-            if pending_chunks >= EMBED_BATCH_CHUNKS:
-                flush()
+        for group in _groups(stream_articles(files, max_bytes, report), LOOKUP_GROUP):
+            known = store.records([article.id for _, article in group])
+            for path, article in group:
+                where = str(path.resolve())
+                scanned_paths.add(where)
+                if article.named_by_file and _name_taken(article, where, seen_ids, known):
+                    # Two files of one name in two folders are two articles: the second
+                    # one's id gets its folder's tag instead of replacing the first.
+                    article = replace(article, id=f"{article.id}~{_folder_tag(path)}")
+                    known.update(store.records([article.id]))
+                if article.id in seen_ids:
+                    first = seen_ids[article.id]
+                    report.skipped.append({
+                        "path": str(path),
+                        "reason": f"duplicate id {article.id!r} (first seen in {first})",
+                    })
+                    continue
+                seen_ids[article.id] = where
+                if article.encoding != "utf-8" and str(path) not in noted:
+                    noted.add(str(path))
+                    report.notes.append(f"{path}: not valid UTF-8, read as {article.encoding}")
+                old = known.get(article.id)
+                if old is not None and old.hash == article.content_hash:
+                    report.unchanged += 1
+                    bar.update(1, 0.0)
+                    continue
+                if dry_run:
+                    report.updated += old is not None
+                    report.added += old is None
+                    continue
+                chunks = chunk_article(article, embedder.count_tokens, settings.chunk_tokens,
+                                       settings.chunk_overlap_sentences)
+                pending.append((article, chunks, old is not None))
+                pending_chunks += len(chunks)
+                if pending_chunks >= EMBED_BATCH_CHUNKS:
+                    flush()
         flush()
     finally:
         writer.close()
         bar.close()
     if prune:
-        for record in known.values():
-            gone = record.path and not Path(record.path).exists()
-            dropped = record.path in scanned_paths and record.id not in seen_ids
-            if gone or dropped:
-                store.delete_article(record.id)
-                report.removed += 1
+        for record in prunable(store.articles(), paths, scanned_paths, seen_ids):
+            report.pruned.append({"id": record.id, "path": record.path or ""})
+            if not dry_run:
+                writer.delete(record.id)
+            report.removed += 1
     report.chunks = store.chunk_count()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def prunable(records: Iterable[ArticleRecord], roots: Sequence[str | Path],
+             scanned: set[str], seen_ids: dict[str, str]) -> list[ArticleRecord]:
+    """The articles this run could have seen and did not: recorded from a file under one of
+    the given paths that is gone, or from a file read now that no longer holds them. Other
+    records (other folders, uploads, other machines' files in server mode) are left alone."""
+    bases = [Path(r).resolve() for r in roots]
+    out = []
+    for record in records:
+        if not record.path:
+            continue
+        where = Path(record.path)
+        if not any(where == b or b in where.parents for b in bases):
+            continue
+        if not where.exists() or (record.path in scanned and record.id not in seen_ids):
+            out.append(record)
+    return out
+
+
+def _name_taken(article: Article, where: str, seen_ids: dict[str, str],
+                known: dict[str, ArticleRecord]) -> bool:
+    """Whether another file, still there, already holds the id this file's name gives to
+    other content. (A file whose old path is gone is an update of its article: it moved.)"""
+    first = seen_ids.get(article.id)
+    if first is not None:
+        return first != where
+    record = known.get(article.id)
+    if record is None or not record.path or record.hash == article.content_hash:
+        return False  # a new id, or the same article again (from a copy of its file)
+    other = Path(record.path).resolve()
+    return str(other) != where and other.exists()
+
+
+def _folder_tag(path: Path) -> str:
+    return hashlib.sha256(str(path.resolve().parent).encode()).hexdigest()[:8]
+
+
+def _groups(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    group: list[Any] = []
+    for item in items:
+        group.append(item)
+        if len(group) >= size:
+            yield group
+            group = []
+    if group:
+        yield group
 
 
 class _Writer:
@@ -194,16 +265,22 @@ class _Writer:
 
     ONNX Runtime releases the GIL while it embeds, so the store's writes (Chroma, SQLite)
     overlap the next batch's embedding instead of adding to it. Errors are re-raised by
-    ``submit`` or ``close`` in the caller's thread."""
+    ``submit`` or ``close`` in the caller's thread.
+
+    Order of a write, so that a reader sees the old version of an article or the new one,
+    never none and never half: new chunks (new ids: the id holds the content hash), then the
+    registry record (the commit marker readers check hits against), then the old version's
+    chunks are removed."""
 
     def __init__(self, store: Store, report: IngestReport, bar: Progress, started: float,
-                 find_duplicate: Callable[[Article], tuple[str | None, str, list[str]]] | None
-                 ) -> None:
+                 find_duplicate: Callable[[Article], CopyCheck] | None,
+                 on_write: OnWrite | None) -> None:
         self.store = store
         self.report = report
         self.bar = bar
         self.started = started
         self.find_duplicate = find_duplicate
+        self.on_write = on_write
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=1)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
@@ -217,6 +294,13 @@ class _Writer:
         self._queue.put(None)
         self._thread.join()
         self._raise()
+
+    def delete(self, article_id: str) -> None:
+        """Removes an article (after ``close``), and tells the side index."""
+        gone = self.store.delete_article(article_id)
+        before, after = self.store.bump_generation()
+        if self.on_write is not None:
+            self.on_write([], gone, before, after)
 
     def _raise(self) -> None:
         if self._error is not None:
@@ -237,20 +321,25 @@ class _Writer:
 
     def _write(self, batch: list[tuple[Article, list[Chunk], bool]], vectors: Any) -> None:
         store, report = self.store, self.report
-        store.remove_orphans([article.id for article, _, _ in batch])
         at = 0
-        items, commits = [], []
+        items, commits, bands = [], [], []
+        rows: list[tuple[str, str, dict[str, Any], Any]] = []
         remark: list[tuple[str, str]] = []
         for article, chunks, _ in batch:
-            duplicate_of, signature, copies = (self.find_duplicate(article)
-                                               if self.find_duplicate else (None, "", []))
-            remark += [(copy, article.id) for copy in copies]
-            items.append((article, chunks, vectors[at : at + len(chunks)]))
-            commits.append((article, len(chunks), duplicate_of, signature))
+            check = self.find_duplicate(article) if self.find_duplicate else CopyCheck()
+            remark += [(copy, article.id) for copy in check.copies]
+            part = vectors[at : at + len(chunks)]
+            items.append((article, chunks, part))
+            commits.append((article, len(chunks), check.original, check.signature))
+            bands.append(check.bands)
+            rows += [(c.id, c.text, chunk_meta(article, c), v)
+                     for c, v in zip(chunks, part, strict=True)]
             at += len(chunks)
         store.add_batch(items)
-        # Registry records last: an article is visible only once all its chunks are stored.
-        store.commit_articles(commits)
+        # Registry records next: an article is visible only once all its chunks are stored.
+        store.commit_articles(commits, bands)
+        gone = store.remove_stale_chunks([a.id for a, _, _ in batch],
+                                         keep={c.id for _, chunks, _ in batch for c in chunks})
         for copy, original in remark:
             store.mark_duplicate(copy, original)
         for _, chunks, is_update in batch:
@@ -259,7 +348,9 @@ class _Writer:
                 report.updated += 1
             else:
                 report.added += 1
-        store.bump_generation()
+        before, after = store.bump_generation()
+        if self.on_write is not None:
+            self.on_write(rows, gone, before, after)
         elapsed = time.perf_counter() - self.started
         self.bar.update(len(batch), report.chunks_written / elapsed if elapsed else 0.0)
 
@@ -267,10 +358,14 @@ class _Writer:
 def stream_articles(
     files: Sequence[Path], max_bytes: int, report: IngestReport
 ) -> Iterator[tuple[Path, Article]]:
-    """(file, article) pairs; a file that cannot be read goes to ``report.skipped`` whole."""
+    """(file, article) pairs; a file that cannot be read goes to ``report.skipped`` whole,
+    a bad record of a feed alone (with its line number)."""
+    def bad_record(e: ArticleError) -> None:
+        report.skipped.append({"path": e.path, "reason": _reason(e)})
+
     for path in files:
         try:
-            for article in read_articles(path, max_bytes):
+            for article in read_articles(path, max_bytes, on_bad_record=bad_record):
                 yield path, article
         except ArticleError as e:
             report.skipped.append({"path": str(path), "reason": _reason(e)})

@@ -24,11 +24,13 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from .errors import StoreError
 from .store import Hit
 from .text import stem_words, stems
 
@@ -53,6 +55,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     day INTEGER NOT NULL, source TEXT, date TEXT, title TEXT, url TEXT,
     start INTEGER NOT NULL, end_ INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS chunks_day ON chunks (day);
+CREATE INDEX IF NOT EXISTS chunks_source ON chunks (source);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
     terms, text UNINDEXED, tokenize = 'unicode61 remove_diacritics 2');
 CREATE VIRTUAL TABLE IF NOT EXISTS vocab USING fts5vocab(fts, 'row');
@@ -62,7 +65,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS vocab USING fts5vocab(fts, 'row');
 # words; measured on the dev sets, ranking its candidates again this way kept retrieval as
 # it was (docs/tuning.md).
 K1, B = 1.5, 0.75
-LAYOUT = "fts5-snowball-lucene-2"  # changes when the tables change: an old index is rebuilt
+LAYOUT = "fts5-snowball-lucene-3"  # changes when the tables change: an old index is rebuilt
 CANDIDATES = 10  # times the asked-for number of chunks, taken from FTS5's own ranking
 
 
@@ -136,24 +139,60 @@ class LexicalIndex:
     # -- writing -----------------------------------------------------------------------
     def sync(self, store: ChunkSource, generation: str | None = None) -> tuple[int, int]:
         """Brings the index to the store's generation by adding the chunks it lacks and
-        removing those the store no longer has. Returns (added, removed)."""
-        from filelock import FileLock
-
+        removing those the store no longer has (the catch-up of a process that did not make
+        the write itself). Returns (added, removed)."""
         wanted = store.generation() if generation is None else generation
-        if self.generation == wanted:
-            return 0, 0
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with self._lock, FileLock(str(self.folder / "write.lock"), timeout=600):
-            wanted = store.generation()  # another writer may have moved it meanwhile
+        with self._translated():
             if self.generation == wanted:
                 return 0, 0
-            db = self._db()
-            have = {cid for (cid,) in db.execute("SELECT chunk_id FROM chunks")}
-            stored = store.chunk_ids()
-            gone = sorted(have - stored)
-            new = sorted(stored - have)
-            self._apply(store.chunks_by_id(new) if new else iter(()), gone, wanted)
-            return len(new), len(gone)
+            with self._locked():
+                return self._catch_up(store)
+
+    def follow(self, store: ChunkSource, rows: Sequence[tuple[str, str, dict[str, Any],
+                                                          np.ndarray]],
+               gone: Sequence[str], before: str, after: str) -> None:
+        """Applies a write this process just made to the store (``rows`` added, ``gone``
+        removed, the store's generation moved from ``before`` to ``after``): the cost is
+        that of the write. When the index was not at ``before`` (another process wrote in
+        between), it catches up by comparison instead."""
+        with self._translated(), self._locked():
+            if self.generation == before:
+                self._apply(rows, gone, after)
+            else:
+                self._catch_up(store)
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        """OS and SQLite errors (a full disk, a folder without write permission, a locked
+        or damaged database) as our ``StoreError``, naming the index's folder."""
+        try:
+            yield
+        except (OSError, sqlite3.Error) as e:
+            raise StoreError(f"the side index in {self.folder} cannot be written or read: "
+                             f"{e}") from e
+
+    def _locked(self) -> Any:
+        from contextlib import ExitStack
+
+        from filelock import FileLock
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        stack = ExitStack()
+        stack.enter_context(self._lock)
+        stack.enter_context(FileLock(str(self.folder / "write.lock"), timeout=600))
+        return stack
+
+    def _catch_up(self, store: ChunkSource) -> tuple[int, int]:
+        wanted = store.generation()  # another writer may have moved it meanwhile
+        if self.generation == wanted:
+            return 0, 0
+        db = self._db()
+        have = {cid for (cid,) in db.execute("SELECT chunk_id FROM chunks")}
+        stored = store.chunk_ids()
+        gone = sorted(have - stored)
+        new = sorted(stored - have)
+        self._apply(store.chunks_by_id(new) if new else iter(()), gone, wanted)
+        return len(new), len(gone)
 
     def _apply(self, rows: Iterable[tuple[str, str, dict[str, Any], np.ndarray]],
                gone: Sequence[str], generation: str) -> None:
@@ -175,6 +214,18 @@ class LexicalIndex:
             length = int(self._meta("terms") or 0)
             for i in range(0, len(gone), 500):
                 part = list(gone[i : i + 500])
+                marks = ",".join("?" * len(part))
+                length -= int(db.execute(
+                    "SELECT coalesce(sum(length(terms) - length(replace(terms, ' ', '')) + 1), 0) "
+                    f"FROM fts WHERE terms != '' AND rowid IN (SELECT row FROM chunks WHERE "
+                    f"chunk_id IN ({marks}))", part).fetchone()[0])
+                db.execute(f"DELETE FROM fts WHERE rowid IN (SELECT row FROM chunks WHERE "
+                           f"chunk_id IN ({marks}))", part)
+                db.execute(f"DELETE FROM chunks WHERE chunk_id IN ({marks})", part)
+            # A chunk id written again (the same content re-ingested after a crash) replaces
+            # its row: the old row's text leaves the FTS table with it.
+            for i in range(0, len(added), 500):
+                part = [cid for cid, *_ in added[i : i + 500]]
                 marks = ",".join("?" * len(part))
                 length -= int(db.execute(
                     "SELECT coalesce(sum(length(terms) - length(replace(terms, ' ', '')) + 1), 0) "
@@ -207,10 +258,7 @@ class LexicalIndex:
 
     def clear(self) -> None:
         """An empty index (the next ``sync`` fills it): also drops unused vector rows."""
-        from filelock import FileLock
-
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with self._lock, FileLock(str(self.folder / "write.lock"), timeout=600):
+        with self._translated(), self._locked():
             self._db().executescript("BEGIN IMMEDIATE; DELETE FROM chunks; DELETE FROM fts; "
                                      "DELETE FROM meta WHERE key != 'layout'; COMMIT;")
             self._vector_file.unlink(missing_ok=True)
@@ -312,6 +360,11 @@ class LexicalIndex:
                                        (f'terms : "{stem}"*',)).fetchone()[0])
             out[word] = count
         return out, total
+
+    def sources(self) -> list[str]:
+        """Every outlet the index holds (one indexed scan, for outlets named in questions)."""
+        return [s for (s,) in self._db().execute(
+            "SELECT DISTINCT source FROM chunks WHERE source IS NOT NULL ORDER BY source")]
 
     def count(self) -> int:
         return int(self._db().execute("SELECT count(*) FROM chunks").fetchone()[0])

@@ -193,6 +193,8 @@ class OpenAIEmbedder:
         return max(1, len(text) // 4)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:  # nothing to ask the endpoint (and a shape it cannot infer)
+            return np.zeros((0, self.dim or 0), dtype=np.float32)
         out: list[list[float]] = []
         for i in range(0, len(texts), self.batch_size):
             try:

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import base64
 import calendar
+import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -328,23 +329,40 @@ def _topic(a: str, b: str, unit: str) -> str:
     return " ".join([*shared[:5], f"({unit or 'figure'})"])
 
 
+@dataclass(frozen=True)
+class CopyCheck:
+    """What copy detection says of an article about to be written."""
+
+    original: str | None = None  # the stored article it re-publishes
+    signature: str = ""  # its MinHash signature, encoded
+    bands: tuple[str, ...] = ()  # its LSH band keys, stored to be found by key
+    copies: tuple[str, ...] = ()  # stored articles that turn out to re-publish it
+
+
 class NearDuplicates:
-    """Finds re-published copies among the articles of a store (MinHash LSH, datasketch)."""
+    """Finds re-published copies (MinHash LSH over word 5-shingles, datasketch's MinHash).
+
+    The store is asked by key, never read whole: each signature is cut into LSH bands
+    (``bands``), the registry keeps each article's band keys, and ``check`` asks the store
+    only for the articles that share a band with the new one (``lookup``), then compares
+    their signatures. Cost per article is independent of the store's size. Articles of the
+    running batch, not yet in the registry, are remembered here until the run ends."""
 
     NUM_PERM = 64
     THRESHOLD = 0.8
     SCHEME = "affine32"  # stored signatures are read back with the scheme they were made with
+    # Bands and rows per band as datasketch's MinHashLSH chooses them for this threshold
+    # and permutation count (b=5, r=11): the same candidates as the in-memory LSH had.
+    BANDS, ROWS = 5, 11
 
-    def __init__(self, known: Sequence[tuple[str, str | None, str]]) -> None:
-        """``known``: (article id, date, encoded signature) of what the store holds."""
-        from datasketch import MinHashLSH
-
-        self._lsh = MinHashLSH(threshold=self.THRESHOLD, num_perm=self.NUM_PERM)
+    def __init__(self, lookup: Callable[[list[str]], Sequence[tuple[str, str | None, str]]]
+                 ) -> None:
+        """``lookup(band keys)``: (article id, date, encoded signature) of the stored
+        articles sharing any of those band keys."""
+        self._lookup = lookup
         self._dates: dict[str, str] = {}
-        self._signatures: dict[str, Any] = {}
-        for article_id, day, encoded in known:
-            if encoded:
-                self._insert(article_id, day, self.decode(encoded))
+        self._signatures: dict[str, Any] = {}  # this run's articles
+        self._by_band: dict[str, set[str]] = {}
 
     @classmethod
     def signature(cls, text: str) -> Any:
@@ -355,6 +373,14 @@ class NearDuplicates:
         m = MinHash(num_perm=cls.NUM_PERM, scheme=cls.SCHEME)
         m.update_batch(list(shingles))
         return m
+
+    @classmethod
+    def bands(cls, m: Any) -> list[str]:
+        """One key per band: the band's number and a digest of its rows of hash values."""
+        values = np.asarray(m.hashvalues, dtype=np.uint32)
+        return [f"{i}:" + hashlib.blake2b(values[i * cls.ROWS : (i + 1) * cls.ROWS].tobytes(),
+                                          digest_size=8).hexdigest()
+                for i in range(cls.BANDS)]
 
     @staticmethod
     def encode(m: Any) -> str:
@@ -367,24 +393,30 @@ class NearDuplicates:
         values = np.frombuffer(base64.b64decode(encoded), dtype=np.uint32)
         return MinHash(num_perm=cls.NUM_PERM, hashvalues=values, scheme=cls.SCHEME)
 
-    def _insert(self, article_id: str, day: str | None, m: Any) -> None:
-        if article_id in self._signatures:
-            self._lsh.remove(article_id)
-        self._lsh.insert(article_id, m)
-        self._signatures[article_id] = m
-        self._dates[article_id] = day or "9999-99-99"
-
-    def check(self, article: Article) -> tuple[str | None, str, list[str]]:
-        """(the article this one copies, its signature, articles that turn out to copy it).
+    def check(self, article: Article) -> CopyCheck:
+        """The article this one copies, its signature and bands, articles that copy it.
 
         The earliest report is the original. An article found to be earlier than reports
         already stored becomes their original, so they are returned to be re-marked."""
         m = self.signature(article.text)
-        similar = [c for c in self._lsh.query(m) if c != article.id
-                   and self._signatures[c].jaccard(m) >= self.THRESHOLD]
+        keys = self.bands(m)
+        candidates: dict[str, tuple[str, Any]] = {}
+        for other, day, encoded in self._lookup(keys):
+            if encoded and other != article.id:
+                candidates[other] = (day or "9999-99-99", self.decode(encoded))
+        for key in keys:
+            for other in self._by_band.get(key, ()):
+                if other != article.id:
+                    candidates[other] = (self._dates[other], self._signatures[other])
+        similar = {c: day for c, (day, sig) in candidates.items()
+                   if sig.jaccard(m) >= self.THRESHOLD}
         mine = (article.date or "9999-99-99", article.id)
-        earlier = [c for c in similar if (self._dates[c], c) < mine]
-        later = [c for c in similar if (self._dates[c], c) > mine]
-        original = min(earlier, key=lambda c: (self._dates[c], c)) if earlier else None
-        self._insert(article.id, article.date, m)
-        return original, self.encode(m), ([] if original else later)
+        earlier = [c for c, day in similar.items() if (day, c) < mine]
+        later = [c for c, day in similar.items() if (day, c) > mine]
+        original = min(earlier, key=lambda c: (similar[c], c)) if earlier else None
+        self._signatures[article.id] = m
+        self._dates[article.id] = article.date or "9999-99-99"
+        for key in keys:
+            self._by_band.setdefault(key, set()).add(article.id)
+        return CopyCheck(original=original, signature=self.encode(m), bands=tuple(keys),
+                         copies=() if original else tuple(later))

@@ -119,8 +119,23 @@ class Retriever:
         pool = max(t.pool, k)
         dense = self.dense(query_vector, pool, filters)
         lexical = self.lexical.search(query, pool, filters)
+        if copies is None:
+            dense, lexical, copies = self._committed(dense, lexical)
         return rank_articles([(dense, t.dense_weight), (lexical, t.lexical_weight)], k, t,
-                             copies or {}, favoured)
+                             copies, favoured)
+
+    def _committed(self, *rankings: list[Hit]) -> tuple[Any, ...]:
+        """The rankings without chunks no reader may see (an article not committed yet, or
+        not any more; an older version's chunks during an update), and which of their
+        articles re-publish another. Asked of the registry by key, for these articles only."""
+        records = self.store.records(list({h.article_id for hits in rankings for h in hits}))
+
+        def visible(hit: Hit) -> bool:
+            record = records.get(hit.article_id)
+            return record is not None and chunk_version(hit.chunk_id) in ("", record.hash[:12])
+
+        copies = {a: r.duplicate_of for a, r in records.items() if r.duplicate_of}
+        return (*([h for h in hits if visible(h)] for hits in rankings), copies)
 
 
 def rank_articles(ranked_lists: Sequence[tuple[list[Hit], float]], k: int,
@@ -196,6 +211,13 @@ def fuse(ranked_lists: Sequence[tuple[list[Hit], float]], k: int) -> list[Hit]:
             first.setdefault(hit.chunk_id, hit)
     order = sorted(scores, key=lambda cid: -scores[cid])[:k]
     return [replace(first[cid], score=round(scores[cid], 6)) for cid in order]
+
+
+def chunk_version(chunk_id: str) -> str:
+    """The content-hash prefix in a chunk id (``<article>::<version>::<n>``; "" for ids
+    written before versions were)."""
+    parts = chunk_id.rsplit("::", 2)
+    return parts[1] if len(parts) == 3 else ""
 
 
 def _meta_of(hit: Hit) -> dict[str, Any]:

@@ -6,7 +6,8 @@ import hashlib
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -24,7 +25,7 @@ from .llm import ChatModel
 from .news import NearDuplicates, Scope, question_scope
 from .prompts import render
 from .retrieve import Filters, LexicalIndex, Retriever
-from .store import ArticleRecord, Hit, Store
+from .store import Hit, Store
 from .text import content_terms
 
 
@@ -87,17 +88,55 @@ class Runtime:
             return answerer
 
     def ingest(self, paths: Sequence[str | Path], prune: bool = False,
-               progress: bool = False) -> IngestReport:
-        # One ingestion at a time per process: two uploads of the same article must not
-        # both decide it is new. Questions keep being answered meanwhile.
-        with self._ingest_lock:
-            records = self.store.articles()
-            copies = NearDuplicates([(r.id, r.date, r.minhash) for r in records])
-            report = ingest(paths, self.store, self.embedder, self.settings, prune=prune,
-                            progress=progress, find_duplicate=copies.check, records=records)
-            if report.added or report.updated or report.removed:
-                self.retriever.refresh()  # the BM25 side index follows the store
-        return report
+               progress: bool = False, dry_run: bool = False,
+               on_wait: Callable[[str], None] | None = None) -> IngestReport:
+        # One writer at a time per store: two uploads of the same article must not both
+        # decide it is new, and two processes on one embedded Chroma store are not safe
+        # (Chroma issue #3792). A second writer waits; ``on_wait`` is told why.
+        with self._ingest_lock, self._writer_lock(on_wait):
+            self.store.ensure_copy_bands(_bands_of)
+            copies = NearDuplicates(self._sharing_bands)
+            return ingest(paths, self.store, self.embedder, self.settings, prune=prune,
+                          progress=progress, find_duplicate=copies.check,
+                          on_write=self._follow, dry_run=dry_run)
+
+    def remove(self, article_id: str) -> None:
+        """Takes an article out of the store and the side index."""
+        with self._ingest_lock, self._writer_lock(None):
+            gone = self.store.delete_article(article_id)
+            before, after = self.store.bump_generation()
+            self._follow([], gone, before, after)
+
+    @contextmanager
+    def _writer_lock(self, on_wait: Callable[[str], None] | None) -> Iterator[None]:
+        from filelock import FileLock, Timeout
+
+        folder = lexical_folder(self.settings)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(f"{folder}.writer.lock")
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            if on_wait is not None:
+                on_wait("another process is writing to this store; waiting for it to finish")
+            lock.acquire()
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def _catch_up(self, generation: str) -> None:
+        """Brings the side index to the store's generation, unless this process is writing:
+        then its writer applies each batch as it commits, and a question must not wait on
+        the writer's lock or compare the whole store meanwhile."""
+        if not self._ingest_lock.locked():
+            self.retriever.refresh(generation)
+
+    def _follow(self, rows: list[Any], gone: list[str], before: str, after: str) -> None:
+        self.retriever.lexical.follow(self.store, rows, gone, before, after)
+
+    def _sharing_bands(self, keys: list[str]) -> list[tuple[str, str | None, str]]:
+        return [(r.id, r.date, r.minhash) for r in self.store.sharing_bands(keys)]
 
     @property
     def generative(self) -> GenerativeAnswerer:
@@ -110,15 +149,14 @@ class Runtime:
             return answerer
 
     def _retrieve(self, question: str, top_k: int | None, filters: Filters | None,
-                  records: list[ArticleRecord], generation: str,
-                  favoured: tuple[str, str] | None = None) -> tuple[Any, list[Hit]]:
+                  generation: str, favoured: tuple[str, str] | None = None
+                  ) -> tuple[Any, list[Hit]]:
         k = top_k or self.settings.top_k
         retriever = self.retriever
-        retriever.refresh(generation)
+        self._catch_up(generation)
         query_vector = self.embedder.embed([question])[0]
-        copies = {r.id: r.duplicate_of for r in records if r.duplicate_of}
-        return query_vector, retriever.retrieve(question, k, filters, query_vector, copies,
-                                                favoured)
+        return query_vector, retriever.retrieve(question, k, filters, query_vector,
+                                                favoured=favoured)
 
     def _absent(self, question: str) -> list[str]:
         """The question's words that no chunk of the store holds (as written), leaving out
@@ -146,24 +184,22 @@ class Runtime:
                 return rewritten.splitlines()[0]
         return rewrite_followup(question, [q for q, _ in history])
 
-    def _records(self) -> tuple[str, list[ArticleRecord]]:
-        """The store's generation and its registry, re-read only when the generation changes."""
-        generation = self.store.generation()
-        cached = self._parts.get("records")
+    def _sources(self, generation: str) -> list[str]:
+        """The outlets of the store (from the side index), re-read when the store changes."""
+        cached = self._parts.get("sources")
         if cached is None or cached[0] != generation:
-            cached = (generation, self.store.articles())
-            self._parts["records"] = cached
-        records: list[ArticleRecord] = cached[1]
-        return generation, records
+            self._catch_up(generation)
+            cached = (generation, self.retriever.lexical.sources())
+            self._parts["sources"] = cached
+        sources: list[str] = cached[1]
+        return sources
 
-    def scope(self, question: str, filters: Filters | None,
-              records: list[ArticleRecord] | None = None, today: date | None = None
-              ) -> Scope:
+    def scope(self, question: str, filters: Filters | None, today: date | None = None,
+              generation: str | None = None) -> Scope:
         """Explicit filters, completed by what the question says (dates, outlet, "latest",
         "this week" read against ``today``), and the question's topic without those
         phrases."""
-        records = self._records()[1] if records is None else records
-        sources = sorted({r.source for r in records if r.source})
+        sources = self._sources(generation or self.store.generation())
         said = question_scope(question, sources, today)
         given = filters or Filters()
         merged = Filters(since=given.since or said.filters.since,
@@ -181,11 +217,10 @@ class Runtime:
         started = time.perf_counter()
         asked = question
         question = self.standalone(question, history)
-        generation, records = self._records()  # one look at the store per question
-        scope = self.scope(question, filters, records, today)
+        generation = self.store.generation()  # one look at the store's state per question
+        scope = self.scope(question, filters, today, generation)
         filters, prefer_recent, topic = scope.filters, scope.prefer_recent, scope.topic
-        query_vector, hits = self._retrieve(topic, top_k, filters, records, generation,
-                                            scope.favoured)
+        query_vector, hits = self._retrieve(topic, top_k, filters, generation, scope.favoured)
         retrieved = time.perf_counter()
 
         def extractive() -> Answer:
@@ -206,18 +241,17 @@ class Runtime:
         done = time.perf_counter()
         answer.question = asked
         answer.standalone_question = question
-        answer.copies = self._copies(answer, records)
+        answer.copies = self._copies(answer)
         answer.timings_ms = {"retrieve": (retrieved - started) * 1000,
                              "generate": (done - retrieved) * 1000,
                              "total": (done - started) * 1000}
         yield answer
 
-    @staticmethod
-    def _copies(answer: Answer, records: list[ArticleRecord]) -> dict[str, list[str]]:
+    def _copies(self, answer: Answer) -> dict[str, list[str]]:
         """For each cited article, where else it was published (syndicated copies)."""
-        cited = {c.article_id for c in answer.citations}
+        cited = sorted({c.article_id for c in answer.citations})
         out: dict[str, list[str]] = {}
-        for r in records:
+        for r in self.store.copies_of(cited):
             if r.duplicate_of in cited:
                 out.setdefault(r.duplicate_of, []).append(
                     f"{r.source or r.title} ({r.date or 'undated'}, {r.id})")
@@ -229,6 +263,10 @@ class Runtime:
             if isinstance(event, Answer):
                 return event
         raise AssertionError("ask_stream always ends with an Answer")  # pragma: no cover
+
+
+def _bands_of(encoded: str) -> list[str]:
+    return NearDuplicates.bands(NearDuplicates.decode(encoded))
 
 
 def _empty_window(filters: Filters) -> str:

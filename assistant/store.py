@@ -14,7 +14,7 @@ Two collections per name:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -137,6 +137,42 @@ class Store:
         records = [_record(i, m) for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)]
         return sorted(records, key=lambda r: (r.date or "", r.id))
 
+    def records(self, ids: Sequence[str]) -> dict[str, ArticleRecord]:
+        """The registry records of these articles, by key (absent ids are left out)."""
+        if not ids:
+            return {}
+        try:
+            got = self._registry.get(ids=list(dict.fromkeys(ids)), include=["metadatas"])
+        except Exception as e:
+            raise _translate(e, self.label) from e
+        return {i: _record(i, m) for i, m in zip(got["ids"], got["metadatas"] or [],
+                                                 strict=True)}
+
+    def sharing_bands(self, keys: Sequence[str]) -> list[ArticleRecord]:
+        """Articles whose copy-detection band keys include any of ``keys``."""
+        clauses = [{f"lsh{i}": key} for i, key in enumerate(keys)]
+        if not clauses:
+            return []
+        where = clauses[0] if len(clauses) == 1 else {"$or": clauses}
+        try:
+            got = self._registry.get(where=where, include=["metadatas"])
+        except Exception as e:
+            raise _translate(e, self.label) from e
+        return [_record(i, m) for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)]
+
+    def copies_of(self, ids: Sequence[str]) -> list[ArticleRecord]:
+        """Articles recorded as re-publishing any of these."""
+        if not ids:
+            return []
+        wanted = list(dict.fromkeys(ids))
+        where = ({"duplicate_of": wanted[0]} if len(wanted) == 1
+                 else {"duplicate_of": {"$in": wanted}})
+        try:
+            got = self._registry.get(where=where, include=["metadatas"])
+        except Exception as e:
+            raise _translate(e, self.label) from e
+        return [_record(i, m) for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)]
+
     def generation(self) -> str:
         """Changes whenever articles are committed or deleted (by any process): side indexes
         built for another generation are stale. One small request, cheap enough per query."""
@@ -147,13 +183,18 @@ class Store:
         except Exception as e:
             raise _translate(e, self.label) from e
 
-    def bump_generation(self) -> None:
+    def bump_generation(self) -> tuple[str, str]:
+        """A new generation tag; returns (the tag before, the new one)."""
         try:
-            meta = dict(self._registry.metadata or {})
+            registry = self.client.get_collection(self.name + _REGISTRY_SUFFIX,
+                                                  embedding_function=None)
+            meta = dict(registry.metadata or {})
+            before = str(meta.get("generation", "0"))
             meta["generation"] = uuid.uuid4().hex
-            self._registry.modify(metadata=meta)
+            registry.modify(metadata=meta)
         except Exception as e:
             raise _translate(e, self.label) from e
+        return before, str(meta["generation"])
 
     def article_text(self, article_id: str) -> str | None:
         try:
@@ -176,21 +217,54 @@ class Store:
                        signature: str = "") -> None:
         self.commit_articles([(article, chunks, duplicate_of, signature)])
 
-    def commit_articles(self, items: Sequence[tuple[Article, int, str | None, str]]) -> None:
+    def commit_articles(self, items: Sequence[tuple[Article, int, str | None, str]],
+                        bands: Sequence[Sequence[str]] | None = None) -> None:
         """Registry records for articles whose chunks are all written: the commit marker.
-        Each item: (article, chunk count, id of the article it copies, MinHash signature)."""
+        Each item: (article, chunk count, id of the article it copies, MinHash signature);
+        ``bands``: each article's copy-detection band keys, stored as ``lsh<i>`` fields so
+        that ``sharing_bands`` finds candidates by key."""
         if not items:
             return
-        metas = [{
+        metas: list[dict[str, Any]] = [{
             "title": a.title, "date": a.date or "", "date_int": a.date_int,
             "source": a.source or "", "url": a.url or "", "dateline": a.dateline or "",
             "path": a.path or "", "hash": a.content_hash, "chunks": n,
             "duplicate_of": dup or "", "minhash": sig,
         } for a, n, dup, sig in items]
+        for meta, keys in zip(metas, bands or [()] * len(metas), strict=True):
+            meta.update({f"lsh{i}": key for i, key in enumerate(keys)})
         try:
             self._registry.upsert(ids=[a.id for a, *_ in items],
                                   documents=[a.text for a, *_ in items], metadatas=metas,
                                   embeddings=[[1.0]] * len(items))
+        except Exception as e:
+            raise _translate(e, self.label) from e
+
+    def ensure_copy_bands(self, bands_of: Callable[[str], list[str]]) -> None:
+        """Stores written before copy detection asked by key lack the band keys: add them
+        once, from each record's signature (the only whole read of the registry, once)."""
+        try:
+            registry = self.client.get_collection(self.name + _REGISTRY_SUFFIX,
+                                                  embedding_function=None)
+            if (registry.metadata or {}).get("copy_bands") == "1":
+                return
+            got = self._registry.get(include=["metadatas"])
+            ids, metas = [], []
+            for i, m in zip(got["ids"], got["metadatas"] or [], strict=True):
+                m = dict(m or {})
+                if m.get("minhash") and "lsh0" not in m:
+                    m.update({f"lsh{n}": key for n, key in enumerate(bands_of(m["minhash"]))})
+                    ids.append(i)
+                    metas.append(m)
+            for n in range(0, len(ids), _WRITE_BATCH):
+                self._registry.update(ids=ids[n : n + _WRITE_BATCH],
+                                      metadatas=metas[n : n + _WRITE_BATCH])
+            registry = self.client.get_collection(self.name + _REGISTRY_SUFFIX,
+                                                  embedding_function=None)
+            fresh = dict(registry.metadata or {})
+            fresh["copy_bands"] = "1"
+            registry.modify(metadata=fresh)
+            self._registry = registry
         except Exception as e:
             raise _translate(e, self.label) from e
 
@@ -206,25 +280,37 @@ class Store:
         except Exception as e:
             raise _translate(e, self.label) from e
 
-    def delete_article(self, article_id: str) -> None:
-        """Chunks first, registry record last: a crash in between leaves a re-ingestable state."""
+    def delete_article(self, article_id: str) -> list[str]:
+        """Registry record first, so readers stop seeing the article at once (hits of an
+        article without a record are dropped), then its chunks; returns their ids. The
+        caller bumps the generation. A crash in between leaves chunks no reader shows,
+        removed by the next write of that id or by ``assistant reindex``."""
         try:
-            self._chunks.delete(where={"article_id": article_id})
             self._registry.delete(ids=[article_id])
+            got = self._chunks.get(where={"article_id": article_id}, include=[])
+            if got["ids"]:
+                self._chunks.delete(ids=got["ids"])
         except Exception as e:
             raise _translate(e, self.label) from e
-        self.bump_generation()
+        return list(got["ids"])
 
-    def remove_orphans(self, article_ids: Sequence[str]) -> None:
-        """Chunks of these articles left by an interrupted or superseded write."""
+    def remove_stale_chunks(self, article_ids: Sequence[str], keep: set[str]) -> list[str]:
+        """Deletes the chunks of these articles that are not in ``keep`` (an older version's,
+        or leftovers of an interrupted write); returns their ids. Asked by article, so the
+        cost is that of the articles, not of the store."""
         if not article_ids:
-            return
-        where = ({"article_id": article_ids[0]} if len(article_ids) == 1
-                 else {"article_id": {"$in": list(article_ids)}})
+            return []
+        wanted = list(dict.fromkeys(article_ids))
+        where = ({"article_id": wanted[0]} if len(wanted) == 1
+                 else {"article_id": {"$in": wanted}})
         try:
-            self._chunks.delete(where=where)
+            got = self._chunks.get(where=where, include=[])
+            stale = [cid for cid in got["ids"] if cid not in keep]
+            if stale:
+                self._chunks.delete(ids=stale)
         except Exception as e:
             raise _translate(e, self.label) from e
+        return stale
 
     # ------------------------------------------------------------ chunks
 
@@ -243,12 +329,7 @@ class Store:
                     id_=chunk.id,
                     text=chunk.text,
                     embedding=vector.tolist(),
-                    metadata={
-                        "article_id": article.id, "title": article.title,
-                        "date": article.date or "", "date_int": article.date_int,
-                        "source": article.source or "", "url": article.url or "",
-                        "start": chunk.start, "end": chunk.end, "index": chunk.index,
-                    },
+                    metadata=chunk_meta(article, chunk),
                     start_char_idx=chunk.start,
                     end_char_idx=chunk.end,
                 )
@@ -345,6 +426,16 @@ class Store:
             cosine = 1.0 + float(np.log(max(sim, 1e-12)))
             hits.append(hit_from(node.node_id, node.get_content(), meta, cosine))
         return hits
+
+
+def chunk_meta(article: Article, chunk: Chunk) -> dict[str, Any]:
+    """The metadata a chunk is stored with (and the side index reads back)."""
+    return {
+        "article_id": article.id, "title": article.title,
+        "date": article.date or "", "date_int": article.date_int,
+        "source": article.source or "", "url": article.url or "",
+        "start": chunk.start, "end": chunk.end, "index": chunk.index,
+    }
 
 
 def hit_from(chunk_id: str, text: str, meta: dict[str, Any], score: float) -> Hit:

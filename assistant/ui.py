@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import ipaddress
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -201,6 +202,14 @@ def render_library(records: list[Any]) -> str:
             f"<th>Chunks</th></tr></thead><tbody>{rows}</tbody></table>")
 
 
+
+_log = logging.getLogger("assistant.ui")
+
+
+def _internal(e: Exception) -> str:
+    return (f"Something went wrong on our side ({type(e).__name__}); the question was not "
+            "answered. The app keeps running; the details are in its log.")
+
 class App:
     """The handlers, over one shared ``Runtime``."""
 
@@ -242,8 +251,7 @@ class App:
         if not article_id:
             raise gr.Error("Choose an article to remove.")
         try:
-            self.runtime.store.delete_article(article_id)
-            self.runtime.retriever.refresh()
+            self.runtime.remove(article_id)
         except AssistantError as e:
             raise gr.Error(str(e)) from None
         return (f"removed {article_id}", *self.refresh())
@@ -282,11 +290,16 @@ class App:
                     yield chat, turns, gr.skip(), ""
                 else:
                     answer = event
+            texts = self.runtime.store.article_texts([c.article_id for c in answer.citations])
         except AssistantError as e:
             chat[-1] = {"role": "assistant", "content": "⚠ " + escape_md(str(e))}
             yield chat, turns, gr.skip(), ""
             return
-        texts = self.runtime.store.article_texts([c.article_id for c in answer.citations])
+        except Exception as e:  # a bug of ours: a message, never a stuck "…" bubble
+            _log.exception("answering %r failed", message)
+            chat[-1] = {"role": "assistant", "content": "⚠ " + escape_md(_internal(e))}
+            yield chat, turns, gr.skip(), ""
+            return
         chat[-1] = {"role": "assistant", "content": render_answer(answer)}
         turns = [*turns, [answer.standalone_question or message, answer.answer]]
         yield chat, turns, render_evidence(answer, texts), ""
@@ -298,6 +311,9 @@ class App:
             answer = self.runtime.ask(question, int(top_k), self.filters(since, until))
         except AssistantError as e:
             raise gr.Error(str(e)) from None
+        except Exception as e:
+            _log.exception("answering %r failed", question)
+            raise gr.Error(_internal(e)) from None
         return answer.to_json()
 
 

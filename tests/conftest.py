@@ -27,9 +27,10 @@ from .fake_openai import API_KEY, FakeOpenAI
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
-SHARED = ROOT.parent / "shared"
-PG_ARTICLES = SHARED / "corpora" / "pg_essays" / "articles.jsonl"
-PG_FIXTURES = SHARED / "corpora" / "pg_essays" / "fixtures_dev.jsonl"
+# What the tests read lives in the repository (tests/data/*/README.md say where it came
+# from), so that a clone runs its own tests without ../shared.
+PG_ARTICLES = ROOT / "tests" / "data" / "pg_subset" / "articles.jsonl"
+PG_FIXTURES = ROOT / "tests" / "data" / "pg_subset" / "fixtures_dev.jsonl"
 SEED_FIXTURES = ROOT / "tests" / "data" / "seeds_dev.jsonl"  # copied from ../shared/fixtures
 NEWS_SUBSET = ROOT / "tests" / "data" / "news_subset"  # three weeks of news_dev: its README
 JIJI = "000_ed6bfef44506447c"
@@ -61,7 +62,8 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 def pg_subset(path: Path, size: int = PG_SUBSET_SIZE) -> Path:
-    """The essays the dev fixtures cite plus the first others, as a JSONL file."""
+    """The essays the dev fixtures cite plus the first others (up to ``size``, at most the
+    60 of tests/data/pg_subset), as a JSONL file."""
     cited = {s for f in read_jsonl(PG_FIXTURES) for s in f["sources"]}
     essays = read_jsonl(PG_ARTICLES)
     chosen = [e for e in essays if e["id"] in cited]

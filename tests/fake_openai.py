@@ -126,7 +126,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif "reference answer" in prompt.lower() and "score" in prompt.lower():
             text = "4.0\nThe answer matches the reference."  # llama-index's correctness judge
         elif "YES" in prompt and "NO" in prompt and "context" in prompt.lower():
-            text = "YES"  # llama-index's faithfulness judge
+            text = judge_faithfulness(prompt)  # llama-index's faithfulness judge
         else:
             text = read_answer(prompt)
             if model == "bogus-cite":
@@ -173,6 +173,18 @@ class _Handler(BaseHTTPRequestHandler):
         write(b"data: [DONE]\n\n")
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+
+
+def judge_faithfulness(prompt: str) -> str:
+    """What a careful judge says to llama-index's faithfulness prompt: YES when the
+    information's content words are in the context, else NO (so the score can be 0)."""
+    if "refine the existing answer" in prompt:
+        return "YES" if "YES" in prompt.split("We have the opportunity")[0][-20:] else "NO"
+    asked = prompt.rsplit("Information:", 1)[-1]
+    info, _, context = asked.partition("Context:")
+    wanted = {w for w in re.findall(r"[a-z]{4,}", info.lower())}
+    have = set(re.findall(r"[a-z]{4,}", context.lower()))
+    return "YES" if wanted and len(wanted & have) >= 0.8 * len(wanted) else "NO"
 
 
 class FakeOpenAI(ThreadingHTTPServer):

@@ -205,3 +205,14 @@ def test_extractive_follow_ups_are_rewritten(seeds_runtime: Runtime) -> None:
     follow = seeds_runtime.ask("and on space?", history=[(CYBER, first.answer)])
     assert follow.standalone_question == "What did Takaichi and Starmer agree on space?"
     assert "space" in follow.answer.lower() and follow.citations
+
+
+@pytest.mark.parametrize("follow_up", ["And how long did it last?", "and when will it start?",
+                                       "But who signed it?"])
+def test_a_follow_up_question_is_never_spliced_into_the_last_one(follow_up: str) -> None:
+    from assistant.followup import rewrite_followup
+
+    rewritten = rewrite_followup(follow_up, [CYBER])
+    asked = follow_up.split(maxsplit=1)[1].rstrip("?")
+    assert rewritten.lower().startswith(asked.lower())  # the reader's own question, first
+    assert "agree on" not in rewritten.split("(")[0]

@@ -104,13 +104,22 @@ def test_changed_content_replaces_chunks_and_prune_removes(tmp_path: Path, embed
     assert any("Chevening House" in t for t in texts)
     assert not any("Chequers" in t for t in texts)
     assert runtime.store.article_text(JIJI) is not None
+    elsewhere = tmp_path / "elsewhere"  # an article from another folder, its file gone
+    elsewhere.mkdir()
+    (elsewhere / "story.md").write_text("# A story\n\nFrom another folder, kept by prune.\n")
+    assert runtime.ingest([elsewhere]).added == 1
+    (elsewhere / "story.md").unlink()
     (folder / f"{YOMIURI}.txt").unlink()
     kept = runtime.ingest([folder])
     assert kept.removed == 0  # without --prune nothing goes
+    dry = runtime.ingest([folder], prune=True, dry_run=True)
+    assert dry.removed == 1 and [p["id"] for p in dry.pruned] == [YOMIURI]
+    assert len(runtime.store.articles()) == 3  # a dry run writes nothing
     pruned = runtime.ingest([folder], prune=True)
     assert pruned.removed == 1
-    assert [r.id for r in runtime.store.articles()] == [JIJI]
-    assert all(m["article_id"] == JIJI for _, _, m in runtime.store.iter_chunks())
+    # Only what this run could have seen: the other folder's article stays.
+    assert sorted(r.id for r in runtime.store.articles()) == sorted([JIJI, "story"])
+    assert {m["article_id"] for _, _, m in runtime.store.iter_chunks()} == {JIJI, "story"}
 
 
 def test_a_collection_refuses_a_second_embedding_model(tmp_path: Path, embedder) -> None:
@@ -145,7 +154,8 @@ def test_the_other_input_kinds(tmp_path: Path) -> None:
     c = parse_file(tmp_path / "c.json")[0]
     assert (c.id, c.date) == ("cid", "2026-03-05")
     d = parse_file(tmp_path / "d.jsonl")
-    assert [x.id for x in d] == ["d-1", "x2"] and d[1].source == "Wire"
+    assert d[0].id.startswith("text-") and d[0].id != "d-1"  # not its position in the file
+    assert d[1].id == "x2" and d[1].source == "Wire"
     e = parse_file(tmp_path / "e.html")[0]
     assert e.title == "Page title" and e.date == "2026-04-01" and e.source == "Example Times"
     assert "harbour" in e.text
@@ -156,17 +166,104 @@ def test_bad_files_are_named_and_the_rest_is_ingested(tmp_path: Path) -> None:
     shutil.copytree(SEEDS, folder)
     (folder / "empty.txt").write_text("")
     (folder / "binary.txt").write_bytes(b"\x00\x01\x02binary")
-    (folder / "bad.jsonl").write_text('{"text": "ok"}\n{not json\n')
+    (folder / "bad.jsonl").write_text('{"text": "A good line of the feed."}\n{not json\n'
+                                      '{"title": "no text"}\n{"text": "Another good one."}\n')
     (folder / "notext.json").write_text('{"title": "no text"}')
     proc = run_cli("ingest", str(folder), str(tmp_path / "missing.txt"), "--json",
                    index=tmp_path / "index", check_status=1)
     report = json.loads(proc.stdout)
-    reasons = {Path(s["path"]).name: s["reason"] for s in report["skipped"]}
-    assert report["added"] == 2
+    reasons = {Path(s["path"]).name: s["reason"] for s in report["skipped"]
+               if Path(s["path"]).name != "bad.jsonl"}
+    # The feed's two good lines are ingested; each bad one is named with its line.
+    assert report["added"] == 4
+    feed = [s["reason"] for s in report["skipped"] if Path(s["path"]).name == "bad.jsonl"]
+    assert len(feed) == 2 and feed[0].startswith("line 2: invalid JSON")
+    assert feed[1].startswith("line 3:") and "'text'" in feed[1]
     assert reasons["empty.txt"] == "file is empty"
     assert "binary" in reasons["binary.txt"]
-    assert reasons["bad.jsonl"].startswith("line 2: invalid JSON")
     assert "'text'" in reasons["notext.json"]
     assert reasons["missing.txt"] == "no such file or directory"
     assert "Traceback" not in proc.stderr
     assert "empty.txt: file is empty" in proc.stderr
+
+
+def test_a_feed_without_ids_never_replaces_yesterdays_articles(tmp_path: Path,
+                                                              embedder) -> None:
+    """Ids of a feed's articles come from what they are (url, else text), not from their line:
+    tomorrow's feed.jsonl adds its stories beside today's, and a story seen again is
+    unchanged."""
+    runtime = make_runtime(Settings(index_dir=tmp_path / "index"), embedder)
+    feed = tmp_path / "feed.jsonl"
+    monday = [{"text": "The harbour reopened after repairs.", "url": "https://x.test/harbour"},
+              {"text": "A rail strike was called off late on Wednesday."}]
+    feed.write_text("".join(json.dumps(o) + "\n" for o in monday))
+    assert runtime.ingest([feed]).added == 2
+    tuesday = [{"text": "The city council approved a new budget."}, monday[1]]
+    feed.write_text("".join(json.dumps(o) + "\n" for o in tuesday))
+    report = runtime.ingest([feed])
+    assert (report.added, report.updated, report.unchanged) == (1, 0, 1)
+    texts = {runtime.store.article_text(r.id) for r in runtime.store.articles()}
+    assert texts == {monday[0]["text"], monday[1]["text"], tuesday[0]["text"]}
+
+
+def test_two_files_of_one_name_in_two_folders_are_two_articles(tmp_path: Path,
+                                                              embedder) -> None:
+    runtime = make_runtime(Settings(index_dir=tmp_path / "index"), embedder)
+    for folder, text in [("monday", "The harbour reopened."), ("tuesday", "The strike ended.")]:
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "report.txt").write_text(text + " More of the story follows.\n")
+    first = runtime.ingest([tmp_path / "monday"])
+    second = runtime.ingest([tmp_path / "tuesday"])  # another day's report.txt
+    assert (first.added, second.added, second.updated, second.skipped) == (1, 1, 0, [])
+    both = runtime.ingest([tmp_path / "monday", tmp_path / "tuesday"])
+    assert (both.unchanged, both.added, both.skipped) == (2, 0, [])
+    texts = sorted(runtime.store.article_text(r.id) or "" for r in runtime.store.articles())
+    assert [t.split()[1] for t in texts] == ["harbour", "strike"]
+
+
+def test_encodings_are_detected_or_refused_and_crlf_is_read(tmp_path: Path) -> None:
+    from assistant.errors import ArticleError
+
+    japanese = ("東京、1月31日（時事通信）高市早苗首相は英国のスターマー首相と会談し、"
+                "サイバー分野での協力で合意した。")
+    (tmp_path / "sjis.txt").write_bytes(japanese.encode("shift_jis"))
+    assert parse_file(tmp_path / "sjis.txt")[0].text == japanese  # not cp1252 mojibake
+    (tmp_path / "noise.txt").write_bytes(bytes(range(128, 256)) * 3)
+    with pytest.raises(ArticleError, match="encoding cannot be told"):
+        parse_file(tmp_path / "noise.txt")
+    # Windows line ends: front matter, the heading and paragraph breaks are all seen.
+    (tmp_path / "crlf.md").write_bytes(
+        b"---\r\ntitle: Harbour reopens\r\ndate: 2026-03-02\r\nsource: Coastal Herald\r\n"
+        b"---\r\nThe harbour reopened on Monday.\r\n\r\nBoats returned within hours.\r\n")
+    md = parse_file(tmp_path / "crlf.md")[0]
+    assert (md.title, md.date, md.source) == ("Harbour reopens", "2026-03-02", "Coastal Herald")
+    assert md.text.startswith("The harbour") and "---" not in md.text
+    (tmp_path / "crlf.txt").write_bytes(b"Harbour reopens\r\n\r\nThe harbour reopened on "
+                                        b"Monday.\r\n\r\nBoats returned within hours.\r\n")
+    txt = parse_file(tmp_path / "crlf.txt")[0]
+    assert txt.title == "Harbour reopens" and txt.text.startswith("The harbour")
+    assert [txt.text[s:e] for s, e in split_sentences(txt.text)] == [
+        "The harbour reopened on Monday.", "Boats returned within hours."]
+
+
+@pytest.mark.parametrize(("text", "dateline", "source", "lead"), [
+    ("WASHINGTON (AP) — The Senate passed the bill.", "WASHINGTON", "AP", "The Senate"),
+    ("PARIS (AFP) - French farmers blocked roads.", "PARIS", "AFP", "French farmers"),
+    ("LONDON, March 3 (Reuters) - Britain's economy grew.", "LONDON", "Reuters", "Britain's"),
+    ("TOKYO, March 3 (Kyodo) -- Japan's ruling party agreed.", "TOKYO", "Kyodo", "Japan's"),
+    ("BEIJING, March 3 (Xinhua) -- China launched a satellite.", "BEIJING", "Xinhua",
+     "China launched"),
+    # Not wire copy: nothing is cut or taken as an outlet.
+    ("NASA - the space agency - delayed the launch.", None, None, "NASA - the"),
+    ("The council met. No decision was reached — March 3, officials said.", None, None,
+     "The council"),
+])
+def test_agency_datelines_are_read_and_plain_text_is_left_whole(
+        text: str, dateline: str | None, source: str | None, lead: str) -> None:
+    from assistant.articles import parse_plain
+
+    article = parse_plain(text, "story")
+    assert (article.dateline, article.source) == (dateline, source)
+    assert article.text.startswith(lead)
+    if dateline is None:
+        assert article.text == text  # the whole text, its closing words included

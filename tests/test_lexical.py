@@ -39,24 +39,46 @@ def runtime(tmp_path: Path, embedder) -> Runtime:
     return rt
 
 
-def test_a_write_adds_only_what_it_adds(runtime: Runtime, tmp_path: Path) -> None:
+def test_a_write_adds_only_what_it_adds(runtime: Runtime, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
     lexical = runtime.retriever.lexical
     assert indexed_ids(runtime) == runtime.store.chunk_ids()
-    feed = tmp_path / "feed.jsonl"
-    feed.write_text(json.dumps(STORY) + "\n")
     before = lexical.count()
     runtime.store.bump_generation()  # nothing changed but the tag: nothing to do
     assert lexical.sync(runtime.store) == (0, 0)
+
+    # From here on, a write this process makes must not read the whole store (every chunk
+    # id, every registry record): it costs what it adds.
+    def whole(*_: object, **__: object) -> None:
+        raise AssertionError("a write read the whole store")
+
+    monkeypatch.setattr(runtime.store, "chunk_ids", whole)
+    monkeypatch.setattr(runtime.store, "articles", whole)
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text(json.dumps(STORY) + "\n")
     report = runtime.ingest([feed])
     assert report.added == 1
     assert lexical.count() == before + report.chunks_written
     hits = lexical.search("Port Ellis harbour repairs", 3)
     assert hits and hits[0].article_id == "harbour"
     assert hits[0].text in STORY["text"] or STORY["text"] in hits[0].text
-    runtime.store.delete_article("harbour")
-    assert lexical.sync(runtime.store) == (0, report.chunks_written)
+    assert lexical.generation == runtime.store.generation()
+
+    # An update with as many chunks as before: the old text leaves the index, the new is in.
+    changed = {**STORY, "text": STORY["text"].replace("Fishing boats", "Ferries")}
+    feed.write_text(json.dumps(changed) + "\n")
+    assert runtime.ingest([feed]).updated == 1
+    assert lexical.count() == before + report.chunks_written
+    texts = [h.text for h in lexical.search("Port Ellis harbour quay", 5)
+             if h.article_id == "harbour"]
+    assert texts and all("Ferries" in t and "Fishing" not in t for t in texts)
+
+    runtime.remove("harbour")
+    assert lexical.count() == before
     assert not [h for h in lexical.search("Port Ellis harbour", 5) if h.article_id == "harbour"]
+    monkeypatch.undo()
     assert indexed_ids(runtime) == runtime.store.chunk_ids()
+    assert lexical.sync(runtime.store) == (0, 0)
 
 
 def test_filters_apply_to_both_rankings(runtime: Runtime, embedder) -> None:

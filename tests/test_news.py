@@ -151,3 +151,28 @@ def test_articles_json_shows_the_copy(news: Runtime, tmp_path: Path) -> None:
     listed = json.loads(run_cli("articles", "--json", index=news.settings.index_dir).stdout)
     by_id = {a["id"]: a for a in listed}
     assert by_id["wire-copy"]["duplicate_of"] == "wire"
+
+
+def test_copies_across_runs_are_found_by_key(tmp_path: Path, embedder) -> None:
+    """Copy detection asks the registry for articles sharing an LSH band, run after run:
+    the later copy points at the original, and an original that arrives after its copy
+    becomes the copy's original."""
+    from datasketch import MinHashLSH
+
+    from assistant.news import NearDuplicates
+
+    lsh = MinHashLSH(threshold=NearDuplicates.THRESHOLD, num_perm=NearDuplicates.NUM_PERM)
+    assert (lsh.b, lsh.r) == (NearDuplicates.BANDS, NearDuplicates.ROWS)
+    runtime = make_runtime(Settings(index_dir=tmp_path / "index"), embedder)
+    for name, text in [("wire-copy.md", WIRE_COPY), ("wire.md", WIRE),
+                       ("harbour-a.md", HARBOUR_A)]:
+        (tmp_path / name).write_text(text)
+        runtime.ingest([tmp_path / name])
+    second_copy = tmp_path / "wire-copy-2.md"
+    second_copy.write_text(WIRE_COPY.replace("City Evening Post", "Morning Star").replace(
+        "date: 2026-03-06", "date: 2026-03-08"))
+    runtime.ingest([second_copy])
+    records = {r.id: r for r in runtime.store.articles()}
+    assert records["wire-copy"].duplicate_of == "wire"
+    assert records["wire-copy-2"].duplicate_of == "wire"
+    assert records["wire"].duplicate_of is None and records["harbour-a"].duplicate_of is None

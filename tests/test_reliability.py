@@ -79,14 +79,17 @@ def test_each_bad_file_is_named_with_its_reason(tmp_path: Path) -> None:
     reasons = {str(Path(s["path"]).relative_to(folder)): s["reason"] for s in report["skipped"]}
     assert reasons["blank.txt"] == "file holds only whitespace"
     assert reasons["huge.txt"] == "file is 1.2 MB, over the 1.0 MB limit"
-    assert reasons["dup.jsonl"].startswith("id 'same' appears twice")
-    assert reasons["sub/good.txt"].startswith("duplicate id 'good'")
+    # The feed's first line is ingested; the line that repeats its id is named.
+    assert reasons["dup.jsonl"] == "line 2: id 'same' appears twice (lines 1 and 2)"
+    assert "sub/good.txt" not in reasons  # another folder's good.txt is another article
     assert reasons["loop.txt"] == "too many levels of symbolic links"
     assert reasons["fifo.txt"] == "not a regular file"
-    assert report["added"] == 2  # good.txt and latin.txt
-    assert "latin.txt: not valid UTF-8, read as cp1252" in proc.stderr
+    assert report["added"] == 4  # good.txt, latin.txt, the feed's first line, sub/good.txt
+    assert "latin.txt: not valid UTF-8, read as cp125" in proc.stderr  # detected: cp1250/2
     listed = json.loads(run_cli("articles", "--json", index=tmp_path / "index").stdout)
-    assert sorted(a["id"] for a in listed) == ["good", "latin"]
+    assert sorted(a["id"].split("~")[0] for a in listed) == ["good", "good", "latin", "same"]
+    latin = next(a for a in listed if a["id"] == "latin")
+    assert latin["title"].startswith("Café owners")
     assert "Traceback" not in proc.stderr
 
 
@@ -128,7 +131,8 @@ def test_an_unreadable_file_is_reported() -> None:
     assert result["ids"] == ["ok"]
 
 
-def test_kill_9_mid_ingestion_then_rerun_matches_a_clean_run(tmp_path: Path) -> None:
+def test_kill_9_mid_ingestion_then_rerun_matches_a_clean_run(tmp_path: Path,
+                                                            embedder) -> None:
     essays = pg_subset(tmp_path / "essays.jsonl", 24)
     clean = json.loads(run_cli("ingest", str(essays), "--json", index=tmp_path / "clean").stdout)
     index = tmp_path / "killed"
@@ -147,6 +151,18 @@ def test_kill_9_mid_ingestion_then_rerun_matches_a_clean_run(tmp_path: Path) -> 
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
+    # What a reader sees right after the crash: the side index, repaired by comparison at
+    # its next look, agrees with the store, and no chunk of an uncommitted article shows.
+    reader = make_runtime(Settings(index_dir=index), embedder)
+    committed = {r.id for r in reader.store.articles()}
+    assert 0 < len(committed) < 24
+    reader.retriever.refresh()
+    lexical = reader.retriever.lexical
+    assert {c for (c,) in lexical._db().execute("SELECT chunk_id FROM chunks")} == \
+        reader.store.chunk_ids()
+    for question in ("How do startups raise money?", "What makes a good essay?"):
+        found = {h.article_id for h in reader.retriever.retrieve(question, 10)}
+        assert found and found <= committed
     resumed = json.loads(run_cli("ingest", str(essays), "--json", index=index).stdout)
     assert resumed["added"] + resumed["unchanged"] == clean["added"] == 24
     assert resumed["unchanged"] > 0  # the work done before the kill was kept
@@ -224,7 +240,26 @@ def test_secrets_stay_out_of_reprs_and_eval_reports(tmp_path: Path, fake_openai)
                       if p.is_file() and p.suffix in (".json", ".md"))
     assert "fact_recall" in written
     metrics = json.loads((tmp_path / "m.json").read_text())
-    assert metrics["judged"]["faithfulness"] == 1.0  # the judge ran through the fake server
+    # The judge ran through the server and found our quoted answer in its sources ...
+    assert metrics["judged"]["faithfulness"] == 1.0
+    # ... and the same judge scores an answer made up from outside the sources at 0.
+    from assistant.answer.model import Answer
+    from assistant.evaluate import Fixture, llm_judge
+    from assistant.llm import ChatModel
+    from assistant.store import Hit
+
+    chat = ChatModel.from_settings(Settings(openai_api_key=API_KEY, llm="openai",
+                                            openai_base_url=fake_openai.base_url,
+                                            llm_model="reader"))
+    seed = read_articles(SEEDS / f"{JIJI}.txt").__next__()
+    hit = Hit(f"{JIJI}::0", JIJI, seed.text, 0, len(seed.text), 1.0, seed.title, seed.date,
+              seed.source, None)
+    made_up = Answer(question="What did they agree on cyber?", abstained=False, mode="openai",
+                     answer="Both leaders promised to build a lunar colony before winter.",
+                     retrieved=[hit])
+    judged = llm_judge(chat.llm)(Fixture(id="c", question=made_up.question,
+                                                 answers=[["cyber"]], sources=[JIJI]), made_up)
+    assert judged["faithfulness"] == 0.0
     assert API_KEY not in written + proc.stdout + proc.stderr
 
 

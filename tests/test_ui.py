@@ -9,8 +9,10 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -186,19 +188,33 @@ def test_eight_people_ask_while_an_upload_ingests(app_url: str, app_index: Path,
                       "source: Example Daily\n---\nPort workers in Felixstowe walked out on "
                       "Friday in a dispute over shift patterns and pay.\n")
 
+    spans: dict[str, list[tuple[float, float]]] = {"ask": [], "upload": []}
+
+    def timed(kind: str, call: Any) -> Any:
+        started = time.monotonic()
+        try:
+            return call()
+        finally:
+            spans[kind].append((started, time.monotonic()))
+
     def ask(question: str) -> dict:
-        result = Client(app_url, verbose=False).predict(question, 5, "", "", api_name="/ask")
+        client = Client(app_url, verbose=False)
+        result = timed("ask", lambda: client.predict(question, 5, "", "", api_name="/ask"))
         return result if isinstance(result, dict) else json.loads(result)
 
     def ingest() -> str:
         client = Client(app_url, verbose=False)
-        return str(client.predict([handle_file(str(upload))], api_name="/ingest")[0])
+        return str(timed("upload", lambda: client.predict([handle_file(str(upload))],
+                                                          api_name="/ingest"))[0])
 
     with ThreadPoolExecutor(max_workers=9) as pool:
         upload_job = pool.submit(ingest)
         answers = list(pool.map(ask, questions))
         log = upload_job.result(timeout=300)
     assert "1 added" in log
+    # The questions really were answered while the upload ingested, not before or after it.
+    (up_start, up_end), = spans["upload"]
+    assert any(start < up_end and end > up_start for start, end in spans["ask"]), spans
     for question, answer in zip(questions, answers, strict=True):
         assert not answer["abstained"], question
         assert answer["citations"], question
