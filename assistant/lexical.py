@@ -212,20 +212,11 @@ class LexicalIndex:
         db.execute("BEGIN IMMEDIATE")
         try:
             length = int(self._meta("terms") or 0)
-            for i in range(0, len(gone), 500):
-                part = list(gone[i : i + 500])
-                marks = ",".join("?" * len(part))
-                length -= int(db.execute(
-                    "SELECT coalesce(sum(length(terms) - length(replace(terms, ' ', '')) + 1), 0) "
-                    f"FROM fts WHERE terms != '' AND rowid IN (SELECT row FROM chunks WHERE "
-                    f"chunk_id IN ({marks}))", part).fetchone()[0])
-                db.execute(f"DELETE FROM fts WHERE rowid IN (SELECT row FROM chunks WHERE "
-                           f"chunk_id IN ({marks}))", part)
-                db.execute(f"DELETE FROM chunks WHERE chunk_id IN ({marks})", part)
-            # A chunk id written again (the same content re-ingested after a crash) replaces
-            # its row: the old row's text leaves the FTS table with it.
-            for i in range(0, len(added), 500):
-                part = [cid for cid, *_ in added[i : i + 500]]
+            # Removed chunks, and chunk ids written again (the same content re-ingested
+            # after a crash): the old rows and their text leave the tables.
+            drop = [*gone, *(cid for cid, *_ in added)]
+            for i in range(0, len(drop), 500):
+                part = drop[i : i + 500]
                 marks = ",".join("?" * len(part))
                 length -= int(db.execute(
                     "SELECT coalesce(sum(length(terms) - length(replace(terms, ' ', '')) + 1), 0) "

@@ -111,6 +111,13 @@ class Store:
             )
         except Exception as e:
             raise _translate(e, self.label) from e
+        if (self._registry.metadata or {}).get("copy_bands") != "1":
+            try:
+                if self._registry.count() == 0:  # a new store: nothing to add bands to
+                    self._registry.modify(metadata={**(self._registry.metadata or {}),
+                                                    "copy_bands": "1"})
+            except Exception as e:
+                raise _translate(e, self.label) from e
         recorded = (self._chunks.metadata or {}).get("embed_model")
         if recorded and recorded != embed_model:
             raise ModelMismatch(
@@ -129,49 +136,39 @@ class Store:
 
     # ------------------------------------------------------------ registry
 
-    def articles(self) -> list[ArticleRecord]:
+    def _registry_records(self, **query: Any) -> list[ArticleRecord]:
+        """Registry records by ids or by a ``where`` on their metadata (no query: all)."""
         try:
-            got = self._registry.get(include=["metadatas"])
+            got = self._registry.get(include=["metadatas"], **query)
         except Exception as e:
             raise _translate(e, self.label) from e
-        records = [_record(i, m) for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)]
-        return sorted(records, key=lambda r: (r.date or "", r.id))
+        return [_record(i, m) for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)]
+
+    def articles(self) -> list[ArticleRecord]:
+        """Every record: for listings, prune and migrations, never on a write or a question."""
+        return sorted(self._registry_records(), key=lambda r: (r.date or "", r.id))
 
     def records(self, ids: Sequence[str]) -> dict[str, ArticleRecord]:
         """The registry records of these articles, by key (absent ids are left out)."""
         if not ids:
             return {}
-        try:
-            got = self._registry.get(ids=list(dict.fromkeys(ids)), include=["metadatas"])
-        except Exception as e:
-            raise _translate(e, self.label) from e
-        return {i: _record(i, m) for i, m in zip(got["ids"], got["metadatas"] or [],
-                                                 strict=True)}
+        return {r.id: r for r in self._registry_records(ids=list(dict.fromkeys(ids)))}
 
     def sharing_bands(self, keys: Sequence[str]) -> list[ArticleRecord]:
         """Articles whose copy-detection band keys include any of ``keys``."""
         clauses = [{f"lsh{i}": key} for i, key in enumerate(keys)]
         if not clauses:
             return []
-        where = clauses[0] if len(clauses) == 1 else {"$or": clauses}
-        try:
-            got = self._registry.get(where=where, include=["metadatas"])
-        except Exception as e:
-            raise _translate(e, self.label) from e
-        return [_record(i, m) for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)]
+        return self._registry_records(where=clauses[0] if len(clauses) == 1
+                                      else {"$or": clauses})
 
     def copies_of(self, ids: Sequence[str]) -> list[ArticleRecord]:
         """Articles recorded as re-publishing any of these."""
-        if not ids:
-            return []
         wanted = list(dict.fromkeys(ids))
-        where = ({"duplicate_of": wanted[0]} if len(wanted) == 1
-                 else {"duplicate_of": {"$in": wanted}})
-        try:
-            got = self._registry.get(where=where, include=["metadatas"])
-        except Exception as e:
-            raise _translate(e, self.label) from e
-        return [_record(i, m) for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)]
+        if not wanted:
+            return []
+        return self._registry_records(where={"duplicate_of": wanted[0]} if len(wanted) == 1
+                                      else {"duplicate_of": {"$in": wanted}})
 
     def generation(self) -> str:
         """Changes whenever articles are committed or deleted (by any process): side indexes

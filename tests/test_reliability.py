@@ -299,3 +299,37 @@ def test_serving_beyond_loopback_needs_a_password(tmp_path: Path) -> None:
                           env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "refusing to serve on 0.0.0.0 without a password" in proc.stderr
+
+
+def test_failures_below_our_code_become_messages_not_tracebacks(
+        tmp_path: Path, seeds_runtime, embedder, fake_openai, monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    from assistant.errors import EmbeddingError, StoreError
+    from assistant.lexical import LexicalIndex
+    from assistant.llm import OpenAIEmbedder
+
+    # ONNX Runtime refusing a batch (token ids past the vocabulary, a real INVALID_ARGUMENT
+    # from its Gather kernel): our EmbeddingError, naming the batch.
+    broken = type(embedder)()
+    broken._tokenizer = SimpleNamespace(  # type: ignore[assignment]
+        encode_batch=lambda texts: [SimpleNamespace(ids=[10**9]) for _ in texts])
+    with pytest.raises(EmbeddingError, match=r"embedding model failed.*INVALID_ARGUMENT"):
+        broken.embed(["a question"])
+    # The side index where its folder cannot be made (a file is in the way): StoreError.
+    blocked = tmp_path / "blocked"
+    blocked.write_text("not a folder")
+    with pytest.raises(StoreError, match="side index"):
+        LexicalIndex(blocked / "lexical").sync(seeds_runtime.store)
+    # Nothing to embed asks nothing of the endpoint.
+    remote = OpenAIEmbedder("text-embedding-3-small", api_key=API_KEY,
+                            base_url=fake_openai.base_url)
+    assert remote.embed([]).shape[0] == 0
+    # A bug of ours under the chat: a message in the bubble, and the app answers again.
+    app = App(make_runtime(seeds_runtime.settings, embedder))
+    monkeypatch.setattr(app.runtime, "ask_stream", lambda *a, **k: iter([1 / 0]))
+    *_, (chat, *_rest) = list(app.respond("What about cyber?", [], [], 5, "", ""))
+    assert chat[-1]["content"].startswith("⚠ Something went wrong on our side")
+    monkeypatch.undo()
+    *_, (chat, *_rest) = list(app.respond("What about cyber?", [], [], 5, "", ""))
+    assert "](#src-1)" in chat[-1]["content"]  # a cited answer again
