@@ -67,6 +67,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS vocab USING fts5vocab(fts, 'row');
 K1, B = 1.5, 0.75
 LAYOUT = "fts5-snowball-lucene-3"  # changes when the tables change: an old index is rebuilt
 CANDIDATES = 10  # times the asked-for number of chunks, taken from FTS5's own ranking
+MATCH_BUDGET = 4000  # rows the candidate words may match in all (``_selective``)
 
 
 class ChunkSource(Protocol):
@@ -212,6 +213,7 @@ class LexicalIndex:
         db.execute("BEGIN IMMEDIATE")
         try:
             length = int(self._meta("terms") or 0)
+            count = self.count()
             # Removed chunks, and chunk ids written again (the same content re-ingested
             # after a crash): the old rows and their text leave the tables.
             drop = [*gone, *(cid for cid, *_ in added)]
@@ -224,7 +226,8 @@ class LexicalIndex:
                     f"chunk_id IN ({marks}))", part).fetchone()[0])
                 db.execute(f"DELETE FROM fts WHERE rowid IN (SELECT row FROM chunks WHERE "
                            f"chunk_id IN ({marks}))", part)
-                db.execute(f"DELETE FROM chunks WHERE chunk_id IN ({marks})", part)
+                count -= db.execute(f"DELETE FROM chunks WHERE chunk_id IN ({marks})",
+                                    part).rowcount
             for offset, (cid, text, meta, _) in enumerate(added):
                 row = start_row + offset
                 db.execute("INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?)", (
@@ -241,6 +244,8 @@ class LexicalIndex:
             if dim:
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('dim', ?)", (str(dim),))
             db.execute("INSERT OR REPLACE INTO meta VALUES ('terms', ?)", (str(length),))
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('count', ?)",
+                       (str(count + len(added)),))
             db.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (generation,))
             db.execute("COMMIT")
         except BaseException:
@@ -273,40 +278,60 @@ class LexicalIndex:
             args += [f"%{s.lower()}%" for s in filters.sources]
         return (" AND " + " AND ".join(clauses) if clauses else ""), args
 
-    def search(self, query: str, n: int, filters: Any = None) -> list[Hit]:
-        """The n chunks BM25 ranks best for the query's content words."""
-        wanted = list(dict.fromkeys(terms(query)))
+    def search(self, query: str, n: int, filters: Any = None,
+               candidates: int = CANDIDATES) -> list[Hit]:
+        """The n chunks BM25 ranks best for the query's content words.
+
+        Candidates are the ``candidates`` × n chunks FTS5's own ranking puts first among
+        those holding one of the query's most selective words (``_selective``): FTS5 scores
+        every row that matches, and with all the query's words a common one matches most
+        of the store, so a query's cost grew with the store. The candidates are then ranked
+        by Lucene's BM25 over all the query's words, common ones included."""
+        wanted = list(dict.fromkeys(t.replace('"', "") for t in terms(query)))
         if not wanted or self.generation is None:
             return []
-        wanted = [t.replace('"', "") for t in wanted]
-        match = " OR ".join(f'"{t}"' for t in wanted)
-        where, args = self._where(filters)
         db = self._db()
-        rows = db.execute(
-            "SELECT c.chunk_id, c.article_id, c.start, c.end_, c.title, c.date, c.source, "
-            "c.url, f.text, f.terms FROM fts f JOIN chunks c ON c.row = f.rowid "
-            f"WHERE fts MATCH ?{where} ORDER BY bm25(fts) LIMIT ?",
-            [f"terms : ({match})", *args, n * CANDIDATES]).fetchall()
-        if not rows:
-            return []
         marks = ",".join("?" * len(wanted))
         df = dict(db.execute(f"SELECT term, doc FROM vocab WHERE term IN ({marks})", wanted))
+        present = [t for t in wanted if df.get(t)]
+        if not present:
+            return []
         total = max(1, self.count())
+        selective = _selective(present, df)
+        match = " OR ".join(f'"{t}"' for t in selective)
+        where, args = self._where(filters)
+        joined = " JOIN chunks c ON c.row = f.rowid" if where else ""
+        chosen = [r for (r,) in db.execute(
+            f"SELECT f.rowid FROM fts f{joined} WHERE fts MATCH ?{where} "
+            "ORDER BY bm25(fts) LIMIT ?", [f"terms : ({match})", *args, n * candidates])]
+        if not chosen:
+            return []
         avgdl = max(1.0, float(self._meta("terms") or 0) / total)
-        idf = {t: np.log(1 + (total - df.get(t, 0) + 0.5) / (df.get(t, 0) + 0.5))
-               for t in wanted}
+        idf = {t: np.log(1 + (total - df[t] + 0.5) / (df[t] + 0.5)) for t in present}
         scored = []
-        for r in rows:
-            tokens = r[9].split()
-            counts: dict[str, int] = {}
-            for tok in tokens:
-                if tok in idf:
-                    counts[tok] = counts.get(tok, 0) + 1
-            norm = K1 * (1 - B + B * len(tokens) / avgdl)
-            score = sum(idf[t] * c * (K1 + 1) / (c + norm) for t, c in counts.items())
-            scored.append((score, r))
-        scored.sort(key=lambda x: -x[0])
-        return [_hit(r[:9], float(score)) for score, r in scored[:n] if score > 0]
+        for row, stored in db.execute(
+                f"SELECT rowid, terms FROM fts WHERE rowid IN ({','.join('?' * len(chosen))})",
+                chosen):
+            # Term counts by substring search over the space-separated terms (each term
+            # between two spaces once the separators are doubled): C speed, no token list.
+            padded = f" {stored.replace(' ', '  ')} "
+            norm = K1 * (1 - B + B * (stored.count(" ") + 1) / avgdl)
+            score = 0.0
+            for t, w in idf.items():
+                c = padded.count(f" {t} ")
+                if c:
+                    score += w * c * (K1 + 1) / (c + norm)
+            if score > 0:
+                scored.append((score, row))
+        scored.sort(key=lambda x: (-x[0], x[1]))
+        best = scored[:n]
+        if not best:
+            return []
+        found = {r[0]: r[1:] for r in db.execute(
+            "SELECT c.row, c.chunk_id, c.article_id, c.start, c.end_, c.title, c.date, "
+            "c.source, c.url, f.text FROM chunks c JOIN fts f ON f.rowid = c.row "
+            f"WHERE c.row IN ({','.join('?' * len(best))})", [r for _, r in best])}
+        return [_hit(found[r], float(score)) for score, r in best if r in found]
 
     def dense(self, query_vector: np.ndarray, n: int, filters: Any) -> list[Hit] | None:
         """Exact nearest chunks among those the filters accept (None: no vectors here)."""
@@ -337,16 +362,17 @@ class LexicalIndex:
         """In how many chunks each word occurs (by its stem; a stem of four letters or more
         also counts as a prefix: "cyber" is in "cyberdefense"), and the number of chunks."""
         db = self._db()
-        total = int(db.execute("SELECT count(*) FROM chunks").fetchone()[0])
+        total = self.count()
         out: dict[str, int] = {}
         for word in words:
             stem = "".join(stems(word)).replace('"', "")
             if not re.fullmatch(r"[\w']+", stem):
                 out[word] = 0
                 continue
-            count = int(db.execute("SELECT count(*) FROM fts WHERE fts MATCH ?",
-                                   (f'terms : "{stem}"',)).fetchone()[0])
-            if not count and len(stem) >= 4:
+            # The index's own count of rows holding the term (a MATCH would visit them all).
+            found = db.execute("SELECT doc FROM vocab WHERE term = ?", (stem,)).fetchone()
+            count = int(found[0]) if found else 0
+            if not count and len(stem) >= 4:  # only absent words pay for a prefix search
                 count = int(db.execute("SELECT count(*) FROM fts WHERE fts MATCH ?",
                                        (f'terms : "{stem}"*',)).fetchone()[0])
             out[word] = count
@@ -358,7 +384,25 @@ class LexicalIndex:
             "SELECT DISTINCT source FROM chunks WHERE source IS NOT NULL ORDER BY source")]
 
     def count(self) -> int:
+        """Chunks in the index (kept in its metadata: a count(*) scans the whole table)."""
+        kept = self._meta("count")
+        if kept is not None:
+            return int(kept)
         return int(self._db().execute("SELECT count(*) FROM chunks").fetchone()[0])
+
+
+def _selective(words: Sequence[str], df: dict[str, int]) -> list[str]:
+    """The query's rarest words, rarest first, while the rows they match stay within
+    ``MATCH_BUDGET`` (at least the two rarest): a word that many chunks hold adds little
+    to BM25 and most of the work, and a store's growth then costs a query nothing."""
+    chosen: list[str] = []
+    matched = 0
+    for word in sorted(words, key=lambda w: df[w]):
+        if len(chosen) >= 2 and matched + df[word] > MATCH_BUDGET:
+            break
+        chosen.append(word)
+        matched += df[word]
+    return chosen
 
 
 def _hit(row: Sequence[Any], score: float) -> Hit:

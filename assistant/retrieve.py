@@ -79,6 +79,7 @@ class RetrievalTuning:
     article_mode: str = "rrf"  # "rrf" of article rankings, or "best" chunk's fused score
     # ("best" with diverse=False is the design before article ranking: docs/tuning.md)
     diverse: bool = True  # one chunk per article first (False: the k best chunks)
+    lexical_candidates: int = 10  # FTS5's best (this × pool) chunks, ranked again by BM25
 
 
 class Retriever:
@@ -118,7 +119,7 @@ class Retriever:
         t = self.tuning
         pool = max(t.pool, k)
         dense = self.dense(query_vector, pool, filters)
-        lexical = self.lexical.search(query, pool, filters)
+        lexical = self.lexical.search(query, pool, filters, t.lexical_candidates)
         if copies is None:
             dense, lexical, copies = self._committed(dense, lexical)
         return rank_articles([(dense, t.dense_weight), (lexical, t.lexical_weight)], k, t,

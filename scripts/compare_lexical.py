@@ -162,7 +162,7 @@ def main() -> None:
             writer.commit()
             adds.append((time.perf_counter() - t) * 1000)
             for cid, _ in extra:
-                writer.delete_documents("chunk_id", f"{cid}~{k}")
+                writer.delete_documents_by_term("chunk_id", f"{cid}~{k}")
             writer.commit()
         index.reload()
         searcher = index.searcher()

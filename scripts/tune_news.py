@@ -88,6 +88,9 @@ ROWS: dict[str, tuple[RetrievalTuning, ExtractiveTuning]] = {
     "chosen, embed 16": (RetrievalTuning(), ExtractiveTuning(embed_budget=16)),
     "chosen, favour 1": (RetrievalTuning(favour=1.0), ExtractiveTuning()),
     "chosen, favour 3": (RetrievalTuning(favour=3.0), ExtractiveTuning()),
+    "chosen, FTS5 candidates 30": (RetrievalTuning(lexical_candidates=30), ExtractiveTuning()),
+    "chosen, FTS5 candidates 100": (RetrievalTuning(lexical_candidates=100),
+                                    ExtractiveTuning()),
 }
 
 
