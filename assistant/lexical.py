@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -58,14 +59,16 @@ CREATE INDEX IF NOT EXISTS chunks_day ON chunks (day);
 CREATE INDEX IF NOT EXISTS chunks_source ON chunks (source);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
     terms, text UNINDEXED, tokenize = 'unicode61 remove_diacritics 2');
-CREATE VIRTUAL TABLE IF NOT EXISTS vocab USING fts5vocab(fts, 'row');
+-- Each term's document frequency, kept by every write: fts5vocab counts it by walking the
+-- term's whole posting list, which grew with the store (5 ms a question at 100k chunks).
+CREATE TABLE IF NOT EXISTS df (term TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
 """
 # Okapi BM25 as Lucene (and bm25s, which the retrieval weights were tuned with) computes it.
 # FTS5's built-in bm25() fixes k1 at 1.2 and uses an IDF that falls to zero for common
 # words; measured on the dev sets, ranking its candidates again this way kept retrieval as
 # it was (docs/tuning.md).
 K1, B = 1.5, 0.75
-LAYOUT = "fts5-snowball-lucene-3"  # changes when the tables change: an old index is rebuilt
+LAYOUT = "fts5-snowball-lucene-4"  # changes when the tables change: an old index is rebuilt
 CANDIDATES = 10  # times the asked-for number of chunks, taken from FTS5's own ranking
 MATCH_BUDGET = 4000  # rows the candidate words may match in all (``_selective``)
 
@@ -87,6 +90,7 @@ class LexicalIndex:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._vectors: np.ndarray | None = None
+        self._counted: tuple[str | None, int] | None = None
 
     # -- storage -----------------------------------------------------------------------
     def _db(self) -> sqlite3.Connection:
@@ -101,7 +105,8 @@ class LexicalIndex:
             layout = db.execute("SELECT value FROM meta WHERE key = 'layout'").fetchone()
             if layout is None or layout[0] != LAYOUT:
                 # New, or an index of an earlier layout: start it again (sync refills it).
-                db.executescript("DROP TABLE IF EXISTS vocab; DROP TABLE IF EXISTS fts; "
+                db.executescript("DROP TABLE IF EXISTS vocab; DROP TABLE IF EXISTS df; "
+                                 "DROP TABLE IF EXISTS fts; "
                                  "DROP TABLE IF EXISTS chunks; DROP TABLE IF EXISTS meta;"
                                  + _SCHEMA)
                 (self.folder / "vectors.f32").unlink(missing_ok=True)
@@ -217,13 +222,16 @@ class LexicalIndex:
             # Removed chunks, and chunk ids written again (the same content re-ingested
             # after a crash): the old rows and their text leave the tables.
             drop = [*gone, *(cid for cid, *_ in added)]
+            df: Counter[str] = Counter()  # change of each term's document frequency
             for i in range(0, len(drop), 500):
                 part = drop[i : i + 500]
                 marks = ",".join("?" * len(part))
-                length -= int(db.execute(
-                    "SELECT coalesce(sum(length(terms) - length(replace(terms, ' ', '')) + 1), 0) "
-                    f"FROM fts WHERE terms != '' AND rowid IN (SELECT row FROM chunks WHERE "
-                    f"chunk_id IN ({marks}))", part).fetchone()[0])
+                for (stored,) in db.execute(
+                        f"SELECT terms FROM fts WHERE rowid IN (SELECT row FROM chunks WHERE "
+                        f"chunk_id IN ({marks}))", part):
+                    words = stored.split()
+                    length -= len(words)
+                    df.subtract(set(words))
                 db.execute(f"DELETE FROM fts WHERE rowid IN (SELECT row FROM chunks WHERE "
                            f"chunk_id IN ({marks}))", part)
                 count -= db.execute(f"DELETE FROM chunks WHERE chunk_id IN ({marks})",
@@ -239,8 +247,13 @@ class LexicalIndex:
                 heading = f"title: {meta.get('title', '')}\nsource: {meta.get('source') or ''}"
                 words = terms(f"{heading}\n\n{text}")
                 length += len(words)
+                df.update(set(words))
                 db.execute("INSERT INTO fts (rowid, terms, text) VALUES (?,?,?)",
                            (row, " ".join(words), text))
+            db.executemany("INSERT INTO df VALUES (?, ?) ON CONFLICT (term) DO UPDATE "
+                           "SET n = n + excluded.n", [(t, n) for t, n in df.items() if n])
+            if any(n < 0 for n in df.values()):
+                db.execute("DELETE FROM df WHERE n <= 0")
             if dim:
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('dim', ?)", (str(dim),))
             db.execute("INSERT OR REPLACE INTO meta VALUES ('terms', ?)", (str(length),))
@@ -256,6 +269,7 @@ class LexicalIndex:
         """An empty index (the next ``sync`` fills it): also drops unused vector rows."""
         with self._translated(), self._locked():
             self._db().executescript("BEGIN IMMEDIATE; DELETE FROM chunks; DELETE FROM fts; "
+                                     "DELETE FROM df; "
                                      "DELETE FROM meta WHERE key != 'layout'; COMMIT;")
             self._vector_file.unlink(missing_ok=True)
             self._vectors = None
@@ -292,7 +306,7 @@ class LexicalIndex:
             return []
         db = self._db()
         marks = ",".join("?" * len(wanted))
-        df = dict(db.execute(f"SELECT term, doc FROM vocab WHERE term IN ({marks})", wanted))
+        df = dict(db.execute(f"SELECT term, n FROM df WHERE term IN ({marks})", wanted))
         present = [t for t in wanted if df.get(t)]
         if not present:
             return []
@@ -307,7 +321,8 @@ class LexicalIndex:
         if not chosen:
             return []
         avgdl = max(1.0, float(self._meta("terms") or 0) / total)
-        idf = {t: np.log(1 + (total - df[t] + 0.5) / (df[t] + 0.5)) for t in present}
+        needles = [(f" {t} ", float(np.log(1 + (total - df[t] + 0.5) / (df[t] + 0.5))))
+                   for t in present]
         scored = []
         for row, stored in db.execute(
                 f"SELECT rowid, terms FROM fts WHERE rowid IN ({','.join('?' * len(chosen))})",
@@ -317,8 +332,8 @@ class LexicalIndex:
             padded = f" {stored.replace(' ', '  ')} "
             norm = K1 * (1 - B + B * (stored.count(" ") + 1) / avgdl)
             score = 0.0
-            for t, w in idf.items():
-                c = padded.count(f" {t} ")
+            for needle, w in needles:
+                c = padded.count(needle)
                 if c:
                     score += w * c * (K1 + 1) / (c + norm)
             if score > 0:
@@ -370,7 +385,7 @@ class LexicalIndex:
                 out[word] = 0
                 continue
             # The index's own count of rows holding the term (a MATCH would visit them all).
-            found = db.execute("SELECT doc FROM vocab WHERE term = ?", (stem,)).fetchone()
+            found = db.execute("SELECT n FROM df WHERE term = ?", (stem,)).fetchone()
             count = int(found[0]) if found else 0
             if not count and len(stem) >= 4:  # only absent words pay for a prefix search
                 count = int(db.execute("SELECT count(*) FROM fts WHERE fts MATCH ?",
@@ -388,7 +403,12 @@ class LexicalIndex:
         kept = self._meta("count")
         if kept is not None:
             return int(kept)
-        return int(self._db().execute("SELECT count(*) FROM chunks").fetchone()[0])
+        # An index written before the count was kept: count once per generation.
+        generation = self.generation
+        if self._counted is None or self._counted[0] != generation:
+            n = int(self._db().execute("SELECT count(*) FROM chunks").fetchone()[0])
+            self._counted = (generation, n)
+        return self._counted[1]
 
 
 def _selective(words: Sequence[str], df: dict[str, int]) -> list[str]:

@@ -79,6 +79,14 @@ def test_a_write_adds_only_what_it_adds(runtime: Runtime, tmp_path: Path,
     monkeypatch.undo()
     assert indexed_ids(runtime) == runtime.store.chunk_ids()
     assert lexical.sync(runtime.store) == (0, 0)
+    # The document frequencies kept by each write equal those counted afresh.
+    db = lexical._db()
+    counted: dict[str, int] = {}
+    for (stored,) in db.execute("SELECT terms FROM fts"):
+        for term in set(stored.split()):
+            counted[term] = counted.get(term, 0) + 1
+    assert dict(db.execute("SELECT term, n FROM df")) == counted
+    assert lexical.count() == len(indexed_ids(runtime))
 
 
 def test_filters_apply_to_both_rankings(runtime: Runtime, embedder) -> None:
