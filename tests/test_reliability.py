@@ -333,3 +333,38 @@ def test_failures_below_our_code_become_messages_not_tracebacks(
     monkeypatch.undo()
     *_, (chat, *_rest) = list(app.respond("What about cyber?", [], [], 5, "", ""))
     assert "](#src-1)" in chat[-1]["content"]  # a cited answer again
+
+
+def test_a_second_writer_waits_and_says_so(tmp_path: Path) -> None:
+    """Two processes must not write one embedded store at once: while another writer holds
+    the store's lock, `assistant ingest` waits, says why on stderr, and writes once the lock
+    is free."""
+    from filelock import FileLock
+
+    from assistant.runtime import lexical_folder
+
+    index = tmp_path / "index"
+    folder = lexical_folder(Settings(index_dir=index))
+    folder.parent.mkdir(parents=True)
+    held = FileLock(f"{folder}.writer.lock")
+    held.acquire()
+    env = {**os.environ, "ASSISTANT_INDEX_DIR": str(index), "HF_HUB_OFFLINE": "1"}
+    env.pop("OPENAI_API_KEY", None)
+    env.pop("OPENAI_BASE_URL", None)
+    proc = subprocess.Popen([sys.executable, "-m", "assistant", "ingest",
+                             str(SEEDS / f"{JIJI}.txt"), "--json"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        said = ""
+        while "waiting" not in said:  # blocks until the waiting writer speaks
+            line = proc.stderr.readline()
+            assert line, f"the second writer ended without waiting: {said}"
+            said += line
+        assert "another process is writing to this store; waiting" in said
+        assert proc.poll() is None  # still waiting: it wrote nothing beside the other writer
+    finally:
+        held.release()
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert json.loads(out)["added"] == 1
