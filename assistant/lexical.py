@@ -4,8 +4,10 @@ module that talks to sqlite3.
 
 Why: the bm25s index it replaces was rebuilt whole from the store after every write, and
 every process held every chunk's text and vector in memory (issue 13). Here a write costs
-what it adds: ``sync`` compares the store's chunk ids with the index's and adds or removes
-only the difference, in one transaction. Texts stay on disk and are read for the hits only.
+what it adds: the writing process hands ``follow`` exactly the chunks it wrote and removed,
+applied in one transaction. Texts stay on disk and are read for the hits only; a query's
+cost does not grow with the store either (``search``: candidates from the rarest words,
+document frequencies kept in a table).
 
 Why a vector file: Chroma's HNSW answers unfiltered queries in milliseconds, but with a
 metadata filter a query over 100k chunks took 80-470 ms; an exact scan of just the rows a
@@ -14,8 +16,9 @@ stays in the file unused until ``rebuild``.
 
 Consistency: the index records the store generation it reflects. Any process that finds
 another generation in the store (the CLI ingested while the web app ran; a replica wrote to
-the Chroma server; an ingest was killed) brings the index up to date by the same diff, under
-a file lock, so readers always see a whole article or none of it.
+the Chroma server; an ingest was killed) brings the index up to date by comparing chunk
+ids with the store (``sync``), under a file lock, so readers always see a whole article or
+none of it.
 """
 
 from __future__ import annotations
