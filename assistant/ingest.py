@@ -213,6 +213,15 @@ def ingest(
     return report
 
 
+def remove_article(store: Store, article_id: str, on_write: OnWrite | None) -> None:
+    """Takes an article out of the store (record first, then chunks) and tells ``on_write``
+    which chunks went, so the side index follows without comparing itself with the store."""
+    gone = store.delete_article(article_id)
+    before, after = store.bump_generation()
+    if on_write is not None:
+        on_write([], gone, before, after)
+
+
 def prunable(records: Iterable[ArticleRecord], roots: Sequence[str | Path],
              scanned: set[str], seen_ids: dict[str, str]) -> list[ArticleRecord]:
     """The articles this run could have seen and did not: recorded from a file under one of
@@ -297,10 +306,7 @@ class _Writer:
 
     def delete(self, article_id: str) -> None:
         """Removes an article (after ``close``), and tells the side index."""
-        gone = self.store.delete_article(article_id)
-        before, after = self.store.bump_generation()
-        if self.on_write is not None:
-            self.on_write([], gone, before, after)
+        remove_article(self.store, article_id, self.on_write)
 
     def _raise(self) -> None:
         if self._error is not None:

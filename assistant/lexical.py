@@ -125,7 +125,6 @@ class LexicalIndex:
     def generation(self) -> str | None:
         return self._meta("generation")
 
-    fingerprint = generation  # the name the retriever used for it before
 
     @property
     def _vector_file(self) -> Path:

@@ -20,7 +20,7 @@ from .config import Settings
 from .embedding import Embedder, make_embedder
 from .entities import KIND_WORDS, EntityTagger
 from .followup import history_text, rewrite_followup
-from .ingest import IngestReport, ingest
+from .ingest import IngestReport, ingest, remove_article
 from .llm import ChatModel
 from .news import NearDuplicates, Scope, question_scope
 from .prompts import render
@@ -103,9 +103,7 @@ class Runtime:
     def remove(self, article_id: str) -> None:
         """Takes an article out of the store and the side index."""
         with self._ingest_lock, self._writer_lock(None):
-            gone = self.store.delete_article(article_id)
-            before, after = self.store.bump_generation()
-            self._follow([], gone, before, after)
+            remove_article(self.store, article_id, self._follow)
 
     @contextmanager
     def _writer_lock(self, on_wait: Callable[[str], None] | None) -> Iterator[None]:
@@ -252,7 +250,7 @@ class Runtime:
         cited = sorted({c.article_id for c in answer.citations})
         out: dict[str, list[str]] = {}
         for r in self.store.copies_of(cited):
-            if r.duplicate_of in cited:
+            if r.duplicate_of:  # always, by the query: it says so to the type checker
                 out.setdefault(r.duplicate_of, []).append(
                     f"{r.source or r.title} ({r.date or 'undated'}, {r.id})")
         return out

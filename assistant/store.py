@@ -167,15 +167,18 @@ class Store:
         wanted = list(dict.fromkeys(ids))
         if not wanted:
             return []
-        return self._registry_records(where={"duplicate_of": wanted[0]} if len(wanted) == 1
-                                      else {"duplicate_of": {"$in": wanted}})
+        return self._registry_records(where=_any_of("duplicate_of", wanted))
+
+    def _current_registry(self) -> Any:
+        """The registry collection as the server has it now: its metadata (the generation,
+        the layout flags) may have been changed by another process since we opened it."""
+        return self.client.get_collection(self.name + _REGISTRY_SUFFIX, embedding_function=None)
 
     def generation(self) -> str:
         """Changes whenever articles are committed or deleted (by any process): side indexes
         built for another generation are stale. One small request, cheap enough per query."""
         try:
-            registry = self.client.get_collection(self.name + _REGISTRY_SUFFIX,
-                                                  embedding_function=None)
+            registry = self._current_registry()
             return str((registry.metadata or {}).get("generation", "0"))
         except Exception as e:
             raise _translate(e, self.label) from e
@@ -183,8 +186,7 @@ class Store:
     def bump_generation(self) -> tuple[str, str]:
         """A new generation tag; returns (the tag before, the new one)."""
         try:
-            registry = self.client.get_collection(self.name + _REGISTRY_SUFFIX,
-                                                  embedding_function=None)
+            registry = self._current_registry()
             meta = dict(registry.metadata or {})
             before = str(meta.get("generation", "0"))
             meta["generation"] = uuid.uuid4().hex
@@ -241,8 +243,7 @@ class Store:
         """Stores written before copy detection asked by key lack the band keys: add them
         once, from each record's signature (the only whole read of the registry, once)."""
         try:
-            registry = self.client.get_collection(self.name + _REGISTRY_SUFFIX,
-                                                  embedding_function=None)
+            registry = self._current_registry()
             if (registry.metadata or {}).get("copy_bands") == "1":
                 return
             got = self._registry.get(include=["metadatas"])
@@ -256,8 +257,7 @@ class Store:
             for n in range(0, len(ids), _WRITE_BATCH):
                 self._registry.update(ids=ids[n : n + _WRITE_BATCH],
                                       metadatas=metas[n : n + _WRITE_BATCH])
-            registry = self.client.get_collection(self.name + _REGISTRY_SUFFIX,
-                                                  embedding_function=None)
+            registry = self._current_registry()
             fresh = dict(registry.metadata or {})
             fresh["copy_bands"] = "1"
             registry.modify(metadata=fresh)
@@ -284,12 +284,9 @@ class Store:
         removed by the next write of that id or by ``assistant reindex``."""
         try:
             self._registry.delete(ids=[article_id])
-            got = self._chunks.get(where={"article_id": article_id}, include=[])
-            if got["ids"]:
-                self._chunks.delete(ids=got["ids"])
         except Exception as e:
             raise _translate(e, self.label) from e
-        return list(got["ids"])
+        return self.remove_stale_chunks([article_id], keep=set())
 
     def remove_stale_chunks(self, article_ids: Sequence[str], keep: set[str]) -> list[str]:
         """Deletes the chunks of these articles that are not in ``keep`` (an older version's,
@@ -297,11 +294,9 @@ class Store:
         cost is that of the articles, not of the store."""
         if not article_ids:
             return []
-        wanted = list(dict.fromkeys(article_ids))
-        where = ({"article_id": wanted[0]} if len(wanted) == 1
-                 else {"article_id": {"$in": wanted}})
         try:
-            got = self._chunks.get(where=where, include=[])
+            got = self._chunks.get(where=_any_of("article_id", list(dict.fromkeys(article_ids))),
+                                   include=[])
             stale = [cid for cid in got["ids"] if cid not in keep]
             if stale:
                 self._chunks.delete(ids=stale)
@@ -423,6 +418,12 @@ class Store:
             cosine = 1.0 + float(np.log(max(sim, 1e-12)))
             hits.append(hit_from(node.node_id, node.get_content(), meta, cosine))
         return hits
+
+
+def _any_of(field: str, values: list[str]) -> dict[str, Any]:
+    """A Chroma ``where`` for a field equal to any of the values (one value: plain equality,
+    which Chroma wants instead of a one-element ``$in``)."""
+    return {field: values[0]} if len(values) == 1 else {field: {"$in": values}}
 
 
 def chunk_meta(article: Article, chunk: Chunk) -> dict[str, Any]:
