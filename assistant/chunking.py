@@ -8,22 +8,22 @@ a boundary is whole in at least one chunk.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from llama_index.core.utils import globals_helper
+from nltk.tokenize.punkt import PunktTokenizer
+
 from .articles import Article
 
-# Words that end with a period without ending a sentence.
-_ABBREVIATIONS = {
-    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "gen", "gov", "sen", "rep", "lt", "col",
-    "capt", "sgt", "rev", "hon", "pres", "messrs", "mt", "ft", "no", "nos", "vs", "etc", "inc",
-    "ltd", "co", "corp", "bros", "dept", "univ", "est", "approx", "fig", "vol", "ed", "eds",
-    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
-    "mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun", "e.g", "i.e",
-    "cf", "al", "p", "pp", "ca",
-}
-_BOUNDARY = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])|\r?\n[ \t]*\r?\n")
+# Paragraph breaks end a sentence whatever precedes them (headings have no full stop).
+_PARAGRAPH = re.compile(r"\r?\n[ \t]*\r?\n")
+# Breaks Punkt makes that a reader would not: before a lowercase word ("on Sat. and Sun."),
+# after a bare list number ("1." on its own), and inside "No. 1".
+_LIST_MARKER = re.compile(r"\(?\d{1,2}[.)]")
+_NUMBER_ABBREVIATION = re.compile(r"\b(?:No|Nos|Vol|Fig|Art|pp?)\.\Z")
 
 
 @dataclass(frozen=True)
@@ -37,30 +37,41 @@ class Chunk:
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Sentence spans ``(start, end)`` of ``text``, each stripped of surrounding whitespace."""
+    """Sentence spans ``(start, end)`` of ``text``, each stripped of surrounding whitespace.
+
+    NLTK's Punkt with its trained English model decides the sentence ends (abbreviations,
+    initials, decimals, quotes); the model ships inside llama-index-core, so nothing is
+    downloaded. Paragraph breaks always end a sentence.
+    """
+    punkt = _punkt()
     spans: list[tuple[int, int]] = []
     start = 0
-    for m in _BOUNDARY.finditer(text):
-        if m.group().startswith((".", "!", "?")) and not _ends_sentence(text, m.start()):
-            continue
-        _add_span(text, start, m.end(), spans)
-        start = m.end()
-    _add_span(text, start, len(text), spans)
+    for m in [*_PARAGRAPH.finditer(text), None]:
+        end = m.start() if m else len(text)
+        paragraph = text[start:end]
+        pieces: list[tuple[int, int]] = []
+        for s, e in punkt.span_tokenize(paragraph):
+            if pieces and _continues(paragraph, pieces[-1], s):
+                pieces[-1] = (pieces[-1][0], e)
+            else:
+                pieces.append((s, e))
+        for s, e in pieces:
+            _add_span(text, start + s, start + e, spans)
+        start = m.end() if m else len(text)
     return spans
 
 
-def _ends_sentence(text: str, dot: int) -> bool:
-    if text[dot] != ".":
-        return True
-    word = re.search(r"[\w.]*\Z", text[max(0, dot - 20) : dot])
-    token = word.group() if word else ""
-    if token.lower() in _ABBREVIATIONS:
-        return False
-    if re.fullmatch(r"(?:[A-Za-z]\.)+[A-Za-z]?", token):  # U.S. / U.K. / initials
-        return False
-    if re.fullmatch(r"[A-Z]", token):  # a middle initial: "John F. Kennedy"
-        return False
-    return not re.fullmatch(r"\d{1,2}", token)  # list items: "1. Pick good cofounders"
+def _continues(paragraph: str, previous: tuple[int, int], start: int) -> bool:
+    before = paragraph[previous[0] : previous[1]]
+    first = paragraph[start : start + 1]
+    return (first.islower() or _LIST_MARKER.fullmatch(before) is not None
+            or (first.isdigit() and _NUMBER_ABBREVIATION.search(before) is not None))
+
+
+@functools.cache
+def _punkt() -> PunktTokenizer:
+    globals_helper.wait_for_nltk_check()  # puts llama-index's bundled NLTK data on the path
+    return PunktTokenizer("english")
 
 
 def _add_span(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:

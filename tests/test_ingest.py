@@ -73,6 +73,25 @@ def test_sentences_survive_abbreviations() -> None:
     assert sentences[-1] == "The end!"
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    # Common words that the old hand-written list took for abbreviations.
+    ("We sat in the sun. Then we left.", ["We sat in the sun.", "Then we left."]),
+    ("He said no. Then he left.", ["He said no.", "Then he left."]),
+    ("They always sat. Nobody stood.", ["They always sat.", "Nobody stood."]),
+    # A short number before the full stop is a score, not a list item.
+    ("The final score was 3 to 2. Fans cheered.", ["The final score was 3 to 2.", "Fans cheered."]),
+    # What must stay whole.
+    ("It was the No. 1 pick. He was happy.", ["It was the No. 1 pick.", "He was happy."]),
+    ("They met on Sat. and Sun. to talk. It ended.", ["They met on Sat. and Sun. to talk.",
+                                                      "It ended."]),
+    ('He said, "We will win." Then he left.', ['He said, "We will win."', "Then he left."]),
+    ("Shares rose 3.5% to $12.40. Analysts were surprised.", ["Shares rose 3.5% to $12.40.",
+                                                            "Analysts were surprised."]),
+])
+def test_sentence_ends_a_reader_would_agree_with(text: str, expected: list[str]) -> None:
+    assert [text[s:e] for s, e in split_sentences(text)] == expected
+
+
 def test_ingest_twice_is_a_no_op_and_a_new_process_reads_the_store(tmp_path: Path) -> None:
     index = tmp_path / "index"
     first = json.loads(run_cli("ingest", str(SEEDS), "--json", index=index).stdout)
