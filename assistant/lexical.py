@@ -66,6 +66,9 @@ CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
 -- term's whole posting list, which grew with the store (5 ms a question at 100k chunks).
 CREATE TABLE IF NOT EXISTS df (term TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
 """
+# Up to this share of the store (1/4), a filtered scan copies the rows it keeps; past it, it
+# scores every row and keeps the filter's.
+_GATHER_SHARE = 4
 # Okapi BM25 as Lucene (and bm25s, which the retrieval weights were tuned with) computes it.
 # FTS5's built-in bm25() fixes k1 at 1.2 and uses an IDF that falls to zero for common
 # words; measured on the dev sets, ranking its candidates again this way kept retrieval as
@@ -357,12 +360,21 @@ class LexicalIndex:
             return None
         where, args = self._where(filters)
         db = self._db()
-        rows = np.fromiter((r for (r,) in db.execute(
-            f"SELECT c.row FROM chunks c WHERE 1{where}", args)), dtype=np.int64)
+        # One string from SQLite parsed by numpy: a filter that keeps 50k rows costs 8 ms this
+        # way against 38 ms for a Python loop over the cursor.
+        (joined,) = db.execute(
+            f"SELECT group_concat(c.row) FROM chunks c WHERE 1{where}", args).fetchone()
+        rows = np.fromstring(joined or "", dtype=np.int64, sep=",")
         rows = rows[rows < len(vectors)]
         if not len(rows):
             return []
-        scores = vectors[rows] @ query_vector.astype(np.float32)
+        query = query_vector.astype(np.float32)
+        if len(rows) * _GATHER_SHARE < len(vectors):
+            scores = vectors[rows] @ query
+        else:
+            # A broad filter: one pass over the whole file beats copying the rows it keeps
+            # (17 against 65 ms for half of 100k rows, measured).
+            scores = (vectors @ query)[rows]
         n = min(n, len(rows))
         top = np.argpartition(-scores, n - 1)[:n]
         top = top[np.argsort(-scores[top])]
