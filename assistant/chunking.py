@@ -23,6 +23,7 @@ _PARAGRAPH = re.compile(r"\r?\n[ \t]*\r?\n")
 # Breaks Punkt makes that a reader would not: before a lowercase word ("on Sat. and Sun."),
 # after a bare list number ("1." on its own), and inside "No. 1".
 _LIST_MARKER = re.compile(r"\(?\d{1,2}[.)]")
+_CLOSERS = re.compile(r"""(?:[)\]”’"']|\[\d{1,3}\])+""")
 _NUMBER_ABBREVIATION = re.compile(r"\b(?:No|Nos|Vol|Fig|Art|pp?)\.\Z")
 
 
@@ -51,6 +52,15 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
         paragraph = text[start:end]
         pieces: list[tuple[int, int]] = []
         for s, e in punkt.span_tokenize(paragraph):
+            if pieces and s == pieces[-1][1]:
+                # Glued to the sentence before it (".)But", ".[8] Founders"): a closing
+                # bracket or a footnote mark ends that sentence, not this one.
+                glued = _CLOSERS.match(paragraph, s)
+                if glued:
+                    pieces[-1] = (pieces[-1][0], glued.end())
+                    s = glued.end()
+                    if not paragraph[s:e].strip():
+                        continue
             if pieces and _continues(paragraph, pieces[-1], s):
                 pieces[-1] = (pieces[-1][0], e)
             else:

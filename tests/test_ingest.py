@@ -87,6 +87,10 @@ def test_sentences_survive_abbreviations() -> None:
     ('He said, "We will win." Then he left.', ['He said, "We will win."', "Then he left."]),
     ("Shares rose 3.5% to $12.40. Analysts were surprised.", ["Shares rose 3.5% to $12.40.",
                                                             "Analysts were surprised."]),
+    # Text glued after a full stop: the bracket, quote or footnote mark closes the sentence.
+    ("It was slick.)In September he left.", ["It was slick.)", "In September he left."]),
+    ('"Do it in a box."By inverting it, we see.', ['"Do it in a box."', "By inverting it, we see."]),
+    ("They deferred.[8] Founders are surprised.", ["They deferred.[8]", "Founders are surprised."]),
 ])
 def test_sentence_ends_a_reader_would_agree_with(text: str, expected: list[str]) -> None:
     assert [text[s:e] for s, e in split_sentences(text)] == expected
