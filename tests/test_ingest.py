@@ -89,7 +89,8 @@ def test_sentences_survive_abbreviations() -> None:
                                                             "Analysts were surprised."]),
     # Text glued after a full stop: the bracket, quote or footnote mark closes the sentence.
     ("It was slick.)In September he left.", ["It was slick.)", "In September he left."]),
-    ('"Do it in a box."By inverting it, we see.', ['"Do it in a box."', "By inverting it, we see."]),
+    ('"Do it in a box."By inverting it, we see.',
+     ['"Do it in a box."', "By inverting it, we see."]),
     ("They deferred.[8] Founders are surprised.", ["They deferred.[8]", "Founders are surprised."]),
 ])
 def test_sentence_ends_a_reader_would_agree_with(text: str, expected: list[str]) -> None:
