@@ -147,7 +147,10 @@ def latency(runtime: Runtime, base: Runtime, questions: list[str], filters: Filt
         t1 = time.perf_counter()
         scope = runtime.scope(q, filters)
         t2 = time.perf_counter()
-        retriever.retrieve(scope.topic, k, scope.filters, qv)
+        # As the app does: the generation read once per question, registry records of
+        # articles that earlier questions of this generation found used again.
+        retriever.retrieve(scope.topic, k, scope.filters, qv,
+                           generation=runtime.store.generation())
         t3 = time.perf_counter()
         hits = base.retriever.retrieve(q, k, None, qv)
         base.extractive.vectors.clear()

@@ -20,7 +20,7 @@ import numpy as np
 
 from .embedding import Embedder
 from .lexical import LexicalIndex
-from .store import Hit, Store
+from .store import ArticleRecord, Hit, Store
 
 DENSE_OVERFETCH = 300
 RRF_K = 60
@@ -82,6 +82,9 @@ class RetrievalTuning:
     lexical_candidates: int = 10  # FTS5's best (this × pool) chunks, ranked again by BM25
 
 
+_RECORDS_KEPT = 50_000  # registry records kept between questions (a few MB)
+
+
 class Retriever:
     def __init__(self, store: Store, embedder: Embedder, lexical: LexicalIndex,
                  tuning: RetrievalTuning | None = None) -> None:
@@ -89,6 +92,8 @@ class Retriever:
         self.embedder = embedder
         self.lexical = lexical
         self.tuning = tuning or RetrievalTuning()
+        # Registry records already read, for the store generation they were read at.
+        self._records: tuple[str, dict[str, ArticleRecord | None]] = ("", {})
 
     def refresh(self, generation: str | None = None) -> None:
         self.lexical.sync(self.store, generation)
@@ -108,11 +113,14 @@ class Retriever:
     def retrieve(self, query: str, k: int, filters: Filters | None = None,
                  query_vector: np.ndarray | None = None,
                  copies: Mapping[str, str] | None = None,
-                 favoured: tuple[str, str] | None = None) -> list[Hit]:
+                 favoured: tuple[str, str] | None = None,
+                 generation: str | None = None) -> list[Hit]:
         """The best chunk of each of the k best articles (then any extra chunks).
 
         ``copies`` maps a re-published article to its original; ``favoured`` is an ISO date
-        window ("this week") whose articles get a bonus without shutting others out."""
+        window ("this week") whose articles get a bonus without shutting others out;
+        ``generation``, the store generation this question was read at, lets registry
+        records read for earlier questions of that generation be used again."""
         filters = filters or Filters()
         if query_vector is None:
             query_vector = self.embedder.embed([query])[0]
@@ -121,15 +129,34 @@ class Retriever:
         dense = self.dense(query_vector, pool, filters)
         lexical = self.lexical.search(query, pool, filters, t.lexical_candidates)
         if copies is None:
-            dense, lexical, copies = self._committed(dense, lexical)
+            dense, lexical, copies = self._committed(dense, lexical, generation=generation)
         return rank_articles([(dense, t.dense_weight), (lexical, t.lexical_weight)], k, t,
                              copies, favoured)
 
-    def _committed(self, *rankings: list[Hit]) -> tuple[Any, ...]:
+    def _committed(self, *rankings: list[Hit], generation: str | None = None
+                   ) -> tuple[Any, ...]:
         """The rankings without chunks no reader may see (an article not committed yet, or
         not any more; an older version's chunks during an update), and which of their
-        articles re-publish another. Asked of the registry by key, for these articles only."""
-        records = self.store.records(list({h.article_id for hits in rankings for h in hits}))
+        articles re-publish another. Asked of the registry by key, for these articles only.
+
+        Why records are kept per generation: reading them is a third of a question's
+        retrieval at 100k chunks (metadata of ~50 articles), and a record changes only with
+        a write, which moves the generation. A record read before a concurrent write's
+        generation bump shows the article as it was, or not yet: a whole version either way."""
+        wanted = list({h.article_id for hits in rankings for h in hits})
+        if generation is None:
+            records = self.store.records(wanted)
+        else:
+            if self._records[0] != generation:
+                self._records = (generation, {})
+            known = self._records[1]
+            missing = [a for a in wanted if a not in known]
+            if missing:
+                if len(known) > _RECORDS_KEPT:
+                    known.clear()
+                got = self.store.records(missing)
+                known.update({a: got.get(a) for a in missing})
+            records = {a: r for a in wanted if (r := known.get(a)) is not None}
 
         def visible(hit: Hit) -> bool:
             record = records.get(hit.article_id)

@@ -154,7 +154,7 @@ class Runtime:
         self._catch_up(generation)
         query_vector = self.embedder.embed([question])[0]
         return query_vector, retriever.retrieve(question, k, filters, query_vector,
-                                                favoured=favoured)
+                                                favoured=favoured, generation=generation)
 
     def _absent(self, question: str) -> list[str]:
         """The question's words that no chunk of the store holds (as written), leaving out

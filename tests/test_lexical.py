@@ -118,6 +118,15 @@ def test_another_process_write_is_seen_at_the_next_question(runtime: Runtime,
                    check=True, capture_output=True, timeout=300, cwd=ROOT)
     answer = runtime.ask("When did the harbour of Port Ellis reopen?")
     assert any(c.article_id == "harbour" for c in answer.citations), answer.answer
+    # An update by another process: this process read the old version's record for its
+    # last question, and its next question must see the new version, not the old or none.
+    changed = {**STORY, "text": STORY["text"].replace("on Monday", "on Thursday")}
+    feed.write_text(json.dumps(changed) + "\n")
+    subprocess.run([sys.executable, "-m", "assistant", "ingest", str(feed)], env=env,
+                   check=True, capture_output=True, timeout=300, cwd=ROOT)
+    answer = runtime.ask("When did the harbour of Port Ellis reopen?")
+    quotes = [c.quote for c in answer.citations if c.article_id == "harbour"]
+    assert quotes and all("Thursday" in q for q in quotes), answer.answer
 
 
 _SYNC = """
