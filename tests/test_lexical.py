@@ -107,6 +107,25 @@ def test_filters_apply_to_both_rankings(runtime: Runtime, embedder) -> None:
         [h.chunk_id for h in runtime.store.query(vector, 3)]
 
 
+def test_the_dense_ranking_is_exact(runtime: Runtime, embedder,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every chunk scored, not Chroma's approximate graph, whose misses differ between
+    processes: the same question ranks the same way in the CLI, the app and the eval."""
+    vector = embedder.embed(["What did the two leaders agree on cyber security?"])[0]
+    ids = sorted(runtime.store.chunk_ids())
+    stored = {cid: vec for cid, _, _, vec in runtime.store.chunks_by_id(ids)}
+    best = sorted(ids, key=lambda c: -float(np.dot(stored[c], vector)))[:8]
+
+    def approximate(*_: object, **__: object) -> None:
+        raise AssertionError("the unfiltered dense ranking asked Chroma's HNSW")
+
+    monkeypatch.setattr(runtime.store, "query", approximate)
+    got = runtime.retriever.dense(vector, 8, Filters())
+    assert [h.chunk_id for h in got] == best
+    scores = [h.score for h in got]
+    assert scores == sorted(scores, reverse=True)
+
+
 def test_another_process_write_is_seen_at_the_next_question(runtime: Runtime,
                                                             tmp_path: Path) -> None:
     assert "harbour" not in {h.article_id for h in runtime.retriever.retrieve("Port Ellis", 5)}
