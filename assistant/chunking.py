@@ -23,7 +23,7 @@ _PARAGRAPH = re.compile(r"\r?\n[ \t]*\r?\n")
 # Breaks Punkt makes that a reader would not: before a lowercase word ("on Sat. and Sun."),
 # after a bare list number ("1." on its own), and inside "No. 1".
 _LIST_MARKER = re.compile(r"\(?\d{1,2}[.)]")
-_CLOSERS = re.compile(r"""(?:[)\]”’"']|\[\d{1,3}\])+""")
+_CLOSERS = re.compile(r"(?:[)\]”’]|\[\d{1,3}\])+")
 _NUMBER_ABBREVIATION = re.compile(r"\b(?:No|Nos|Vol|Fig|Art|pp?)\.\Z")
 
 
@@ -55,7 +55,7 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
             if pieces and s == pieces[-1][1]:
                 # Glued to the sentence before it (".)But", ".[8] Founders"): a closing
                 # bracket or a footnote mark ends that sentence, not this one.
-                glued = _CLOSERS.match(paragraph, s)
+                glued = _CLOSERS.match(paragraph, s) or _closing_quote(paragraph, pieces[-1], s)
                 if glued:
                     pieces[-1] = (pieces[-1][0], glued.end())
                     s = glued.end()
@@ -69,6 +69,15 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
             _add_span(text, start + s, start + e, spans)
         start = m.end() if m else len(text)
     return spans
+
+
+def _closing_quote(paragraph: str, previous: tuple[int, int], start: int
+                   ) -> re.Match[str] | None:
+    """A straight double quote glued after a full stop closes the sentence before it only
+    when that sentence left one open (`box."By` closes; `profitable."Ramen` opens)."""
+    if paragraph[previous[0] : previous[1]].count('"') % 2 == 0:
+        return None
+    return re.compile('"+').match(paragraph, start)
 
 
 def _continues(paragraph: str, previous: tuple[int, int], start: int) -> bool:

@@ -92,6 +92,8 @@ def test_sentences_survive_abbreviations() -> None:
     ('"Do it in a box."By inverting it, we see.',
      ['"Do it in a box."', "By inverting it, we see."]),
     ("They deferred.[8] Founders are surprised.", ["They deferred.[8]", "Founders are surprised."]),
+    ('Get ramen profitable."Ramen profitable" means',  # a glued quote that opens
+     ["Get ramen profitable.", '"Ramen profitable" means']),
 ])
 def test_sentence_ends_a_reader_would_agree_with(text: str, expected: list[str]) -> None:
     assert [text[s:e] for s, e in split_sentences(text)] == expected
