@@ -42,6 +42,7 @@ ROWS: dict[str, tuple[RetrievalTuning, ExtractiveTuning]] = {
         RetrievalTuning(article_mode="best", diverse=False, lexical_weight=0.5, extra_chunks=0),
         ExtractiveTuning(kind_tagged=0, relative_cutoff=0.45)),
     "chosen (the defaults)": (RetrievalTuning(), ExtractiveTuning()),
+    "chosen, names required": (RetrievalTuning(), ExtractiveTuning(names_required=True)),
     "articles": (RetrievalTuning(lexical_weight=0.5, extra_chunks=0),
                  ExtractiveTuning(relative_cutoff=0.45, untyped_threshold=1.0)),
     "articles, pool 60": (RetrievalTuning(pool=60), ExtractiveTuning()),

@@ -30,6 +30,10 @@ from .citations import ANSWERS_AT, support_score
 from .model import Answer, Citation, Conflict
 
 _FOOTNOTE = re.compile(r"\[\d{1,3}\]")
+# Names a passage must hold to answer a question that names them. Not NORP: "American" is
+# written "U.S." as often as not.
+_NAMED = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "EVENT", "PRODUCT"})
+_ARTICLES = frozenset({"the", "a", "an"})
 ABSTAIN_TEXT = "The articles don't say. None of the ingested articles answers this question."
 
 
@@ -57,6 +61,7 @@ class ExtractiveTuning:
     untyped_threshold: float = 0.45  # an account answers a "which/who" question above this
     typed_sentences: int = 2  # sentences after a direct answer (with its own, and rivals)
     absent_abstains: bool = True  # a question word that no chunk holds means "don't know"
+    names_required: bool = False  # the question's names must be in the answering passage
 
 
 @dataclass
@@ -197,6 +202,8 @@ class ExtractiveAnswerer:
         base = [c.score for c in cands]  # before the kind of phrase held moves the ranking
         phrases = self._typed(question, cands, kind) if kind else {}
         order = sorted(range(len(cands)), key=lambda i: -cands[i].score)
+        if t.names_required and self.tagger is not None:
+            order = self._naming(question, cands, order)
         everything = list(order)  # supporting sentences need not hold a phrase of the kind
         if kind:
             # A "who / which city / how many" question is answered only by a sentence that
@@ -252,6 +259,37 @@ class ExtractiveAnswerer:
                                rivals)
         answer.confidence = confidence
         return answer
+
+    def _naming(self, question: str, cands: list[Candidate], order: list[int]) -> list[int]:
+        """The candidates whose passage (chunk text and title) names every person,
+        organisation and place the question names: a sentence about the same topic in an
+        article about someone else does not answer ("what did Takaichi and Starmer agree
+        on tariffs?" is not answered by a report on another leader's tariffs)."""
+        assert self.tagger is not None
+        names = [e.text for e in self.tagger.tag([question])[0] if e.label in _NAMED]
+        words = []
+        for name in names:
+            parts = re.findall(r"[A-Za-z][\w'-]*", name)
+            said = {w.lower() for w in parts if len(w) > 2 and w.lower() not in _ARTICLES}
+            if len(parts) > 1:  # "World Health Organization" is also "WHO"
+                said.add("".join(w[0] for w in parts if w[0].isupper()).lower())
+            if said:
+                words.append(said)
+        if not words:
+            return order
+        # What this question retrieved of each article: its title and every passage of it.
+        passages: dict[str, str] = {}
+        seen: set[str] = set()
+        for c in cands:
+            hit = c.hit
+            if hit.article_id not in passages:
+                passages[hit.article_id] = (hit.title or "").lower()
+            if hit.chunk_id not in seen:
+                seen.add(hit.chunk_id)
+                passages[hit.article_id] += " " + hit.text.lower()
+        return [i for i in order if all(
+            any(re.search(rf"\b{re.escape(w)}", passages[cands[i].hit.article_id]) for w in name)
+            for name in words)]
 
     def _names_differ(self, a: str, b: str) -> bool:
         return self.tagger is not None and self.tagger.names_differ(a, b) is not None
