@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     start INTEGER NOT NULL, end_ INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS chunks_day ON chunks (day);
 CREATE INDEX IF NOT EXISTS chunks_source ON chunks (source);
+CREATE INDEX IF NOT EXISTS chunks_article ON chunks (article_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
     terms, text UNINDEXED, tokenize = 'unicode61 remove_diacritics 2');
 -- Each term's document frequency, kept by every write: fts5vocab counts it by walking the
@@ -400,6 +401,19 @@ class LexicalIndex:
             if len(hits) >= n or m == len(scores) or rows is not None:
                 return hits[:n]
             want *= 4
+
+    def article_holds(self, article_id: str, word: str) -> bool:
+        """Whether any chunk of the article (its text, title or outlet) holds the word, as
+        BM25 reads it (its stem). Reads that article's rows only, so the cost is the
+        article's size, not the store's or the word's frequency."""
+        wanted = terms(word)
+        if not wanted:
+            return False
+        with self._translated():
+            rows = self._db().execute(
+                "SELECT f.terms FROM chunks c JOIN fts f ON f.rowid = c.row "
+                "WHERE c.article_id = ?", (article_id,)).fetchall()
+        return any(set(wanted) <= set(stored.split()) for (stored,) in rows)
 
     def document_frequency(self, words: Sequence[str]) -> tuple[dict[str, int], int]:
         """In how many chunks each word occurs (by its stem; a stem of four letters or more

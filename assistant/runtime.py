@@ -82,8 +82,9 @@ class Runtime:
     def extractive(self) -> ExtractiveAnswerer:
         with self._lock:
             if "extractive" not in self._parts:
-                self._parts["extractive"] = ExtractiveAnswerer(self.embedder,
-                                                               tagger=self.tagger)
+                self._parts["extractive"] = ExtractiveAnswerer(
+                    self.embedder, tagger=self.tagger,
+                    names_in=self.retriever.lexical.article_holds)
             answerer: ExtractiveAnswerer = self._parts["extractive"]
             return answerer
 

@@ -114,7 +114,9 @@ def configure(runtime: Runtime, retrieval: RetrievalTuning, answer: ExtractiveTu
     runtime._parts["retriever"] = Retriever(retriever.store, retriever.embedder,
                                             retriever.lexical, retrieval)
     tagger = runtime.tagger if answer.kind_tagged else None
-    runtime._parts["extractive"] = ExtractiveAnswerer(runtime.embedder, answer, tagger=tagger)
+    runtime._parts["extractive"] = ExtractiveAnswerer(
+        runtime.embedder, answer, tagger=tagger,
+        names_in=runtime.retriever.lexical.article_holds)
 
 
 def row(name: str, label: str, m: dict[str, Any]) -> str:

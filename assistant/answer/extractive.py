@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -32,7 +32,7 @@ from .model import Answer, Citation, Conflict
 _FOOTNOTE = re.compile(r"\[\d{1,3}\]")
 # Names a passage must hold to answer a question that names them. Not NORP: "American" is
 # written "U.S." as often as not.
-_NAMED = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "EVENT", "PRODUCT"})
+_NAMED = frozenset({"PERSON", "GPE", "LOC", "FAC"})
 _ARTICLES = frozenset({"the", "a", "an"})
 ABSTAIN_TEXT = "The articles don't say. None of the ingested articles answers this question."
 
@@ -61,7 +61,7 @@ class ExtractiveTuning:
     untyped_threshold: float = 0.45  # an account answers a "which/who" question above this
     typed_sentences: int = 2  # sentences after a direct answer (with its own, and rivals)
     absent_abstains: bool = True  # a question word that no chunk holds means "don't know"
-    names_required: bool = False  # the question's names must be in the answering passage
+    names_required: bool = True  # the people and places asked about are in the answering article
 
 
 @dataclass
@@ -139,7 +139,11 @@ class ExtractiveAnswerer:
     mode = "extractive"
 
     def __init__(self, embedder: Embedder, tuning: ExtractiveTuning | None = None,
-                 tagger: EntityTagger | None = None) -> None:
+                 tagger: EntityTagger | None = None,
+                 names_in: Callable[[str, str], bool] | None = None) -> None:
+        """``names_in(article_id, word)``: whether the whole article holds a word (for
+        ``names_required``; without it only the retrieved passages are read)."""
+        self.names_in = names_in
         self.embedder = embedder
         self.tuning = tuning or ExtractiveTuning()
         self.vectors = SentenceVectors(embedder)
@@ -287,9 +291,19 @@ class ExtractiveAnswerer:
             if hit.chunk_id not in seen:
                 seen.add(hit.chunk_id)
                 passages[hit.article_id] += " " + hit.text.lower()
-        return [i for i in order if all(
-            any(re.search(rf"\b{re.escape(w)}", passages[cands[i].hit.article_id]) for w in name)
-            for name in words)]
+        held: dict[tuple[str, int], bool] = {}
+
+        def holds(article: str, n: int) -> bool:
+            if (article, n) not in held:
+                name = words[n]
+                held[(article, n)] = any(
+                    re.search(rf"\b{re.escape(w)}", passages[article]) for w in name) or (
+                    self.names_in is not None
+                    and any(self.names_in(article, w) for w in name if len(w) > 3))
+            return held[(article, n)]
+
+        return [i for i in order
+                if all(holds(cands[i].hit.article_id, n) for n in range(len(words)))]
 
     def _names_differ(self, a: str, b: str) -> bool:
         return self.tagger is not None and self.tagger.names_differ(a, b) is not None
