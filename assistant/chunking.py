@@ -24,6 +24,7 @@ _PARAGRAPH = re.compile(r"\r?\n[ \t]*\r?\n")
 # after a bare list number ("1." on its own), and inside "No. 1".
 _LIST_MARKER = re.compile(r"\(?\d{1,2}[.)]")
 _CLOSERS = re.compile(r"(?:[)\]”’]|\[\d{1,3}\])+")
+_QUOTES = re.compile('"+')
 _NUMBER_ABBREVIATION = re.compile(r"\b(?:No|Nos|Vol|Fig|Art|pp?)\.\Z")
 
 
@@ -77,7 +78,7 @@ def _closing_quote(paragraph: str, previous: tuple[int, int], start: int
     when that sentence left one open (`box."By` closes; `profitable."Ramen` opens)."""
     if paragraph[previous[0] : previous[1]].count('"') % 2 == 0:
         return None
-    return re.compile('"+').match(paragraph, start)
+    return _QUOTES.match(paragraph, start)
 
 
 def _continues(paragraph: str, previous: tuple[int, int], start: int) -> bool:

@@ -348,10 +348,7 @@ class LexicalIndex:
         best = scored[:n]
         if not best:
             return []
-        found = {r[0]: r[1:] for r in db.execute(
-            "SELECT c.row, c.chunk_id, c.article_id, c.start, c.end_, c.title, c.date, "
-            "c.source, c.url, f.text FROM chunks c JOIN fts f ON f.rowid = c.row "
-            f"WHERE c.row IN ({','.join('?' * len(best))})", [r for _, r in best])}
+        found = self._rows([r for _, r in best])
         return [_hit(found[r], float(score)) for score, r in best if r in found]
 
     def dense(self, query_vector: np.ndarray, n: int, filters: Any) -> list[Hit] | None:
@@ -382,8 +379,6 @@ class LexicalIndex:
         """The n best-scoring chunks that are still in the index. ``rows`` maps scores to
         file rows (None: the scores are of every row); a removed chunk's row stays in the
         file, so without ``rows`` the best are read until n live ones are found."""
-        db = self._db()
-        hits: list[Hit] = []
         want = n if rows is not None else n + 8
         while True:
             m = min(want, len(scores))
@@ -391,29 +386,32 @@ class LexicalIndex:
                 np.arange(len(scores))
             top = top[np.argsort(-scores[top], kind="stable")]
             chosen = [int(rows[i]) if rows is not None else int(i) for i in top]
-            marks = ",".join("?" * len(chosen))
-            found = {r[0]: r[1:] for r in db.execute(
-                "SELECT c.row, c.chunk_id, c.article_id, c.start, c.end_, c.title, c.date, "
-                f"c.source, c.url, f.text FROM chunks c JOIN fts f ON f.rowid = c.row "
-                f"WHERE c.row IN ({marks})", chosen)}
+            found = self._rows(chosen)
             hits = [_hit(found[r], float(s)) for r, s in zip(chosen, scores[top], strict=True)
                     if r in found]
             if len(hits) >= n or m == len(scores) or rows is not None:
                 return hits[:n]
             want *= 4
 
-    def article_holds(self, article_id: str, word: str) -> bool:
-        """Whether any chunk of the article (its text, title or outlet) holds the word, as
-        BM25 reads it (its stem). Reads that article's rows only, so the cost is the
-        article's size, not the store's or the word's frequency."""
-        wanted = terms(word)
+    def _rows(self, rows: Sequence[int]) -> dict[int, tuple[Any, ...]]:
+        """What a hit is made of, for these index rows (a removed chunk's row is absent)."""
+        return {r[0]: r[1:] for r in self._db().execute(
+            "SELECT c.row, c.chunk_id, c.article_id, c.start, c.end_, c.title, c.date, "
+            "c.source, c.url, f.text FROM chunks c JOIN fts f ON f.rowid = c.row "
+            f"WHERE c.row IN ({','.join('?' * len(rows))})", list(rows))}
+
+    def article_holds(self, article_id: str, words: Sequence[str]) -> bool:
+        """Whether any chunk of the article (its text, title or outlet) holds one of the
+        words, as BM25 reads them (their stems). Reads that article's rows once, so the
+        cost is the article's size, not the store's or the words' frequency."""
+        wanted = [stemmed for w in words if (stemmed := terms(w))]
         if not wanted:
             return False
         with self._translated():
-            rows = self._db().execute(
+            stored = [set(t.split()) for (t,) in self._db().execute(
                 "SELECT f.terms FROM chunks c JOIN fts f ON f.rowid = c.row "
-                "WHERE c.article_id = ?", (article_id,)).fetchall()
-        return any(set(wanted) <= set(stored.split()) for (stored,) in rows)
+                "WHERE c.article_id = ?", (article_id,))]
+        return any(set(w) <= chunk for w in wanted for chunk in stored)
 
     def document_frequency(self, words: Sequence[str]) -> tuple[dict[str, int], int]:
         """In how many chunks each word occurs (by its stem; a stem of four letters or more

@@ -140,9 +140,9 @@ class ExtractiveAnswerer:
 
     def __init__(self, embedder: Embedder, tuning: ExtractiveTuning | None = None,
                  tagger: EntityTagger | None = None,
-                 names_in: Callable[[str, str], bool] | None = None) -> None:
-        """``names_in(article_id, word)``: whether the whole article holds a word (for
-        ``names_required``; without it only the retrieved passages are read)."""
+                 names_in: Callable[[str, Sequence[str]], bool] | None = None) -> None:
+        """``names_in(article_id, words)``: whether the whole article holds one of the words
+        (for ``names_required``; without it only the retrieved passages are read)."""
         self.names_in = names_in
         self.embedder = embedder
         self.tuning = tuning or ExtractiveTuning()
@@ -265,10 +265,11 @@ class ExtractiveAnswerer:
         return answer
 
     def _naming(self, question: str, cands: list[Candidate], order: list[int]) -> list[int]:
-        """The candidates whose passage (chunk text and title) names every person,
-        organisation and place the question names: a sentence about the same topic in an
-        article about someone else does not answer ("what did Takaichi and Starmer agree
-        on tariffs?" is not answered by a report on another leader's tariffs)."""
+        """The candidates whose article names every person and place the question names
+        (in the passages retrieved, else anywhere in it through ``names_in``): a sentence
+        about the same topic in an article about someone else does not answer ("what did
+        Takaichi and Starmer agree on tariffs?" is not answered by a report on another
+        leader's tariffs)."""
         assert self.tagger is not None
         names = [e.text for e in self.tagger.tag([question])[0] if e.label in _NAMED]
         words = []
@@ -299,7 +300,7 @@ class ExtractiveAnswerer:
                 held[(article, n)] = any(
                     re.search(rf"\b{re.escape(w)}", passages[article]) for w in name) or (
                     self.names_in is not None
-                    and any(self.names_in(article, w) for w in name if len(w) > 3))
+                    and self.names_in(article, [w for w in name if len(w) > 3]))
             return held[(article, n)]
 
         return [i for i in order
