@@ -79,6 +79,13 @@ def relative_window(phrase: str, today: date) -> tuple[date, date]:
     if p == "yesterday":
         day = today - timedelta(days=1)
         return day, day
+    if p.endswith("weekend") and p != "this weekend":
+        # "last weekend", "this past weekend": the Saturday and Sunday before today (the one
+        # before that when asked on a weekend day), and the Monday's reports of it.
+        saturday = today - timedelta(days=(today.weekday() - 5) % 7 or 7)
+        if today.weekday() == 6 and p.startswith("last"):
+            saturday -= timedelta(days=7)
+        return saturday, min(today, saturday + timedelta(days=2))
     if p.startswith("last week"):
         return today - timedelta(days=14), today - timedelta(days=7)
     if p == "this month":
@@ -150,12 +157,9 @@ def question_scope(question: str, sources: Sequence[str] = (),
             since, said = last + timedelta(days=1), f"after {last.isoformat()}"
         else:
             since, said = day, f"since {day.isoformat()}"
-    low = question.lower()
-    named = tuple(s for s in sources if s and _outlet_named(s, low))
-    for source in named:
-        for word in {source, *source.split()}:
-            if len(word) > 3 and word.lower() not in ("the", "press", "news"):
-                spans += [x.span() for x in re.finditer(re.escape(word), question, re.I)]
+    outlets = {s: found for s in sources if s and (found := outlet_spans(s, question))}
+    named = tuple(outlets)
+    spans += [span for found in outlets.values() for span in found]
     recent = _LATEST.search(question)
     if recent:
         spans.append(recent.span())
@@ -173,14 +177,42 @@ def question_scope(question: str, sources: Sequence[str] = (),
     )
 
 
-def _outlet_named(source: str, low_question: str) -> bool:
-    """'The Yomiuri Shimbun' is named by "Yomiuri"; 'Jiji Press' by "Jiji"."""
-    if source.lower() in low_question:
-        return True
-    words = [w for w in re.findall(r"[a-z]+", source.lower())
-             if w not in ("the", "press", "news", "times", "daily", "post", "agency", "inc")]
-    return bool(words) and len(words[0]) >= 4 and re.search(rf"\b{words[0]}\b",
-                                                            low_question) is not None
+_REPORTING = re.compile(
+    r"\b(?:report\w*|according to|sa(?:y|ys|id)|wr(?:ite|ites|ote|itten)|publish\w*"
+    r"|cover(?:s|ed|age)?|article|stor(?:y|ies)|headlines?|editorial|column)\b", re.I)
+_OUTLET_FILLER = frozenset({"the", "press", "news", "times", "daily", "post", "agency", "inc"})
+
+
+def outlet_spans(source: str, question: str) -> list[tuple[int, int]]:
+    """Where ``question`` names the outlet ``source`` (empty: it does not).
+
+    By its whole name ("Jiji Press"; a host name by its site's label written out, "USA
+    Today" for college.usatoday.com), or by its first distinctive word ("Yomiuri" for The
+    Yomiuri Shimbun) written as a name, in a question about what was reported: a first word
+    alone is often a place or a common word ("Atlanta" of an Atlanta paper, "college" of a
+    host name), and "a speech at Atlanta's college" asks about no outlet."""
+    if "." in source and " " not in source:
+        labels = source.lower().split(".")
+        while len(labels) > 1 and len(labels[-1]) <= 3:  # com, co.uk, com.au
+            labels.pop()
+        site = labels[-1]
+        words = list(re.finditer(r"[A-Za-z]+", question))
+        for n in (1, 2, 3):
+            for i in range(len(words) - n + 1):
+                run = words[i:i + n]
+                if len(site) >= 3 and "".join(w.group().lower() for w in run) == site:
+                    return [(run[0].start(), run[-1].end())]
+        return []
+    bare = re.sub(r"^the\s+", "", source.strip(), flags=re.I)
+    whole = [m.span() for m in re.finditer(rf"\b{re.escape(bare)}\b", question, re.I)]
+    words = [w for w in re.findall(r"[A-Za-z]+", bare) if w.lower() not in _OUTLET_FILLER]
+    first = words[0] if words else ""
+    named = [m.span() for m in re.finditer(rf"\b{re.escape(first.capitalize())}\b", question)]
+    if not whole and not (len(first) >= 4 and named and _REPORTING.search(question)):
+        return []
+    # The outlet's words leave the topic ("what did the Yomiuri Shimbun report about X").
+    return whole + [m.span() for w in words if len(w) > 3
+                    for m in re.finditer(rf"\b{re.escape(w)}\b", question, re.I)]
 
 
 def weekday_dates(text: str, article_date: str | None) -> list[tuple[int, int, date]]:

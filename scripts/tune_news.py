@@ -91,6 +91,34 @@ ROWS: dict[str, tuple[RetrievalTuning, ExtractiveTuning]] = {
     "chosen, favour 1": (RetrievalTuning(favour=1.0), ExtractiveTuning()),
     "chosen, favour 3": (RetrievalTuning(favour=3.0), ExtractiveTuning()),
     "chosen, FTS5 candidates 30": (RetrievalTuning(lexical_candidates=30), ExtractiveTuning()),
+    "chosen, lead 1": (RetrievalTuning(), ExtractiveTuning(lead_articles=1)),
+    "chosen, outsider 0.9": (RetrievalTuning(), ExtractiveTuning(outsider_share=0.9)),
+    "chosen, extra 4": (RetrievalTuning(extra_chunks=4), ExtractiveTuning()),
+    "chosen, favour 0.5": (RetrievalTuning(favour=0.5), ExtractiveTuning()),
+    "chosen, lead 1, extra 3": (RetrievalTuning(extra_chunks=3),
+                                ExtractiveTuning(lead_articles=1)),
+    "chosen, lead 1, extra 4": (RetrievalTuning(extra_chunks=4),
+                                ExtractiveTuning(lead_articles=1)),
+    "chosen, lead 1, extra 4, followers 0.3": (
+        RetrievalTuning(extra_chunks=4), ExtractiveTuning(lead_articles=1, follower_support=0.3)),
+    "chosen, lead 1, extra 4, followers 0.45": (
+        RetrievalTuning(extra_chunks=4), ExtractiveTuning(lead_articles=1, follower_support=0.45)),
+    "chosen, lead 1, extra 4, followers 0.55": (
+        RetrievalTuning(extra_chunks=4), ExtractiveTuning(lead_articles=1, follower_support=0.55)),
+    "chosen, lead 1, extra 3, followers 0.45": (
+        RetrievalTuning(extra_chunks=3), ExtractiveTuning(lead_articles=1, follower_support=0.45)),
+    "chosen, rank penalty 0.01": (RetrievalTuning(), ExtractiveTuning(rank_penalty=0.01)),
+    "chosen, rank penalty 0.02": (RetrievalTuning(), ExtractiveTuning(rank_penalty=0.02)),
+    "chosen, rank penalty 0.03": (RetrievalTuning(), ExtractiveTuning(rank_penalty=0.03)),
+    "chosen, rank penalty 0.04": (RetrievalTuning(), ExtractiveTuning(rank_penalty=0.04)),
+    "chosen, embed 24": (RetrievalTuning(), ExtractiveTuning(embed_budget=24)),
+    "chosen, embed all": (RetrievalTuning(), ExtractiveTuning(embed_budget=0)),
+    "chosen, embed all, tag 32": (RetrievalTuning(),
+                                  ExtractiveTuning(embed_budget=0, kind_tagged=32)),
+    "chosen, lead 1, followers 0.55": (
+        RetrievalTuning(), ExtractiveTuning(lead_articles=1, follower_support=0.55)),
+    "chosen, lead 1, followers 0.45": (
+        RetrievalTuning(), ExtractiveTuning(lead_articles=1, follower_support=0.45)),
     "chosen, FTS5 candidates 100": (RetrievalTuning(lexical_candidates=100),
                                     ExtractiveTuning()),
 }

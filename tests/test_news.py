@@ -126,6 +126,14 @@ def test_question_dates_and_outlets_become_filters(news: Runtime) -> None:
     outlets = ["Jiji Press", "The Yomiuri Shimbun"]
     assert question_scope("What did the Yomiuri report?", outlets).filters.sources == (
         "The Yomiuri Shimbun",)
+    # A first word alone names an outlet only in a question about what was reported: a
+    # place or a common word is not an outlet ("Atlanta", "college" of a host name).
+    outlets += ["Atlanta Journal-Constitution", "college.usatoday.com"]
+    for asked in ("Who gave a speech at Atlanta's Morehouse College last weekend?",
+                  "What should students focus on in college?"):
+        assert question_scope(asked, outlets).filters.sources == (), asked
+    usa = question_scope("What did USA Today say about the storm?", outlets)
+    assert usa.filters.sources == ("college.usatoday.com",) and "USA" not in usa.topic
     january = news.ask("What did Takaichi and Starmer agree on cyber in January 2026?")
     assert {h.article_id for h in january.retrieved} == {JIJI}
     yomiuri = news.ask("What did the Yomiuri Shimbun report about the fighter aircraft?")

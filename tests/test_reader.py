@@ -118,6 +118,9 @@ def test_this_week_is_read_against_the_askers_day() -> None:
     assert "this week" not in scope.topic
     assert question_scope("Who won yesterday?", [], date(2024, 3, 1)).favoured == (
         "2024-02-29", "2024-02-29")
+    # Asked on a Friday: the Saturday and Sunday before, and Monday's reports of them.
+    assert question_scope("Who spoke at the graduation last weekend?", [],
+                          date(2024, 5, 24)).favoured == ("2024-05-18", "2024-05-20")
 
 
 def test_ask_takes_today_on_the_command_line(reader: Runtime, tmp_path: Path) -> None:

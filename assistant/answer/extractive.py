@@ -45,7 +45,7 @@ class ExtractiveTuning:
     relative_cutoff: float = 0.40  # keep sentences scoring at least this share of the best
     floor: float = 0.3  # no sentence below this joins an answer
     max_sentences: int = 4
-    lead_articles: int = 2  # further facts come from the first articles retrieved...
+    lead_articles: int = 1  # further facts come from the first articles retrieved...
     outsider_share: float = 0.8  # ... or must score this share of the best sentence
     embed_budget: int = 12  # sentences embedded per question (0: all); docs/tuning.md
     focus_share: float = 0.75  # keys weighing this share of the heaviest are the focus
@@ -62,6 +62,8 @@ class ExtractiveTuning:
     typed_sentences: int = 2  # sentences after a direct answer (with its own, and rivals)
     absent_abstains: bool = True  # a question word that no chunk holds means "don't know"
     names_required: bool = True  # the people and places asked about are in the answering article
+    follower_support: float = 0.0  # support score a sentence after the first must reach
+    rank_penalty: float = 0.02  # off a sentence's score per article ranked above its own
 
 
 @dataclass
@@ -204,6 +206,12 @@ class ExtractiveAnswerer:
         kind = (answer_kind(question, loose=t.loose_kinds) if self.tagger is not None
                 and t.kind_tagged else None)
         base = [c.score for c in cands]  # before the kind of phrase held moves the ranking
+        if t.rank_penalty:
+            # Retrieval's article ranking is evidence too (several passages, both rankers):
+            # between two close sentences, the one from the better-ranked article leads.
+            ranks = {a: n for n, a in enumerate(dict.fromkeys(h.article_id for h in hits))}
+            for c in cands:
+                c.score -= t.rank_penalty * ranks[c.hit.article_id]
         phrases = self._typed(question, cands, kind) if kind else {}
         order = sorted(range(len(cands)), key=lambda i: -cands[i].score)
         if t.names_required and self.tagger is not None:
@@ -243,6 +251,9 @@ class ExtractiveAnswerer:
                     and cands[i].score < t.outsider_share * best):
                 continue
             if facts and focus and not any(has_stem(k, cands[i].stems) for k in focus):
+                continue
+            if facts and t.follower_support and self._support(
+                    question, query_vector, cands, vecs, i) < t.follower_support:
                 continue
             if (direct is not None and facts and phrases.get(i)
                     and _norm(direct[1].text) not in _norm(cands[i].text)):
@@ -305,6 +316,13 @@ class ExtractiveAnswerer:
 
         return [i for i in order
                 if all(holds(cands[i].hit.article_id, n) for n in range(len(words)))]
+
+    def _support(self, question: str, query_vector: np.ndarray, cands: list[Candidate],
+                 vecs: np.ndarray, i: int) -> float:
+        """How well candidate i answers the question, as its citation will say."""
+        if not vecs[i].any():
+            vecs[i] = self.vectors.get([cands[i]])[0]
+        return support_score(question, cands[i].text, query_vector, vecs[i], cands[i].hit.text)
 
     def _names_differ(self, a: str, b: str) -> bool:
         return self.tagger is not None and self.tagger.names_differ(a, b) is not None
