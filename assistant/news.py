@@ -196,10 +196,10 @@ def outlet_spans(source: str, question: str) -> list[tuple[int, int]]:
         while len(labels) > 1 and len(labels[-1]) <= 3:  # com, co.uk, com.au
             labels.pop()
         site = labels[-1]
-        words = list(re.finditer(r"[A-Za-z]+", question))
+        tokens = list(re.finditer(r"[A-Za-z]+", question))
         for n in (1, 2, 3):
-            for i in range(len(words) - n + 1):
-                run = words[i:i + n]
+            for i in range(len(tokens) - n + 1):
+                run = tokens[i:i + n]
                 if len(site) >= 3 and "".join(w.group().lower() for w in run) == site:
                     return [(run[0].start(), run[-1].end())]
         return []

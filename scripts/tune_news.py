@@ -35,7 +35,8 @@ HOLDOUT_WEEKS = {"2024-03-29", "2024-07-18", "2024-11-07", "2024-11-08",
 
 # Levers measured and not kept (re-ranking by the best sentence, rare-word and focus-word
 # abstention rules, score-based fusion) were removed from the code afterwards; their rows in
-# docs/tuning.md were produced by this script at commit 90a4991. A row names its changes
+# docs/tuning.md were produced by this script at commit 90a4991 (the follower-support rows
+# at 0dafe85). A row names its changes
 # against the defaults of the moment it ran (docs/tuning.md gives them), not today's.
 ROWS: dict[str, tuple[RetrievalTuning, ExtractiveTuning]] = {
     "before (chunk fusion, no kinds)": (
@@ -99,14 +100,6 @@ ROWS: dict[str, tuple[RetrievalTuning, ExtractiveTuning]] = {
                                 ExtractiveTuning(lead_articles=1)),
     "chosen, lead 1, extra 4": (RetrievalTuning(extra_chunks=4),
                                 ExtractiveTuning(lead_articles=1)),
-    "chosen, lead 1, extra 4, followers 0.3": (
-        RetrievalTuning(extra_chunks=4), ExtractiveTuning(lead_articles=1, follower_support=0.3)),
-    "chosen, lead 1, extra 4, followers 0.45": (
-        RetrievalTuning(extra_chunks=4), ExtractiveTuning(lead_articles=1, follower_support=0.45)),
-    "chosen, lead 1, extra 4, followers 0.55": (
-        RetrievalTuning(extra_chunks=4), ExtractiveTuning(lead_articles=1, follower_support=0.55)),
-    "chosen, lead 1, extra 3, followers 0.45": (
-        RetrievalTuning(extra_chunks=3), ExtractiveTuning(lead_articles=1, follower_support=0.45)),
     "chosen, rank penalty 0.01": (RetrievalTuning(), ExtractiveTuning(rank_penalty=0.01)),
     "chosen, rank penalty 0.02": (RetrievalTuning(), ExtractiveTuning(rank_penalty=0.02)),
     "chosen, rank penalty 0.03": (RetrievalTuning(), ExtractiveTuning(rank_penalty=0.03)),
@@ -115,10 +108,6 @@ ROWS: dict[str, tuple[RetrievalTuning, ExtractiveTuning]] = {
     "chosen, embed all": (RetrievalTuning(), ExtractiveTuning(embed_budget=0)),
     "chosen, embed all, tag 32": (RetrievalTuning(),
                                   ExtractiveTuning(embed_budget=0, kind_tagged=32)),
-    "chosen, lead 1, followers 0.55": (
-        RetrievalTuning(), ExtractiveTuning(lead_articles=1, follower_support=0.55)),
-    "chosen, lead 1, followers 0.45": (
-        RetrievalTuning(), ExtractiveTuning(lead_articles=1, follower_support=0.45)),
     "chosen, FTS5 candidates 100": (RetrievalTuning(lexical_candidates=100),
                                     ExtractiveTuning()),
 }

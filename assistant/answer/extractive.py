@@ -62,7 +62,6 @@ class ExtractiveTuning:
     typed_sentences: int = 2  # sentences after a direct answer (with its own, and rivals)
     absent_abstains: bool = True  # a question word that no chunk holds means "don't know"
     names_required: bool = True  # the people and places asked about are in the answering article
-    follower_support: float = 0.0  # support score a sentence after the first must reach
     rank_penalty: float = 0.02  # off a sentence's score per article ranked above its own
 
 
@@ -252,9 +251,6 @@ class ExtractiveAnswerer:
                 continue
             if facts and focus and not any(has_stem(k, cands[i].stems) for k in focus):
                 continue
-            if facts and t.follower_support and self._support(
-                    question, query_vector, cands, vecs, i) < t.follower_support:
-                continue
             if (direct is not None and facts and phrases.get(i)
                     and _norm(direct[1].text) not in _norm(cands[i].text)):
                 continue  # another answer of the asked kind: a rival, shown as one below
@@ -316,13 +312,6 @@ class ExtractiveAnswerer:
 
         return [i for i in order
                 if all(holds(cands[i].hit.article_id, n) for n in range(len(words)))]
-
-    def _support(self, question: str, query_vector: np.ndarray, cands: list[Candidate],
-                 vecs: np.ndarray, i: int) -> float:
-        """How well candidate i answers the question, as its citation will say."""
-        if not vecs[i].any():
-            vecs[i] = self.vectors.get([cands[i]])[0]
-        return support_score(question, cands[i].text, query_vector, vecs[i], cands[i].hit.text)
 
     def _names_differ(self, a: str, b: str) -> bool:
         return self.tagger is not None and self.tagger.names_differ(a, b) is not None
