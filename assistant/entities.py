@@ -37,7 +37,8 @@ NAME = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "NORP", "PRODUCT", "EVEN
 _NOUN_KINDS: list[tuple[frozenset[str], frozenset[str]]] = [
     (PLACE, frozenset("""city cities country countries state states town towns nation nations
         region province county island capital continent village venue stadium airport port
-        neighborhood neighbourhood district area location place territory""".split())),
+        neighborhood neighbourhood district area location place territory dam bridge building
+        tower highway road street tunnel square""".split())),
     (ORG, frozenset("""company companies firm firms organization organisation organizations
         group team teams club clubs party parties automaker carmaker airline airlines bank
         banks agency agencies brand brands retailer chain network university school
@@ -46,7 +47,8 @@ _NOUN_KINDS: list[tuple[frozenset[str], frozenset[str]]] = [
     (PERSON, frozenset("""person people man woman men women actor actress singer player
         players leader leaders president minister official officials ceo director star
         athlete author writer rapper musician politician senator governor mayor candidate
-        judge coach king queen prince princess pope chef artist""".split())),
+        judge coach king queen prince princess pope chef artist mp lawmaker legislator
+        congressman congresswoman""".split())),
     (WHEN, frozenset("year years date day days month months decade century".split())),
 ]
 # Words that say what kind of answer is wanted rather than what it is about: an article
@@ -55,14 +57,21 @@ KIND_WORDS = frozenset({n for _, nouns in _NOUN_KINDS for n in nouns}
                        | {"name", "number", "percentage", "percent", "amount", "kind", "type"})
 _WHO = re.compile(r"\b(who|whom|whose)\b", re.I)
 _WHERE = re.compile(r"\bwhere\b", re.I)
-_WHEN = re.compile(r"\bwhen\b|\bwhat time\b", re.I)
+# "When is ...?" asks for a date; "what did they say when ...?" does not.
+_WHEN = re.compile(r"^\W*(?:and\s+|so\s+|until\s+|since\s+)?when\b|\bwhat time\b", re.I)
 _HOW_MUCH = re.compile(r"\bhow much\b|\bwhat (?:price|cost|amount|sum)\b|\bat what price\b",
                        re.I)
 _HOW_MANY = re.compile(r"\bhow (?:many|old|long|far|tall|big|large|high|fast)\b"
                        r"|\bwhat (?:number|percentage|percent|share|proportion|age)\b"
                        r"|\bwhat was the (?:final )?score\b", re.I)
 _WHICH = re.compile(r"\b(?:which|what)\s+(?:(?:is|was|are|were|will be)\s+)?(?:the\s+)?"
-                    r"((?:[a-z-]+\s+){0,2})", re.I)
+                    r"((?:[a-z-]+\s+){0,3})", re.I)
+# Where a noun phrase ends: "which city was ...", "which team won the city title".
+_PHRASE_END = frozenset("""is was are were be been did does do has have had will would can
+    could should may might to in on at of for by with from that who whom which whose the a
+    an as than after before during why how when where what while because""".split())
+# "what is the name of the player who ...": the noun after "name of" says what kind of name.
+_NAMED_NOUN = re.compile(r"\bnames?\s+of\s+(?:the\s+|a\s+|an\s+)?((?:[a-z-]+\s+){0,5})", re.I)
 # "who is the CEO", "who directed": a person, not the company or the country around them.
 _WHO_PERSON = re.compile(
     r"\bwho\s+(?:(?:is|was|were|are|will be|became)\s+(?:the\s+)?(?:new\s+)?"
@@ -100,6 +109,11 @@ def kind_matches(entity: Entity, kind: frozenset[str]) -> bool:
             and _DURATION_UNIT.search(entity.text) is not None)
 
 
+def _kind_of(noun: str) -> frozenset[str] | None:
+    return next((kind for kind, nouns in _NOUN_KINDS
+                 if noun.rstrip("s") in nouns or noun in nouns), None)
+
+
 def answer_kind(question: str, loose: bool = True) -> frozenset[str] | None:
     """The entity labels a direct answer to ``question`` would carry, or None. ``loose``:
     "which <noun we know no kind for>" ("which sport", "which beer") asks for some name."""
@@ -110,10 +124,14 @@ def answer_kind(question: str, loose: bool = True) -> frozenset[str] | None:
         return MONEY | PERCENT | frozenset({"QUANTITY"})  # an amount, not a bare count
     if _HOW_MANY.search(q):
         return NUMBER
-    for m in _WHICH.finditer(q):
+    for m in [*_WHICH.finditer(q), *_NAMED_NOUN.finditer(q)]:
+        # The last known noun is the head: "which theme park", "which Conservative Party MP".
         words = m.group(1).lower().split()
-        for kind, nouns in _NOUN_KINDS:
-            if any(w.rstrip("s") in nouns or w in nouns for w in words):
+        # The phrase ends at a function word, or at a verb's "-ed" once it has a noun.
+        end = next((i for i, w in enumerate(words) if w in _PHRASE_END
+                    or (w.endswith("ed") and any(_kind_of(v) for v in words[:i]))), len(words))
+        for w in reversed(words[:end]):
+            if (kind := _kind_of(w)) is not None:
                 return kind
     if _WHO_PERSON.search(q):
         return PERSON

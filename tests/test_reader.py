@@ -69,6 +69,13 @@ def reader(tmp_path_factory: pytest.TempPathFactory, embedder) -> Runtime:
     ("When is the fighter expected to be deployed?", WHEN),
     ("Where did the two planes collide?", PLACE),
     ("What did Takaichi and Starmer agree on cyber?", None),
+    # The noun after "name of", and the last known noun of a longer phrase, is the head.
+    ("What is the name of the player who scored twice?", PERSON),
+    ("Which Labour Party MP resigned?", PERSON),
+    ("Which university announced its president will step down?", ORG),
+    ("Which fast food chain raised its prices?", ORG),
+    ("Which team won the city championship?", ORG),
+    ("What did the minister say when she resigned?", None),
 ])
 def test_the_question_form_says_what_kind_of_phrase_answers(question: str, kind) -> None:
     assert answer_kind(question) == kind
