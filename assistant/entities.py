@@ -125,7 +125,7 @@ def answer_kind(question: str, loose: bool = True) -> frozenset[str] | None:
     if _HOW_MANY.search(q):
         return NUMBER
     for m in [*_WHICH.finditer(q), *_NAMED_NOUN.finditer(q)]:
-        # The last known noun is the head: "which theme park", "which Conservative Party MP".
+        # The last known noun is the head: "which football club", "which party leader".
         words = m.group(1).lower().split()
         # The phrase ends at a function word, or at a verb's "-ed" once it has a noun.
         end = next((i for i, w in enumerate(words) if w in _PHRASE_END

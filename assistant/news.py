@@ -207,7 +207,8 @@ def outlet_spans(source: str, question: str) -> list[tuple[int, int]]:
     whole = [m.span() for m in re.finditer(rf"\b{re.escape(bare)}\b", question, re.I)]
     words = [w for w in re.findall(r"[A-Za-z]+", bare) if w.lower() not in _OUTLET_FILLER]
     first = words[0] if words else ""
-    named = [m.span() for m in re.finditer(rf"\b{re.escape(first.capitalize())}\b", question)]
+    as_name = first if first[:1].isupper() else first.capitalize()
+    named = [m.span() for m in re.finditer(rf"\b{re.escape(as_name)}\b", question)]
     if not whole and not (len(first) >= 4 and named and _REPORTING.search(question)):
         return []
     # The outlet's words leave the topic ("what did the Yomiuri Shimbun report about X").

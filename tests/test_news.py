@@ -129,8 +129,8 @@ def test_question_dates_and_outlets_become_filters(news: Runtime) -> None:
     # A first word alone names an outlet only in a question about what was reported: a
     # place or a common word is not an outlet ("Atlanta", "college" of a host name).
     outlets += ["Atlanta Journal-Constitution", "college.usatoday.com"]
-    for asked in ("Who gave a speech at Atlanta's Morehouse College last weekend?",
-                  "What should students focus on in college?"):
+    for asked in ("Who gave a speech at Atlanta's city hall last weekend?",
+                  "Which courses should I take in college?"):
         assert question_scope(asked, outlets).filters.sources == (), asked
     usa = question_scope("What did USA Today say about the storm?", outlets)
     assert usa.filters.sources == ("college.usatoday.com",) and "USA" not in usa.topic
