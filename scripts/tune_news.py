@@ -104,10 +104,10 @@ ROWS: dict[str, tuple[RetrievalTuning, ExtractiveTuning]] = {
     "chosen, rank penalty 0.02": (RetrievalTuning(), ExtractiveTuning(rank_penalty=0.02)),
     "chosen, rank penalty 0.03": (RetrievalTuning(), ExtractiveTuning(rank_penalty=0.03)),
     "chosen, rank penalty 0.04": (RetrievalTuning(), ExtractiveTuning(rank_penalty=0.04)),
-    "chosen, semantic 0.4 lexical 0.6": (RetrievalTuning(),
-                                          ExtractiveTuning(semantic_weight=0.4, lexical_weight=0.6)),
-    "chosen, semantic 0.6 lexical 0.4": (RetrievalTuning(),
-                                          ExtractiveTuning(semantic_weight=0.6, lexical_weight=0.4)),
+    "chosen, semantic 0.4 lexical 0.6": (
+        RetrievalTuning(), ExtractiveTuning(semantic_weight=0.4, lexical_weight=0.6)),
+    "chosen, semantic 0.6 lexical 0.4": (
+        RetrievalTuning(), ExtractiveTuning(semantic_weight=0.6, lexical_weight=0.4)),
     "chosen, embed 24": (RetrievalTuning(), ExtractiveTuning(embed_budget=24)),
     "chosen, embed all": (RetrievalTuning(), ExtractiveTuning(embed_budget=0)),
     "chosen, embed all, tag 32": (RetrievalTuning(),
