@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -196,13 +197,8 @@ def outlet_spans(source: str, question: str) -> list[tuple[int, int]]:
         while len(labels) > 1 and len(labels[-1]) <= 3:  # com, co.uk, com.au
             labels.pop()
         site = labels[-1]
-        tokens = list(re.finditer(r"[A-Za-z]+", question))
-        for n in (1, 2, 3):
-            for i in range(len(tokens) - n + 1):
-                run = tokens[i:i + n]
-                if len(site) >= 3 and "".join(w.group().lower() for w in run) == site:
-                    return [(run[0].start(), run[-1].end())]
-        return []
+        span = _word_runs(question).get(site) if len(site) >= 3 else None
+        return [span] if span else []
     bare = re.sub(r"^the\s+", "", source.strip(), flags=re.I)
     whole = [m.span() for m in re.finditer(rf"\b{re.escape(bare)}\b", question, re.I)]
     words = [w for w in re.findall(r"[A-Za-z]+", bare) if w.lower() not in _OUTLET_FILLER]
@@ -214,6 +210,21 @@ def outlet_spans(source: str, question: str) -> list[tuple[int, int]]:
     # The outlet's words leave the topic ("what did the Yomiuri Shimbun report about X").
     return whole + [m.span() for w in words if len(w) > 3
                     for m in re.finditer(rf"\b{re.escape(w)}\b", question, re.I)]
+
+
+@lru_cache(maxsize=64)
+def _word_runs(question: str) -> dict[str, tuple[int, int]]:
+    """Each run of one to three words of the question, lowercased and written together
+    ("usatoday" for "USA Today"), with its first span (shorter runs first): read once per
+    question, not once per outlet of the store."""
+    tokens = list(re.finditer(r"[A-Za-z]+", question))
+    runs: dict[str, tuple[int, int]] = {}
+    for n in (1, 2, 3):
+        for i in range(len(tokens) - n + 1):
+            run = tokens[i:i + n]
+            runs.setdefault("".join(w.group().lower() for w in run),
+                            (run[0].start(), run[-1].end()))
+    return runs
 
 
 def weekday_dates(text: str, article_date: str | None) -> list[tuple[int, int, date]]:

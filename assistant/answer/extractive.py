@@ -205,10 +205,11 @@ class ExtractiveAnswerer:
         kind = (answer_kind(question, loose=t.loose_kinds) if self.tagger is not None
                 and t.kind_tagged else None)
         base = [c.score for c in cands]  # before the kind of phrase held moves the ranking
+        retrieved = list(dict.fromkeys(h.article_id for h in hits))  # articles, best first
         if t.rank_penalty:
             # Retrieval's article ranking is evidence too (several passages, both rankers):
             # between two close sentences, the one from the better-ranked article leads.
-            ranks = {a: n for n, a in enumerate(dict.fromkeys(h.article_id for h in hits))}
+            ranks = {a: n for n, a in enumerate(retrieved)}
             for c in cands:
                 c.score -= t.rank_penalty * ranks[c.hit.article_id]
         phrases = self._typed(question, cands, kind) if kind else {}
@@ -240,7 +241,7 @@ class ExtractiveAnswerer:
             order = [direct[0]] + [i for i in everything if i != direct[0]]
         # Further facts come from the articles retrieval ranked first, or the best sentence's
         # own article; a sentence from further down must nearly match the best one.
-        lead_articles = list(dict.fromkeys(h.article_id for h in hits))[: t.lead_articles]
+        lead_articles = retrieved[: t.lead_articles]
         lead_articles.append(cands[order[0]].hit.article_id)
         facts: list[list[int]] = []  # each fact: the candidate indexes that state it
         for i in order:
