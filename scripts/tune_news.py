@@ -100,6 +100,10 @@ ROWS: dict[str, tuple[RetrievalTuning, ExtractiveTuning]] = {
                                 ExtractiveTuning(lead_articles=1)),
     "chosen, lead 1, extra 4": (RetrievalTuning(extra_chunks=4),
                                 ExtractiveTuning(lead_articles=1)),
+    "chosen, FTS5 rarest 1": (RetrievalTuning(lexical_rarest=1), ExtractiveTuning()),
+    "chosen, FTS5 candidates 5": (RetrievalTuning(lexical_candidates=5), ExtractiveTuning()),
+    "chosen, FTS5 rarest 1, candidates 5": (
+        RetrievalTuning(lexical_rarest=1, lexical_candidates=5), ExtractiveTuning()),
     "chosen, rank penalty 0.01": (RetrievalTuning(), ExtractiveTuning(rank_penalty=0.01)),
     "chosen, rank penalty 0.02": (RetrievalTuning(), ExtractiveTuning(rank_penalty=0.02)),
     "chosen, rank penalty 0.03": (RetrievalTuning(), ExtractiveTuning(rank_penalty=0.03)),

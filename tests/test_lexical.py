@@ -95,6 +95,15 @@ def test_filters_apply_to_both_rankings(runtime: Runtime, embedder) -> None:
     assert {h.source for h in lexical.search("cyber partnership", 10, only_jiji)} == \
         {"Jiji Press"}
     vector = embedder.embed(["cyber cooperation"])[0]
+    # An outlet the store does not hold leaves nothing; naming every outlet narrows nothing.
+    elsewhere = Filters(sources=("no such outlet",))
+    assert lexical.search("cyber partnership", 10, elsewhere) == []
+    assert lexical.dense(vector, 10, elsewhere) == []
+    every = Filters(sources=tuple(lexical.sources()))
+    assert len(every.sources) == 2
+    assert lexical.search("cyber partnership", 10, every) == \
+        lexical.search("cyber partnership", 10, Filters())
+    assert lexical.dense(vector, 10, every) == lexical.dense(vector, 10, Filters())
     late = Filters(since="2026-02-01")
     dense = lexical.dense(vector, 10, late)
     assert dense and all(h.date and h.date >= "2026-02-01" for h in dense)
@@ -105,6 +114,41 @@ def test_filters_apply_to_both_rankings(runtime: Runtime, embedder) -> None:
     assert everything is not None
     assert [h.chunk_id for h in everything] == \
         [h.chunk_id for h in runtime.store.query(vector, 3)]
+
+
+def test_a_date_filter_ranks_exactly_through_a_torn_write_and_a_removal(
+        runtime: Runtime, embedder, tmp_path: Path) -> None:
+    """The day column beside the vectors says which rows a date filter keeps; a crash that
+    tore the last write, a removal and an index from before the column change nothing."""
+    lexical = runtime.retriever.lexical
+    vector = embedder.embed(["harbour repairs and fishing boats"])[0]
+    since = Filters(since="2026-02-01")
+
+    def expected() -> list[str]:
+        ids = sorted(runtime.store.chunk_ids())
+        rows = {cid: (vec, meta) for cid, _, meta, vec in runtime.store.chunks_by_id(ids)}
+        inside = [c for c, (_, meta) in rows.items() if int(meta["date_int"]) >= 20260201]
+        return sorted(inside, key=lambda c: -float(np.dot(rows[c][0], vector)))[:6]
+
+    def ranked() -> list[str]:
+        got = lexical.dense(vector, 6, since)
+        assert got is not None
+        return [h.chunk_id for h in got]
+
+    assert ranked() == expected()
+    with lexical._vector_file.open("ab") as f:  # a crash in the middle of a vector row
+        f.write(b"\1" * 100)
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text(json.dumps(STORY) + "\n")
+    runtime.ingest([feed])
+    assert len(lexical.days()) == len(lexical.vectors())
+    assert ranked() == expected() and ranked()[0].startswith("harbour")
+    runtime.remove("harbour")
+    assert ranked() == expected() and not any(c.startswith("harbour") for c in ranked())
+    lexical._day_file.unlink()  # an index written before the column was
+    runtime.ingest([feed])
+    assert len(lexical.days()) == len(lexical.vectors())
+    assert ranked() == expected() and ranked()[0].startswith("harbour")
 
 
 def test_the_dense_ranking_is_exact(runtime: Runtime, embedder,
@@ -186,5 +230,9 @@ def test_kill_9_during_a_sync_leaves_an_index_that_repairs(tmp_path: Path, embed
         vectors = fresh.vectors()
         rows = np.array([r for (r,) in fresh._db().execute("SELECT row FROM chunks")])
         assert rows.max() < len(vectors)
+        days = fresh.days()
+        assert len(days) == len(vectors)
+        assert [int(days[r]) for r in rows] == \
+            [d for (d,) in fresh._db().execute("SELECT day FROM chunks")]
         assert fresh.search("startup founders", 3)
     assert interrupted, "no kill landed before the sync finished: nothing was tested"
