@@ -205,8 +205,10 @@ runtime.ask(questions[0])
 first = time.perf_counter() - t
 for q in questions[1:]:
     runtime.ask(q)
-rss = int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0]) / 1024
-print(json.dumps({"first_answer_s": round(first, 2), "rss_mb": round(rss),
+status = open("/proc/self/status").read()
+def kb(key): return int(status.split(key + ":")[1].split()[0]) / 1024
+print(json.dumps({"first_answer_s": round(first, 2), "rss_mb": round(kb("VmRSS")),
+                  "rss_anon_mb": round(kb("RssAnon")), "rss_file_mb": round(kb("RssFile")),
                   "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
                   "index_caught_up": behind}))
 """
@@ -215,8 +217,10 @@ print(json.dumps({"first_answer_s": round(first, 2), "rss_mb": round(rss),
 def serving_process(settings: Settings, questions: list[str]) -> dict[str, float]:
     """A fresh process that opens the store and answers questions, as the web app does:
     seconds to its first answer, its resident memory after answering (``rss_mb``; the
-    peak, ``peak_rss_mb``, is reached while the embedding model is built at start-up), and
-    whether it found its side index behind the store and caught up."""
+    peak, ``peak_rss_mb``, is reached while the embedding model is built at start-up), of
+    which ``rss_file_mb`` are pages of memory-mapped files (the side index's database and
+    vectors: the OS's file cache, given back under memory pressure) and ``rss_anon_mb``
+    the process's own, and whether it found its side index behind the store and caught up."""
     import os
 
     done = subprocess.run(
@@ -358,7 +362,8 @@ def table(result: dict[str, Any]) -> str:
                          f"({one['outside_embedding_s']} s outside embedding) |")
             lines.append(f"| {row['chunks']} chunks, a serving process | first answer "
                          f"{serving['first_answer_s']} s, RSS {serving['rss_mb']} MB "
-                         f"(peak {serving.get('peak_rss_mb')} MB) |")
+                         f"({serving.get('rss_anon_mb')} MB own, {serving.get('rss_file_mb')} "
+                         f"MB mapped files; peak {serving.get('peak_rss_mb')} MB) |")
         for name in ("unfiltered", "filter_narrow", "filter_half"):
             r = row[name]
             lines.append(f"| {row['chunks']} chunks, {name} | retrieve p50 "

@@ -1,6 +1,6 @@
 """The side index beside the store, updated in place: SQLite FTS5 (BM25 over chunk text,
-title and outlet) and an append-only file of chunk vectors read memory-mapped. The only
-module that talks to sqlite3.
+title and outlet) and append-only files of chunk vectors and their dates, read
+memory-mapped. The only module that talks to sqlite3.
 
 Why: the bm25s index it replaces was rebuilt whole from the store after every write, and
 every process held every chunk's text and vector in memory (issue 13). Here a write costs
@@ -11,8 +11,9 @@ document frequencies kept in a table).
 
 Why a vector file: Chroma's HNSW answers unfiltered queries in milliseconds, but with a
 metadata filter a query over 100k chunks took 80-470 ms; an exact scan of just the rows a
-filter accepts takes milliseconds. Rows are appended and never moved; a removed chunk's row
-stays in the file unused until ``rebuild``.
+filter accepts takes milliseconds (a date filter reads which rows from the day column, an
+outlet filter from SQLite's index). Rows are appended and never moved; a removed chunk's row
+stays in the files unused until ``rebuild``.
 
 Consistency: the index records the store generation it reflects. Any process that finds
 another generation in the store (the CLI ingested while the web app ran; a replica wrote to
@@ -78,7 +79,7 @@ K1, B = 1.5, 0.75
 LAYOUT = "fts5-snowball-lucene-4"  # changes when the tables change: an old index is rebuilt
 CANDIDATES = 10  # times the asked-for number of chunks, taken from FTS5's own ranking
 MATCH_BUDGET = 4000  # rows the candidate words may match in all (``_selective``)
-RAREST = 2  # the query's rarest words matched whatever they cost (``_selective``)
+_MMAP_BYTES = 1 << 30  # of the database read memory-mapped (the rest through read())
 
 
 class ChunkSource(Protocol):
@@ -111,6 +112,10 @@ class LexicalIndex:
                                  isolation_level=None, check_same_thread=True)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
+            # Reads through a memory map rather than read() into SQLite's page cache: at 100k
+            # chunks a question's BM25 search, embedding and vector scan together went from
+            # a p95 of 32-37 to 29-31 ms (docs/tuning.md).
+            db.execute(f"PRAGMA mmap_size={_MMAP_BYTES}")
             db.executescript(_SCHEMA)
             layout = db.execute("SELECT value FROM meta WHERE key = 'layout'").fetchone()
             if layout is None or layout[0] != LAYOUT:
@@ -359,7 +364,7 @@ class LexicalIndex:
         return None if len(named) == len(outlets) else named
 
     def search(self, query: str, n: int, filters: Any = None,
-               candidates: int = CANDIDATES, rarest: int = RAREST) -> list[Hit]:
+               candidates: int = CANDIDATES) -> list[Hit]:
         """The n chunks BM25 ranks best for the query's content words.
 
         Candidates are the ``candidates`` × n chunks FTS5's own ranking puts first among
@@ -377,7 +382,7 @@ class LexicalIndex:
         if not present:
             return []
         total = max(1, self.count())
-        selective = _selective(present, df, rarest)
+        selective = _selective(present, df)
         match = " OR ".join(f'"{t}"' for t in selective)
         where, args = self._where(filters)
         joined = " JOIN chunks c ON c.row = f.rowid" if where else ""
@@ -531,14 +536,15 @@ def _date_bounds(filters: Any) -> list[int] | None:
     return [max(lo, 1), hi]
 
 
-def _selective(words: Sequence[str], df: dict[str, int], rarest: int = 2) -> list[str]:
+def _selective(words: Sequence[str], df: dict[str, int]) -> list[str]:
     """The query's rarest words, rarest first, while the rows they match stay within
-    ``MATCH_BUDGET`` (at least the ``rarest`` rarest): a word that many chunks hold adds
-    little to BM25 and most of the work, and a store's growth then costs a query nothing."""
+    ``MATCH_BUDGET`` (at least the two rarest: with the rarest alone, essays lost; see
+    docs/tuning.md): a word that many chunks hold adds little to BM25 and most of the work,
+    and a store's growth then costs a query nothing."""
     chosen: list[str] = []
     matched = 0
     for word in sorted(words, key=lambda w: df[w]):
-        if len(chosen) >= rarest and matched + df[word] > MATCH_BUDGET:
+        if len(chosen) >= 2 and matched + df[word] > MATCH_BUDGET:
             break
         chosen.append(word)
         matched += df[word]

@@ -80,7 +80,6 @@ class RetrievalTuning:
     # ("best" with diverse=False is the design before article ranking: docs/tuning.md)
     diverse: bool = True  # one chunk per article first (False: the k best chunks)
     lexical_candidates: int = 10  # FTS5's best (this × pool) chunks, ranked again by BM25
-    lexical_rarest: int = 2  # the question's rarest words FTS5 matches whatever they cost
 
 
 EXACT_SCAN_LIMIT = 150_000  # chunks up to which every dense ranking is exact (docs/tuning.md)
@@ -137,8 +136,7 @@ class Retriever:
         t = self.tuning
         pool = max(t.pool, k)
         dense = self.dense(query_vector, pool, filters)
-        lexical = self.lexical.search(query, pool, filters, t.lexical_candidates,
-                                      t.lexical_rarest)
+        lexical = self.lexical.search(query, pool, filters, t.lexical_candidates)
         if copies is None:
             dense, lexical, copies = self._committed(dense, lexical, generation=generation)
         return rank_articles([(dense, t.dense_weight), (lexical, t.lexical_weight)], k, t,
