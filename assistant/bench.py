@@ -149,8 +149,9 @@ def latency(runtime: Runtime, base: Runtime, questions: list[str], filters: Filt
         t2 = time.perf_counter()
         # As the app does: the generation read once per question, registry records of
         # articles that earlier questions of this generation found used again.
-        retriever.retrieve(scope.topic, k, scope.filters, qv,
-                           generation=runtime.store.generation())
+        generation, writing = runtime.store.state()
+        retriever.retrieve(scope.topic, k, scope.filters, qv, generation=generation,
+                           settled=not writing)
         t3 = time.perf_counter()
         hits = base.retriever.retrieve(q, k, None, qv)
         base.extractive.vectors.clear()

@@ -24,7 +24,7 @@ from .config import Settings
 from .embedding import Embedder
 from .errors import ArticleError
 from .news import CopyCheck
-from .store import ArticleRecord, Store, chunk_meta
+from .store import ArticleRecord, RegistryChange, Store, chunk_meta
 
 EMBED_BATCH_CHUNKS = 128
 
@@ -115,9 +115,10 @@ class Progress:
 
 
 # (article id, text, metadata, vector) rows of the chunks a write added, the ids of the
-# chunks it removed, and the store generation before and after it: what the side index
-# needs to follow a write without comparing itself with the whole store.
-OnWrite = Callable[[list[tuple[str, str, dict[str, Any], Any]], list[str], str, str], None]
+# chunks it removed, the store generation before and after it, and its registry changes:
+# what the side index needs to follow a write without comparing itself with the store.
+OnWrite = Callable[[list[tuple[str, str, dict[str, Any], Any]], list[str], str, str,
+                    RegistryChange], None]
 LOOKUP_GROUP = 64  # articles whose registry records are read in one request
 
 
@@ -216,10 +217,12 @@ def ingest(
 def remove_article(store: Store, article_id: str, on_write: OnWrite | None) -> None:
     """Takes an article out of the store (record first, then chunks) and tells ``on_write``
     which chunks went, so the side index follows without comparing itself with the store."""
+    crashed = store.begin_write()
     gone = store.delete_article(article_id)
     before, after = store.bump_generation()
     if on_write is not None:
-        on_write([], gone, before, after)
+        on_write([], gone, before, after,
+                 RegistryChange(removed=(article_id,), after_crash=crashed))
 
 
 def prunable(records: Iterable[ArticleRecord], roots: Sequence[str | Path],
@@ -341,6 +344,7 @@ class _Writer:
             rows += [(c.id, c.text, chunk_meta(article, c), v)
                      for c, v in zip(chunks, part, strict=True)]
             at += len(chunks)
+        crashed = store.begin_write()
         store.add_batch(items)
         # Registry records next: an article is visible only once all its chunks are stored.
         store.commit_articles(commits, bands)
@@ -356,7 +360,11 @@ class _Writer:
                 report.added += 1
         before, after = store.bump_generation()
         if self.on_write is not None:
-            self.on_write(rows, gone, before, after)
+            change = RegistryChange(
+                committed=tuple((a.id, a.content_hash[:12], original)
+                                for a, _, original, _ in commits),
+                recopied=tuple(remark), after_crash=crashed)
+            self.on_write(rows, gone, before, after, change)
         elapsed = time.perf_counter() - self.started
         self.bar.update(len(batch), report.chunks_written / elapsed if elapsed else 0.0)
 

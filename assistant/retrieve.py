@@ -123,13 +123,15 @@ class Retriever:
                  query_vector: np.ndarray | None = None,
                  copies: Mapping[str, str] | None = None,
                  favoured: tuple[str, str] | None = None,
-                 generation: str | None = None) -> list[Hit]:
+                 generation: str | None = None, settled: bool = False) -> list[Hit]:
         """The best chunk of each of the k best articles (then any extra chunks).
 
         ``copies`` maps a re-published article to its original; ``favoured`` is an ISO date
         window ("this week") whose articles get a bonus without shutting others out;
-        ``generation``, the store generation this question was read at, lets registry
-        records read for earlier questions of that generation be used again."""
+        ``generation``, the store generation this question was read at, and ``settled``, no
+        write under way then (``Store.state``), let the side index's copy of the registry
+        at that generation answer for it, or registry records read for earlier questions
+        of that generation be used again."""
         filters = filters or Filters()
         if query_vector is None:
             query_vector = self.embedder.embed([query])[0]
@@ -138,41 +140,53 @@ class Retriever:
         dense = self.dense(query_vector, pool, filters)
         lexical = self.lexical.search(query, pool, filters, t.lexical_candidates)
         if copies is None:
-            dense, lexical, copies = self._committed(dense, lexical, generation=generation)
+            dense, lexical, copies = self._committed(dense, lexical, generation=generation,
+                                                     settled=settled)
         return rank_articles([(dense, t.dense_weight), (lexical, t.lexical_weight)], k, t,
                              copies, favoured)
 
-    def _committed(self, *rankings: list[Hit], generation: str | None = None
-                   ) -> tuple[Any, ...]:
+    def _committed(self, *rankings: list[Hit], generation: str | None = None,
+                   settled: bool = False) -> tuple[Any, ...]:
         """The rankings without chunks no reader may see (an article not committed yet, or
         not any more; an older version's chunks during an update), and which of their
-        articles re-publish another. Asked of the registry by key, for these articles only.
+        articles re-publish another. From the side index's copy of the registry when it is
+        that generation's and no write is under way, else asked of the registry by key, for
+        these articles only.
 
         Why records are kept per generation: reading them is a third of a question's
         retrieval at 100k chunks (metadata of ~50 articles), and a record changes only with
         a write, which moves the generation. A record read before a concurrent write's
         generation bump shows the article as it was, or not yet: a whole version either way."""
         wanted = list({h.article_id for hits in rankings for h in hits})
-        if generation is None:
-            records = self.store.records(wanted)
+        if generation is None or not settled:
+            # A write may be under way (or was killed): the registry as it is now.
+            versions = {a: (r.hash[:12], r.duplicate_of)
+                        for a, r in self.store.records(wanted).items()}
+        elif (copy := self.lexical.visibility(wanted, generation)) is not None:
+            versions = copy
         else:
-            if self._records[0] != generation:
-                self._records = (generation, {})
-            known = self._records[1]
-            missing = [a for a in wanted if a not in known]
-            if missing:
-                if len(known) > _RECORDS_KEPT:
-                    known.clear()
-                got = self.store.records(missing)
-                known.update({a: got.get(a) for a in missing})
-            records = {a: r for a in wanted if (r := known.get(a)) is not None}
+            versions = {a: (r.hash[:12], r.duplicate_of)
+                        for a, r in self._records_of(wanted, generation).items()}
 
         def visible(hit: Hit) -> bool:
-            record = records.get(hit.article_id)
-            return record is not None and chunk_version(hit.chunk_id) in ("", record.hash[:12])
+            seen = versions.get(hit.article_id)
+            return seen is not None and chunk_version(hit.chunk_id) in ("", seen[0])
 
-        copies = {a: r.duplicate_of for a, r in records.items() if r.duplicate_of}
+        copies = {a: original for a, (_, original) in versions.items() if original}
         return (*([h for h in hits if visible(h)] for hits in rankings), copies)
+
+    def _records_of(self, wanted: list[str], generation: str) -> dict[str, ArticleRecord]:
+        """Registry records, those read for earlier questions of this generation again."""
+        if self._records[0] != generation:
+            self._records = (generation, {})
+        known = self._records[1]
+        missing = [a for a in wanted if a not in known]
+        if missing:
+            if len(known) > _RECORDS_KEPT:
+                known.clear()
+            got = self.store.records(missing)
+            known.update({a: got.get(a) for a in missing})
+        return {a: r for a in wanted if (r := known.get(a)) is not None}
 
 
 def rank_articles(ranked_lists: Sequence[tuple[list[Hit], float]], k: int,

@@ -25,7 +25,7 @@ from .llm import ChatModel
 from .news import NearDuplicates, Scope, question_scope
 from .prompts import render
 from .retrieve import Filters, LexicalIndex, Retriever
-from .store import Hit, Store
+from .store import Hit, RegistryChange, Store
 from .text import content_terms
 
 
@@ -131,8 +131,9 @@ class Runtime:
         if not self._ingest_lock.locked():
             self.retriever.refresh(generation)
 
-    def _follow(self, rows: list[Any], gone: list[str], before: str, after: str) -> None:
-        self.retriever.lexical.follow(self.store, rows, gone, before, after)
+    def _follow(self, rows: list[Any], gone: list[str], before: str, after: str,
+                change: RegistryChange) -> None:
+        self.retriever.lexical.follow(self.store, rows, gone, before, after, change)
 
     def _sharing_bands(self, keys: list[str]) -> list[tuple[str, str | None, str]]:
         return [(r.id, r.date, r.minhash) for r in self.store.sharing_bands(keys)]
@@ -148,14 +149,15 @@ class Runtime:
             return answerer
 
     def _retrieve(self, question: str, top_k: int | None, filters: Filters | None,
-                  generation: str, favoured: tuple[str, str] | None = None
-                  ) -> tuple[Any, list[Hit]]:
+                  generation: str, favoured: tuple[str, str] | None = None,
+                  settled: bool = False) -> tuple[Any, list[Hit]]:
         k = top_k or self.settings.top_k
         retriever = self.retriever
         self._catch_up(generation)
         query_vector = self.embedder.embed([question])[0]
         return query_vector, retriever.retrieve(question, k, filters, query_vector,
-                                                favoured=favoured, generation=generation)
+                                                favoured=favoured, generation=generation,
+                                                settled=settled)
 
     def _absent(self, question: str) -> list[str]:
         """The question's words that no chunk of the store holds (as written), leaving out
@@ -216,10 +218,12 @@ class Runtime:
         started = time.perf_counter()
         asked = question
         question = self.standalone(question, history)
-        generation = self.store.generation()  # one look at the store's state per question
+        # One look at the store's state per question.
+        generation, writing = self.store.state()
         scope = self.scope(question, filters, today, generation)
         filters, prefer_recent, topic = scope.filters, scope.prefer_recent, scope.topic
-        query_vector, hits = self._retrieve(topic, top_k, filters, generation, scope.favoured)
+        query_vector, hits = self._retrieve(topic, top_k, filters, generation, scope.favoured,
+                                            settled=not writing)
         retrieved = time.perf_counter()
 
         def extractive() -> Answer:

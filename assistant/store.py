@@ -47,6 +47,17 @@ class ArticleRecord:
     minhash: str = ""  # the MinHash signature that copy detection compares
 
 
+@dataclass(frozen=True, kw_only=True)
+class RegistryChange:
+    """What one write changed in the registry, for the side index's copy of which version
+    of each article readers may see and which article it re-publishes."""
+
+    committed: tuple[tuple[str, str, str | None], ...] = ()  # (id, version, copy of)
+    recopied: tuple[tuple[str, str | None], ...] = ()  # (id, copy of) marked again
+    removed: tuple[str, ...] = ()
+    after_crash: bool = False  # an earlier write was killed: its changes are unknown
+
+
 @dataclass(frozen=True)
 class Hit:
     """One retrieved chunk."""
@@ -177,19 +188,40 @@ class Store:
     def generation(self) -> str:
         """Changes whenever articles are committed or deleted (by any process): side indexes
         built for another generation are stale. One small request, cheap enough per query."""
+        return self.state()[0]
+
+    def state(self) -> tuple[str, bool]:
+        """The generation, and whether a write is under way (or was killed) since it was set:
+        while one is, the registry may already differ from what that generation's readers
+        were told (``begin_write``). One request."""
         try:
-            registry = self._current_registry()
-            return str((registry.metadata or {}).get("generation", "0"))
+            meta = self._current_registry().metadata or {}
+            return str(meta.get("generation", "0")), bool(meta.get("writing"))
         except Exception as e:
             raise _translate(e, self.label) from e
 
+    def begin_write(self) -> bool:
+        """Marks a write under way before it changes the registry; ``bump_generation`` ends
+        it. Returns whether an earlier write's mark was still there (it was killed)."""
+        try:
+            registry = self._current_registry()
+            meta = dict(registry.metadata or {})
+            leftover = bool(meta.get("writing"))
+            meta["writing"] = uuid.uuid4().hex
+            registry.modify(metadata=meta)
+        except Exception as e:
+            raise _translate(e, self.label) from e
+        return leftover
+
     def bump_generation(self) -> tuple[str, str]:
-        """A new generation tag; returns (the tag before, the new one)."""
+        """A new generation tag, ending any write under way; returns (the tag before, the
+        new one)."""
         try:
             registry = self._current_registry()
             meta = dict(registry.metadata or {})
             before = str(meta.get("generation", "0"))
             meta["generation"] = uuid.uuid4().hex
+            meta["writing"] = ""
             registry.modify(metadata=meta)
         except Exception as e:
             raise _translate(e, self.label) from e

@@ -55,6 +55,9 @@ class Rows:
     def chunk_ids(self) -> set[str]:
         return set(self.rows)
 
+    def articles(self) -> list[Any]:
+        return []  # no registry: nothing is visible through the copy, which is not read here
+
     def chunks_by_id(self, ids: Sequence[str]) -> Iterator[tuple[str, str, dict[str, Any],
                                                                 np.ndarray]]:
         for cid in ids:

@@ -116,6 +116,57 @@ def test_filters_apply_to_both_rankings(runtime: Runtime, embedder) -> None:
         [h.chunk_id for h in runtime.store.query(vector, 3)]
 
 
+def test_a_question_reads_visibility_from_the_side_index(runtime: Runtime, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    """Which version of an article readers may see comes from the side index's copy of the
+    registry, kept by each write: a question makes no registry request. While a write is
+    under way, or after one was killed, the registry itself answers, until a write repairs
+    the copy."""
+    store, retriever = runtime.store, runtime.retriever
+    question = "Port Ellis harbour repairs fishing boats"
+
+    def ranked(settled: bool) -> list[str]:
+        generation, writing = store.state()
+        return [h.chunk_id for h in retriever.retrieve(
+            question, 5, generation=generation, settled=settled and not writing)]
+
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text(json.dumps(STORY) + "\n")
+    runtime.ingest([feed])
+    changed = {**STORY, "text": STORY["text"].replace("Fishing boats", "Ferries")}
+    feed.write_text(json.dumps(changed) + "\n")
+    runtime.ingest([feed])
+    from_registry = ranked(settled=False)
+    assert from_registry[0].startswith("harbour::")
+
+    def no_registry(*_: object, **__: object) -> None:
+        raise AssertionError("a settled question asked the registry")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(store, "records", no_registry)
+        assert ranked(settled=True) == from_registry
+        hits = retriever.retrieve(question, 5, generation=store.generation(), settled=True)
+        assert all("Fishing" not in h.text for h in hits if h.article_id == "harbour")
+
+    # A removal killed between the registry and the generation: the mark of the write under
+    # way sends questions to the registry, which no longer has the article.
+    store.begin_write()
+    store._registry.delete(ids=["harbour"])
+    assert store.state()[1]
+    assert not any(c.startswith("harbour::") for c in ranked(settled=True))
+    # The next write finds the mark, and the copy is read again whole.
+    other = {**STORY, "id": "quay", "title": "Quay opens", "text": "A new quay opened."}
+    feed.write_text(json.dumps(other) + "\n")
+    runtime.ingest([feed])
+    assert not store.state()[1]
+    copy = retriever.lexical.visibility(["harbour", "quay"], store.generation())
+    assert copy is not None and "harbour" not in copy and "quay" in copy
+    with monkeypatch.context() as patched:
+        patched.setattr(store, "records", no_registry)
+        assert not any(c.startswith("harbour::") for c in ranked(settled=True))
+
+
 def test_a_date_filter_ranks_exactly_through_a_torn_write_and_a_removal(
         runtime: Runtime, embedder, tmp_path: Path) -> None:
     """The day column beside the vectors says which rows a date filter keeps; a crash that

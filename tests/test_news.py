@@ -184,3 +184,6 @@ def test_copies_across_runs_are_found_by_key(tmp_path: Path, embedder) -> None:
     assert records["wire-copy"].duplicate_of == "wire"
     assert records["wire-copy-2"].duplicate_of == "wire"
     assert records["wire"].duplicate_of is None and records["harbour-a"].duplicate_of is None
+    # The side index's copy of the registry, kept by each write, says the same.
+    assert runtime.retriever.lexical.visibility(list(records), runtime.store.generation()) \
+        == {r.id: (r.hash[:12], r.duplicate_of) for r in records.values()}
