@@ -171,8 +171,9 @@ class LocalEmbedder:
             options.log_severity_level = 3  # shape-merge notes from fusion are not errors
             # ORT's worker threads spin for a while after each run by default; on two cores
             # that took a core from the exact vector scan that follows a question's
-            # embedding (7 ms alone, 15 ms right after it; docs/tuning.md).
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            # embedding (7 ms alone, 15 ms right after it). They still spin within a run,
+            # which batches rely on (docs/tuning.md).
+            options.add_session_config_entry("session.force_spinning_stop", "1")
             if threads:
                 options.intra_op_num_threads = threads
             self._session = ort.InferenceSession(
