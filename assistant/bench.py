@@ -147,8 +147,8 @@ def latency(runtime: Runtime, base: Runtime, questions: list[str], filters: Filt
         t1 = time.perf_counter()
         scope = runtime.scope(q, filters)
         t2 = time.perf_counter()
-        # As the app does: the generation read once per question, registry records of
-        # articles that earlier questions of this generation found used again.
+        # As the app does: the store's state read once per question; who may be seen
+        # comes from the side index's copy of the registry when no write is under way.
         generation, writing = runtime.store.state()
         retriever.retrieve(scope.topic, k, scope.filters, qv, generation=generation,
                            settled=not writing)

@@ -41,23 +41,29 @@ class Filters:
         hi = int(self.until.replace("-", "")) if self.until else 99_999_999
         return lo, hi
 
+    def day_bounds(self) -> tuple[int, int] | None:
+        """The date filter as inclusive YYYYMMDD bounds that an undated chunk (0) is
+        outside of; None without one."""
+        if not (self.since or self.until):
+            return None
+        lo, hi = self.date_range()
+        return max(lo, 1), hi
+
+    def names_outlet(self, source: str | None) -> bool:
+        """Whether the outlet filter takes this outlet (by part of its name)."""
+        return any(s.lower() in (source or "").lower() for s in self.sources)
+
     def accepts(self, meta: dict[str, Any]) -> bool:
-        if self.since or self.until:
-            lo, hi = self.date_range()
-            d = int(meta.get("date_int") or 0)
-            if not d or not lo <= d <= hi:
-                return False
-        if self.sources:
-            source = str(meta.get("source") or "").lower()
-            if not any(s.lower() in source for s in self.sources):
-                return False
-        return True
+        bounds = self.day_bounds()
+        if bounds is not None and not bounds[0] <= int(meta.get("date_int") or 0) <= bounds[1]:
+            return False
+        return not self.sources or self.names_outlet(str(meta.get("source") or ""))
 
     def chroma_where(self) -> dict[str, Any] | None:
         clauses: list[dict[str, Any]] = []
-        if self.since or self.until:
-            lo, hi = self.date_range()
-            clauses += [{"date_int": {"$gte": max(lo, 1)}}, {"date_int": {"$lte": hi}}]
+        bounds = self.day_bounds()
+        if bounds is not None:
+            clauses += [{"date_int": {"$gte": bounds[0]}}, {"date_int": {"$lte": bounds[1]}}]
         if self.sources:
             clauses.append({"source": {"$in": list(self.sources)}})
         if not clauses:
@@ -158,15 +164,14 @@ class Retriever:
         a write, which moves the generation. A record read before a concurrent write's
         generation bump shows the article as it was, or not yet: a whole version either way."""
         wanted = list({h.article_id for hits in rankings for h in hits})
-        if generation is None or not settled:
-            # A write may be under way (or was killed): the registry as it is now.
-            versions = {a: (r.hash[:12], r.duplicate_of)
-                        for a, r in self.store.records(wanted).items()}
-        elif (copy := self.lexical.visibility(wanted, generation)) is not None:
-            versions = copy
-        else:
-            versions = {a: (r.hash[:12], r.duplicate_of)
-                        for a, r in self._records_of(wanted, generation).items()}
+        settled_at = generation if settled else None
+        versions = self.lexical.visibility(wanted, settled_at) if settled_at else None
+        if versions is None:
+            # Without a settled generation a write may be under way (or was killed): the
+            # registry as it is now.
+            records = self._records_of(wanted, settled_at) if settled_at \
+                else self.store.records(wanted)
+            versions = {a: (r.hash[:12], r.duplicate_of) for a, r in records.items()}
 
         def visible(hit: Hit) -> bool:
             seen = versions.get(hit.article_id)
