@@ -59,10 +59,12 @@ _WHO = re.compile(r"\b(who|whom|whose)\b", re.I)
 _WHERE = re.compile(r"\bwhere\b", re.I)
 # "When is ...?" asks for a date; "what did they say when ...?" does not.
 _WHEN = re.compile(r"^\W*(?:and\s+|so\s+|until\s+|since\s+)?when\b|\bwhat time\b", re.I)
+# "What percentage ..." is answered by a percentage, not by any number in the sentence.
+_SHARE = re.compile(r"\bwhat (?:percentage|percent|share|proportion|fraction)\b", re.I)
 _HOW_MUCH = re.compile(r"\bhow much\b|\bwhat (?:price|cost|amount|sum)\b|\bat what price\b",
                        re.I)
 _HOW_MANY = re.compile(r"\bhow (?:many|old|long|far|tall|big|large|high|fast)\b"
-                       r"|\bwhat (?:number|percentage|percent|share|proportion|age)\b"
+                       r"|\bwhat (?:number|age)\b"
                        r"|\bwhat was the (?:final )?score\b", re.I)
 _WHICH = re.compile(r"\b(?:which|what)\s+(?:(?:is|was|are|were|will be)\s+)?(?:the\s+)?"
                     r"((?:[a-z-]+\s+){0,3})", re.I)
@@ -120,6 +122,8 @@ def answer_kind(question: str, loose: bool = True) -> frozenset[str] | None:
     q = question.strip()
     if re.search(r"\bhow long\b", q, re.I):
         return DURATION
+    if _SHARE.search(q):
+        return PERCENT
     if _HOW_MUCH.search(q):
         return MONEY | PERCENT | frozenset({"QUANTITY"})  # an amount, not a bare count
     if _HOW_MANY.search(q):

@@ -78,13 +78,17 @@ class Runtime:
                 self._tagger = EntityTagger.load()
             return self._tagger
 
+    def _frequency(self, words: Sequence[str]) -> dict[str, int]:
+        return self.retriever.lexical.document_frequency(words)[0]
+
     @property
     def extractive(self) -> ExtractiveAnswerer:
         with self._lock:
             if "extractive" not in self._parts:
                 self._parts["extractive"] = ExtractiveAnswerer(
                     self.embedder, tagger=self.tagger,
-                    names_in=self.retriever.lexical.article_holds)
+                    names_in=self.retriever.lexical.article_holds,
+                    frequency=self._frequency)
             answerer: ExtractiveAnswerer = self._parts["extractive"]
             return answerer
 
@@ -228,7 +232,7 @@ class Runtime:
 
         def extractive() -> Answer:
             return self.extractive.answer(topic, query_vector, hits, prefer_recent,
-                                          absent=self._absent(topic))
+                                          absent=self._absent(topic), favoured=scope.favoured)
 
         if not hits and filters.active:
             # Nothing inside the asked-for window: say so rather than answer from outside it.

@@ -36,13 +36,26 @@ HOLDOUT_WEEKS = {"2024-03-29", "2024-07-18", "2024-11-07", "2024-11-08",
 # Levers measured and not kept (re-ranking by the best sentence, rare-word and focus-word
 # abstention rules, score-based fusion) were removed from the code afterwards; their rows in
 # docs/tuning.md were produced by this script at commit 90a4991 (the follower-support rows
-# at 0dafe85, the FTS5 rarest-word rows at cbc31de). A row names its changes
-# against the defaults of the moment it ran (docs/tuning.md gives them), not today's.
+# at 0dafe85, the FTS5 rarest-word rows at cbc31de; the full-name floor, a possessive cut
+# from names and nearest-phrase-first rows by their code before 2026-12-01's fourth round's
+# commit). A row names its changes against the defaults of the moment it ran
+# (docs/tuning.md gives them), not today's.
 ROWS: dict[str, tuple[RetrievalTuning, ExtractiveTuning]] = {
     "before (chunk fusion, no kinds)": (
         RetrievalTuning(article_mode="best", diverse=False, lexical_weight=0.5, extra_chunks=0),
         ExtractiveTuning(kind_tagged=0, relative_cutoff=0.45)),
     "chosen (the defaults)": (RetrievalTuning(), ExtractiveTuning()),
+    "stop 21 defaults": (RetrievalTuning(), ExtractiveTuning(
+        window_bonus=0.0, full_names=False, org_names=False, rarest_name_word=False)),
+    "chosen, window bonus 0": (RetrievalTuning(), ExtractiveTuning(window_bonus=0.0)),
+    "chosen, window bonus 0.05": (RetrievalTuning(), ExtractiveTuning(window_bonus=0.05)),
+    "chosen, window bonus 0.2": (RetrievalTuning(), ExtractiveTuning(window_bonus=0.2)),
+    "chosen, no full names": (RetrievalTuning(), ExtractiveTuning(full_names=False)),
+    "chosen, organisations not required": (RetrievalTuning(),
+                                           ExtractiveTuning(org_names=False)),
+    "chosen, a name held by any of its words": (RetrievalTuning(),
+                                                ExtractiveTuning(rarest_name_word=False)),
+    "chosen, strict kinds": (RetrievalTuning(), ExtractiveTuning(loose_kinds=False)),
     "chosen, without the names rule": (RetrievalTuning(),
                                        ExtractiveTuning(names_required=False)),
     "articles": (RetrievalTuning(lexical_weight=0.5, extra_chunks=0),
@@ -139,7 +152,7 @@ def configure(runtime: Runtime, retrieval: RetrievalTuning, answer: ExtractiveTu
     tagger = runtime.tagger if answer.kind_tagged else None
     runtime._parts["extractive"] = ExtractiveAnswerer(
         runtime.embedder, answer, tagger=tagger,
-        names_in=runtime.retriever.lexical.article_holds)
+        names_in=runtime.retriever.lexical.article_holds, frequency=runtime._frequency)
 
 
 def row(name: str, label: str, m: dict[str, Any]) -> str:

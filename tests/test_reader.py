@@ -14,6 +14,7 @@ import pytest
 from assistant.config import Settings
 from assistant.entities import (
     DURATION,
+    Entity,
     MONEY,
     NUMBER,
     ORG,
@@ -64,6 +65,7 @@ def reader(tmp_path_factory: pytest.TempPathFactory, embedder) -> Runtime:
     ("Which city was rocked by a bridge collapse?", PLACE),
     ("Which automaker recalled 112,000 vehicles?", ORG),
     ("How many days are in the 2024 calendar year?", NUMBER),
+    ("What percentage of adults got the latest vaccine?", PERCENT),  # not any number
     ("How much did the flight cost taxpayers?", MONEY | PERCENT | {"QUANTITY"}),
     ("How long did the meeting last?", DURATION),
     ("When is the fighter expected to be deployed?", WHEN),
@@ -212,3 +214,80 @@ def test_an_article_about_someone_else_does_not_answer(reader: Runtime) -> None:
     loose._parts["extractive"] = ExtractiveAnswerer(
         reader.embedder, ExtractiveTuning(names_required=False), tagger=reader.tagger)
     assert not loose.ask(question).abstained
+
+
+class _Tagged:
+    """A tagger that names one entity in the question and nothing in the passages."""
+
+    def __init__(self, entity: Entity) -> None:
+        self.entity = entity
+
+    def tag(self, texts):  # type: ignore[no-untyped-def]
+        return [[self.entity] if self.entity.text in t else [] for t in texts]
+
+
+def test_a_place_is_named_by_its_rarest_word_not_its_common_ones(embedder) -> None:
+    """A report on Rock Creek Park does not answer a question about Brandywine Creek Park,
+    though it holds two of the name's three words: of a place's name, the word fewest
+    chunks hold is the one that must be there."""
+    from assistant.answer.extractive import ExtractiveAnswerer, ExtractiveTuning
+
+    text = ("Rangers at Rock Creek Park will burn dry brush on Tuesday to cut the risk of "
+            "wildfires spreading to nearby homes.")
+    hit = Hit("r::0", "r", text, 0, len(text), 1.0, "Controlled burn", "2024-03-01",
+              "Example Daily", None)
+    question = "Why will rangers burn brush at Brandywine Creek Park?"
+    park = Entity(38, 59, "FAC", "Brandywine Creek Park")
+    vector = embedder.embed([question])[0]
+    counts = {"brandywine": 2, "creek": 40, "park": 90}
+
+    def frequency(words):  # type: ignore[no-untyped-def]
+        return {w: counts.get(w, 0) for w in words}
+
+    def reader(tuning: ExtractiveTuning) -> ExtractiveAnswerer:
+        return ExtractiveAnswerer(embedder, tuning, tagger=_Tagged(park),  # type: ignore[arg-type]
+                                  frequency=frequency)
+
+    assert reader(ExtractiveTuning()).answer(question, vector, [hit]).abstained
+    # Held by any of its words (the rule before), the report on another park answered.
+    loose = reader(ExtractiveTuning(rarest_name_word=False)).answer(question, vector, [hit])
+    assert not loose.abstained and "Rock Creek Park" in loose.answer
+
+
+def test_a_surname_answer_is_given_in_full_from_the_same_article(reader: Runtime,
+                                                                 embedder) -> None:
+    from assistant.answer.extractive import ExtractiveAnswerer, ExtractiveTuning
+
+    text = ("Sarah Johnson, a former violinist, took over in January. Johnson chose Lyon as "
+            "the host city of the festival after a long search, the organisers said.")
+    hit = Hit("d::0", "d", text, 0, len(text), 1.0, "Festival host", "2026-05-04",
+              "Rhone Daily", None)
+    question = "Who chose Lyon as the host city of the festival?"
+    vector = embedder.embed([question])[0]
+    answer = ExtractiveAnswerer(embedder, tagger=reader.tagger).answer(question, vector, [hit])
+    assert answer.answer.startswith("Sarah Johnson [1]."), answer.answer
+    assert "Sarah Johnson" in answer.citations[0].quote  # verbatim in the quote it cites
+    assert any(c.quote.startswith("Johnson chose Lyon") for c in answer.citations)
+    short = ExtractiveAnswerer(embedder, ExtractiveTuning(full_names=False),
+                               tagger=reader.tagger).answer(question, vector, [hit])
+    assert short.answer.startswith("Johnson [1]."), short.answer
+
+
+def test_a_report_from_the_week_asked_about_leads(reader: Runtime, embedder) -> None:
+    """Two reports of the same kind of event, years apart: "this week" favours the one
+    inside the window, though retrieval ranked the older one first."""
+    from assistant.answer.extractive import ExtractiveAnswerer
+
+    old = "Mayor Tom Baker opened the new Springfield bridge to traffic on Saturday."
+    new = "Mayor Ann Lee opened the new Springfield bridge to traffic on Saturday."
+    hits = [Hit("o::0", "o", old, 0, len(old), 1.0, "Bridge opens", "2019-06-02",
+                "Example Daily", None),
+            Hit("n::0", "n", new, 0, len(new), 0.9, "Bridge opens", "2024-03-24",
+                "Example Daily", None)]
+    question = "Who opened the new Springfield bridge?"
+    vector = embedder.embed([question])[0]
+    answerer = ExtractiveAnswerer(embedder, tagger=reader.tagger)
+    assert answerer.answer(question, vector, hits).answer.startswith("Tom Baker")
+    week = answerer.answer(question, vector, hits, favoured=("2024-03-22", "2024-03-29"))
+    assert week.answer.startswith("Ann Lee"), week.answer
+    assert week.citations[0].article_id == "n"

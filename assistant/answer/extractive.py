@@ -63,6 +63,10 @@ class ExtractiveTuning:
     absent_abstains: bool = True  # a question word that no chunk holds means "don't know"
     names_required: bool = True  # the people and places asked about are in the answering article
     rank_penalty: float = 0.02  # off a sentence's score per article ranked above its own
+    window_bonus: float = 0.1  # "this week": added to sentences of reports inside the window
+    full_names: bool = True  # a surname answer is given as the article's full form of it
+    org_names: bool = True  # organisations (not acronyms) must be named in the article too
+    rarest_name_word: bool = True  # a many-word name is held by its rarest word (or initials)
 
 
 @dataclass
@@ -141,10 +145,13 @@ class ExtractiveAnswerer:
 
     def __init__(self, embedder: Embedder, tuning: ExtractiveTuning | None = None,
                  tagger: EntityTagger | None = None,
-                 names_in: Callable[[str, Sequence[str]], bool] | None = None) -> None:
+                 names_in: Callable[[str, Sequence[str]], bool] | None = None,
+                 frequency: Callable[[Sequence[str]], dict[str, int]] | None = None) -> None:
         """``names_in(article_id, words)``: whether the whole article holds one of the words
-        (for ``names_required``; without it only the retrieved passages are read)."""
+        (for ``names_required``; without it only the retrieved passages are read);
+        ``frequency(words)``: in how many chunks of the store each word is."""
         self.names_in = names_in
+        self.frequency = frequency
         self.embedder = embedder
         self.tuning = tuning or ExtractiveTuning()
         self.vectors = SentenceVectors(embedder)
@@ -183,8 +190,10 @@ class ExtractiveAnswerer:
         return cands, vecs, focus
 
     def answer(self, question: str, query_vector: np.ndarray, hits: list[Hit],
-               prefer_recent: bool = False, absent: Sequence[str] = ()) -> Answer:
-        """``absent``: words of the question that no chunk of the store holds."""
+               prefer_recent: bool = False, absent: Sequence[str] = (),
+               favoured: tuple[str, str] | None = None) -> Answer:
+        """``absent``: words of the question that no chunk of the store holds;
+        ``favoured``: the ISO date window a relative phrase names ("this week")."""
         t = self.tuning
         if absent and t.absent_abstains:
             # A word of the question that no article of the store holds ("rice"): whatever
@@ -202,6 +211,13 @@ class ExtractiveAnswerer:
             for c in cands:
                 if newest and c.hit.date == newest:
                     c.score += t.recency_bonus
+        if favoured and t.window_bonus:
+            # A report from the window the question names tells of that week's event; an
+            # older one on the same topic, of an earlier one.
+            lo, hi = favoured
+            for c in cands:
+                if c.hit.date and lo <= c.hit.date <= hi:
+                    c.score += t.window_bonus
         kind = (answer_kind(question, loose=t.loose_kinds) if self.tagger is not None
                 and t.kind_tagged else None)
         base = [c.score for c in cands]  # before the kind of phrase held moves the ranking
@@ -265,6 +281,13 @@ class ExtractiveAnswerer:
             if len(facts) < (t.max_sentences if direct is None else t.typed_sentences):
                 facts.append([i])
         rivals = self._rival_answers(cands, vecs, phrases, facts, direct) if direct else []
+        if direct is not None and t.full_names and not rivals:
+            fuller = self._full_name(question, cands, direct)
+            if fuller is not None:
+                # The full name leads, cited to the sentence of the same article that has it.
+                direct = fuller
+                facts = [f for f in facts if fuller[0] not in f]
+                facts.insert(0, [fuller[0]])
         facts += [[i] for i, _ in rivals]
         facts += self._disagreements(cands, vecs, facts)
         answer = self._compose(question, query_vector, hits, cands, vecs, facts, direct,
@@ -279,11 +302,21 @@ class ExtractiveAnswerer:
         Takaichi and Starmer agree on tariffs?" is not answered by a report on another
         leader's tariffs)."""
         assert self.tagger is not None
-        names = [e.text for e in self.tagger.tag([question])[0] if e.label in _NAMED]
+        names = [(e.text, e.label) for e in self.tagger.tag([question])[0]
+                 if e.label in _NAMED
+                 # An acronym ("NFL") is often left out of a report that names the team.
+                 or (self.tuning.org_names and e.label == "ORG" and not e.text.isupper())]
         words = []
-        for name in names:
+        for name, label in names:
             parts = re.findall(r"[A-Za-z][\w'-]*", name)
             said = {w.lower() for w in parts if len(w) > 2 and w.lower() not in _ARTICLES}
+            if (len(said) > 1 and label != "PERSON" and self.frequency is not None
+                    and self.tuning.rarest_name_word):
+                # "Brandywine Creek State Park" is not named by a report on Rock Creek: of a
+                # place's or body's many-word name, the word fewest chunks hold tells it (a
+                # person is named by surname alone, whichever word is rarer).
+                df = self.frequency(sorted(said))
+                said = {min(sorted(said), key=lambda w: df.get(w, 0))}
             if len(parts) > 1:  # "World Health Organization" is also "WHO"
                 said.add("".join(w[0] for w in parts if w[0].isupper()).lower())
             if said:
@@ -313,6 +346,31 @@ class ExtractiveAnswerer:
 
         return [i for i in order
                 if all(holds(cands[i].hit.article_id, n) for n in range(len(words)))]
+
+    def _full_name(self, question: str, cands: list[Candidate], direct: tuple[int, Entity]
+                   ) -> tuple[int, Entity] | None:
+        """For a one-word name ("Hill" in a sentence that speaks of him a second time), the
+        longer form of it that the same article gives in its retrieved passages ("Tyreek
+        Hill"), and the sentence that holds it (the one closest to the question, so that it
+        supports the answer too): a reader asked "who" wants the whole name."""
+        assert self.tagger is not None
+        i, short = direct
+        name = short.text
+        if short.label not in ("PERSON", "ORG") or len(name.split()) != 1:
+            return None
+        before = re.compile(rf"\b[A-Z][\w.'’-]*\s+{re.escape(name)}\b")
+        article = cands[i].hit.article_id
+        near = sorted((j for j, c in enumerate(cands)
+                       if c.hit.article_id == article and before.search(c.text)),
+                      key=lambda j: -cands[j].score)[:3]
+        asked = question.lower()
+        for j, ents in zip(near, self.tagger.tag([cands[j].text for j in near]), strict=True):
+            for e in ents:
+                words = e.text.split()
+                if (e.label == short.label and len(words) > 1 and words[-1] == name
+                        and e.text.lower() not in asked):
+                    return j, e
+        return None
 
     def _names_differ(self, a: str, b: str) -> bool:
         return self.tagger is not None and self.tagger.names_differ(a, b) is not None
