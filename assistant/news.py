@@ -68,8 +68,12 @@ class Scope:
 _RELATIVE = re.compile(
     r"\b(this (?:past )?week(?:end)?|last week(?:end)?|past (?:few|several) days|yesterday"
     r"|today|tonight|this morning|this month|last month|this year|last year"
+    r"|(?<!most )recent(?:ly)?"
     r"|(?:last|this|on) (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday))\b"
     r"(?:'s)?", re.I)
+
+
+RECENT_DAYS = 90  # "recently": the past three months (docs/tuning.md)
 
 
 def relative_window(phrase: str, today: date) -> tuple[date, date]:
@@ -89,6 +93,8 @@ def relative_window(phrase: str, today: date) -> tuple[date, date]:
         return saturday, min(today, saturday + timedelta(days=2))
     if p.startswith("last week"):
         return today - timedelta(days=14), today - timedelta(days=7)
+    if p.startswith("recent"):
+        return today - timedelta(days=RECENT_DAYS), today
     if p == "this month":
         return today.replace(day=1), today
     if p == "last month":

@@ -127,6 +127,11 @@ def test_this_week_is_read_against_the_askers_day() -> None:
     assert "this week" not in scope.topic
     assert question_scope("Who won yesterday?", [], date(2024, 3, 1)).favoured == (
         "2024-02-29", "2024-02-29")
+    recently = question_scope("Which automaker recently reported a loss?", [], date(2024, 4, 26))
+    assert recently.favoured == ("2024-01-27", "2024-04-26")
+    assert "recently" not in recently.topic
+    latest = question_scope("What is the most recent figure?", [], date(2024, 4, 26))
+    assert latest.favoured is None and latest.prefer_recent  # "latest" is another rule
     # Asked on a Friday: the Saturday and Sunday before, and Monday's reports of them.
     assert question_scope("Who spoke at the graduation last weekend?", [],
                           date(2024, 5, 24)).favoured == ("2024-05-18", "2024-05-20")
