@@ -128,7 +128,9 @@ def answer_kind(question: str, loose: bool = True) -> frozenset[str] | None:
         return MONEY | PERCENT | frozenset({"QUANTITY"})  # an amount, not a bare count
     if _HOW_MANY.search(q):
         return NUMBER
-    for m in [*_WHICH.finditer(q), *_NAMED_NOUN.finditer(q)]:
+    # Punctuation ends a phrase as a space does: "... held in which city?" asks for a place.
+    spaced = re.sub(r"[?!.,;:]", " ", q) + " "
+    for m in [*_WHICH.finditer(spaced), *_NAMED_NOUN.finditer(spaced)]:
         # The last known noun is the head: "which football club", "which party leader".
         words = m.group(1).lower().split()
         # The phrase ends at a function word, or at a verb's "-ed" once it has a noun.

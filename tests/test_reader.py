@@ -63,6 +63,7 @@ def reader(tmp_path_factory: pytest.TempPathFactory, embedder) -> Runtime:
     ("Who beat the world champion in the final?", PERSON | ORG | {"GPE", "NORP"}),
     ("Who is the CEO of the carmaker?", PERSON),
     ("Which city was rocked by a bridge collapse?", PLACE),
+    ("The festival will be held in which city?", PLACE),  # the head noun ends the question
     ("Which automaker recalled 112,000 vehicles?", ORG),
     ("How many days are in the 2024 calendar year?", NUMBER),
     ("What percentage of adults got the latest vaccine?", PERCENT),  # not any number
