@@ -184,6 +184,8 @@ class _NoEntities:
     def tag(self, texts):  # type: ignore[no-untyped-def]
         return [[] for _ in texts]
 
+    nouns = tag
+
 
 def test_an_account_answers_a_which_question_only_when_clearly_strong(embedder) -> None:
     from assistant.answer.extractive import ExtractiveAnswerer, ExtractiveTuning
@@ -230,6 +232,9 @@ class _Tagged:
 
     def tag(self, texts):  # type: ignore[no-untyped-def]
         return [[self.entity] if self.entity.text in t else [] for t in texts]
+
+    def nouns(self, texts):  # type: ignore[no-untyped-def]
+        return [[] for _ in texts]
 
 
 def test_a_place_is_named_by_its_rarest_word_not_its_common_ones(embedder) -> None:
@@ -297,3 +302,23 @@ def test_a_report_from_the_week_asked_about_leads(reader: Runtime, embedder) -> 
     week = answerer.answer(question, vector, hits, favoured=("2024-03-22", "2024-03-29"))
     assert week.answer.startswith("Ann Lee"), week.answer
     assert week.citations[0].article_id == "n"
+
+
+def test_a_which_question_about_a_common_noun_gets_a_phrase_of_that_kind(reader: Runtime,
+                                                                         embedder) -> None:
+    """"Which sport": no entity label stands for a sport, so any name used to do, and the
+    agency that speaks in the sentence was the answer. Now the phrases the embedding model
+    places near "sport" are the candidates."""
+    from assistant.answer.extractive import ExtractiveAnswerer, ExtractiveTuning
+
+    text = ("The World Anti-Doping Agency said on Friday that the skater Anna Petrova had "
+            "been banned from figure skating for four years.")
+    hit = Hit("p::0", "p", text, 0, len(text), 1.0, "Skater banned", "2024-01-30",
+              "Example Daily", None)
+    question = "Anna Petrova was banned from which sport?"
+    vector = embedder.embed([question])[0]
+    answer = ExtractiveAnswerer(embedder, tagger=reader.tagger).answer(question, vector, [hit])
+    assert answer.answer.startswith("figure skating [1]."), answer.answer
+    before = ExtractiveAnswerer(embedder, ExtractiveTuning(head_typing=False),
+                                tagger=reader.tagger).answer(question, vector, [hit])
+    assert not before.answer.startswith("figure skating"), before.answer

@@ -22,7 +22,15 @@ import numpy as np
 
 from ..chunking import split_sentences
 from ..embedding import Embedder
-from ..entities import Entity, EntityTagger, answer_kind, counted_noun, kind_matches
+from ..entities import (
+    NAME,
+    Entity,
+    EntityTagger,
+    answer_kind,
+    asked_noun,
+    counted_noun,
+    kind_matches,
+)
 from ..news import Reported, annotate_weekdays, disagreement, find_conflicts, quantities
 from ..store import Hit
 from ..text import content_stems, coverage, has_stem, key_weights, stems
@@ -64,6 +72,10 @@ class ExtractiveTuning:
     names_required: bool = True  # the people and places asked about are in the answering article
     rank_penalty: float = 0.02  # off a sentence's score per article ranked above its own
     window_bonus: float = 0.1  # "this week": added to sentences of reports inside the window
+    head_typing: bool = True  # "which sport": phrases read against the noun the question names
+    head_sentences: int = 3  # ... in this many of the best sentences
+    head_similarity: float = 0.3  # ... a phrase this close to the noun is of its kind
+    head_phrases: int = 24  # ... of at most this many phrases (names first)
     full_names: bool = True  # a surname answer is given as the article's full form of it
     org_names: bool = True  # organisations (not acronyms) must be named in the article too
     rarest_name_word: bool = True  # a many-word name is held by its rarest word (or initials)
@@ -96,7 +108,9 @@ class SentenceVectors:
             self._cache.clear()
 
     def get(self, cands: list[Candidate]) -> np.ndarray:
-        keys = [c.text for c in cands]
+        return self.of([c.text for c in cands])
+
+    def of(self, keys: list[str]) -> np.ndarray:
         with self._lock:
             found = {k: self._cache[k] for k in keys if k in self._cache}
         missing = list(dict.fromkeys(k for k in keys if k not in found))
@@ -228,7 +242,8 @@ class ExtractiveAnswerer:
             ranks = {a: n for n, a in enumerate(retrieved)}
             for c in cands:
                 c.score -= t.rank_penalty * ranks[c.hit.article_id]
-        phrases = self._typed(question, cands, kind) if kind else {}
+        noun = asked_noun(question) if kind == NAME and t.head_typing else None
+        phrases, weight = self._typed(question, cands, kind, noun) if kind else ({}, {})
         order = sorted(range(len(cands)), key=lambda i: -cands[i].score)
         if t.names_required and self.tagger is not None:
             order = self._naming(question, cands, order)
@@ -250,7 +265,7 @@ class ExtractiveAnswerer:
         best = cands[order[0]].score
         cutoff = max(t.floor, best * t.relative_cutoff)
         direct = (self._direct(cands, order, phrases, cutoff, prefer_person="PERSON" in kind
-                               and len(kind) > 1) if kind else None)
+                               and len(kind) > 1, weight=weight) if kind else None)
         if direct is not None:
             # The sentence that states the direct answer leads; the best of the others,
             # whether or not they name anything of the asked kind, support it.
@@ -280,7 +295,8 @@ class ExtractiveAnswerer:
                 continue
             if len(facts) < (t.max_sentences if direct is None else t.typed_sentences):
                 facts.append([i])
-        rivals = self._rival_answers(cands, vecs, phrases, facts, direct) if direct else []
+        rivals = (self._rival_answers(cands, vecs, phrases, facts, direct)
+                  if direct and direct[1].label != "NOUN" else [])
         if direct is not None and t.full_names and not rivals:
             fuller = self._full_name(question, cands, direct)
             if fuller is not None:
@@ -375,10 +391,17 @@ class ExtractiveAnswerer:
     def _names_differ(self, a: str, b: str) -> bool:
         return self.tagger is not None and self.tagger.names_differ(a, b) is not None
 
-    def _typed(self, question: str, cands: list[Candidate], kind: frozenset[str]
-               ) -> dict[int, list[Entity]]:
+    def _typed(self, question: str, cands: list[Candidate], kind: frozenset[str],
+               noun: str | None = None) -> tuple[dict[int, list[Entity]], dict[str, float]]:
         """For the best candidates, the phrases of the asked kind each holds that the
-        question does not (the question's own names are not its answer)."""
+        question does not (the question's own names are not its answer), and how close
+        each phrase is to the asked ``noun`` when there is one.
+
+        A noun no entity label stands for ("which sport", "which type of grocery item")
+        takes the names and common-noun phrases of the best few sentences that the
+        embedding model places near that noun ("figure skating" near "sport", "milk" near
+        "grocery item"): any name at all would do otherwise, and the agency or the official
+        who speaks in the sentence would be the answer."""
         assert self.tagger is not None
         t = self.tuning
         top = sorted(range(len(cands)), key=lambda i: -cands[i].score)[: t.kind_tagged]
@@ -396,15 +419,53 @@ class ExtractiveAnswerer:
                    and (unit is None or has_stem(unit, set(stems(
                        text[e.start : e.end + 40].split(".")[0]))))]
             out[i] = new
-            cands[i].score += t.kind_bonus if new else -t.kind_penalty
+        weight: dict[str, float] = {}
+        if noun:
+            weight = self._near_noun(noun, cands, top[: t.head_sentences], out, asked,
+                                     asked_stems)
+            for i in top[t.head_sentences:]:
+                out[i] = []
+        for i in top:
+            cands[i].score += t.kind_bonus if out[i] else -t.kind_penalty
         for i in range(len(cands)):
             if i not in out:
                 cands[i].score -= t.kind_penalty
-        return out
+        return out, weight
+
+    def _near_noun(self, noun: str, cands: list[Candidate], best: list[int],
+                   out: dict[int, list[Entity]], asked: str, asked_stems: set[str]
+                   ) -> dict[str, float]:
+        """Keeps, in ``out``, the phrases of the ``best`` sentences close to ``noun``, the
+        closest first; returns each kept phrase's closeness by its normalised text."""
+        assert self.tagger is not None
+        nouns = self.tagger.nouns([cands[i].text for i in best])
+        found = {i: [e for e in [*out[i], *more] if e.text.lower() not in asked
+                     and not set(content_stems(e.text)) <= asked_stems]
+                 for i, more in zip(best, nouns, strict=True)}
+        # Embedding the phrases is most of this step's cost: the names, then the nouns of
+        # the best sentence first, at most `head_phrases` of them.
+        texts = list(dict.fromkeys(
+            [e.text for i in best for e in found[i] if e.label != "NOUN"]
+            + [e.text for i in best for e in found[i] if e.label == "NOUN"]
+        ))[: self.tuning.head_phrases]
+        if not texts:
+            return {}
+        vecs = self.vectors.of([noun, *texts])
+        near = dict(zip(texts, (vecs[1:] @ vecs[0]).tolist(), strict=True))
+        bar = self.tuning.head_similarity
+        for i, ents in found.items():
+            kept = [e for e in ents if near.get(e.text, 0.0) >= bar]
+            # "figure skating" rather than "skating" (closer to "sport" alone): of nested
+            # phrases that both pass, the longer says what the sentence says.
+            kept = [e for e in kept if not any(
+                f.start <= e.start and e.end <= f.end and f.text != e.text for f in kept)]
+            out[i] = sorted(kept, key=lambda e: -near[e.text])
+        return {_norm(text): sim for text, sim in near.items() if sim >= bar}
 
     @staticmethod
     def _direct(cands: list[Candidate], order: list[int], phrases: dict[int, list[Entity]],
-                cutoff: float, prefer_person: bool = False) -> tuple[int, Entity] | None:
+                cutoff: float, prefer_person: bool = False,
+                weight: dict[str, float] | None = None) -> tuple[int, Entity] | None:
         """The answer phrase most of the good sentences agree on (weighted by their scores),
         and the best sentence stating it."""
         votes: dict[str, float] = {}
@@ -419,7 +480,9 @@ class ExtractiveAnswerer:
                 # the kind's first choice (a person, for "who") counts more than the rest.
                 share = 1.0 if name not in votes else 0.25
                 preferred = 0.6 if prefer_person and label != "PERSON" else 1.0
-                votes[name] = votes.get(name, 0.0) + share * preferred * cands[i].score
+                near = weight.get(name, 1.0) if weight else 1.0  # closeness to the noun
+                votes[name] = (votes.get(name, 0.0)
+                               + share * preferred * near * cands[i].score)
         if not votes:
             i = order[0]
             return i, phrases[i][0]
