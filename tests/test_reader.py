@@ -14,7 +14,6 @@ import pytest
 from assistant.config import Settings
 from assistant.entities import (
     DURATION,
-    Entity,
     MONEY,
     NUMBER,
     ORG,
@@ -22,6 +21,7 @@ from assistant.entities import (
     PERSON,
     PLACE,
     WHEN,
+    Entity,
     answer_kind,
 )
 from assistant.news import question_scope
