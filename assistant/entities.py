@@ -154,6 +154,13 @@ def answer_kind(question: str, loose: bool = True) -> frozenset[str] | None:
     return None
 
 
+def asks_for_a_name(question: str) -> bool:
+    """"What is the name of ...", "what is X called": a proper name answers, not a common
+    noun ("HoloLens", not "headset")."""
+    return bool(_NAME_OF.search(question) or _NAMED_NOUN.search(question)
+                or re.search(r"\bcalled\b", question, re.I))
+
+
 _SORT_OF = frozenset({"type", "types", "kind", "kinds", "sort", "sorts", "form", "forms"})
 
 

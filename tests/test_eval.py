@@ -43,6 +43,11 @@ def results(news_runtime: Runtime, news_subset_runtime: Runtime) -> dict[str, di
     for name, path in FIXTURE_SETS.items():
         runtime = news_subset_runtime if name == "news_subset" else news_runtime
         out[name] = _scores(runtime, load_fixtures(path))
+    # What the gate measured, for setting its floors from a run (reports/ is not committed).
+    figures = {name: {run: {k: v for k, v in m.items() if k != "per_fixture"}
+                      for run, m in runs.items()} for name, runs in out.items()}
+    (ROOT / "reports").mkdir(exist_ok=True)
+    (ROOT / "reports" / "eval_gate.json").write_text(json.dumps(figures, indent=1))
     return out
 
 

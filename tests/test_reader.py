@@ -23,6 +23,7 @@ from assistant.entities import (
     WHEN,
     Entity,
     answer_kind,
+    asks_for_a_name,
 )
 from assistant.news import question_scope
 from assistant.retrieve import RetrievalTuning, rank_articles
@@ -322,3 +323,7 @@ def test_a_which_question_about_a_common_noun_gets_a_phrase_of_that_kind(reader:
     before = ExtractiveAnswerer(embedder, ExtractiveTuning(head_typing=False),
                                 tagger=reader.tagger).answer(question, vector, [hit])
     assert not before.answer.startswith("figure skating"), before.answer
+    # Asked for "the name of" something, a proper name answers, not a common noun.
+    assert asks_for_a_name("What is the name of Microsoft's AR headset?")
+    assert asks_for_a_name("What is the new voice assistant called?")
+    assert not asks_for_a_name(question)

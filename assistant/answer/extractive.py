@@ -28,6 +28,7 @@ from ..entities import (
     EntityTagger,
     answer_kind,
     asked_noun,
+    asks_for_a_name,
     counted_noun,
     kind_matches,
 )
@@ -242,7 +243,10 @@ class ExtractiveAnswerer:
             ranks = {a: n for n, a in enumerate(retrieved)}
             for c in cands:
                 c.score -= t.rank_penalty * ranks[c.hit.article_id]
-        noun = asked_noun(question) if kind == NAME and t.head_typing else None
+        # "What is the name of ...": a proper name answers, whatever the embedding model
+        # places near the noun ("HoloLens" is not near "Microsoft's AR headset").
+        noun = (asked_noun(question) if kind == NAME and t.head_typing
+                and not asks_for_a_name(question) else None)
         phrases, weight = self._typed(question, cands, kind, noun) if kind else ({}, {})
         order = sorted(range(len(cands)), key=lambda i: -cands[i].score)
         if t.names_required and self.tagger is not None:
