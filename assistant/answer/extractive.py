@@ -5,6 +5,10 @@ same embedding model) and by lexical evidence (share of the question's content w
 holds), keeps the best few, folds a sentence that repeats a fact already chosen from another
 article into that fact's citations (so the answer says who else reported it), and abstains
 when nothing clears a threshold calibrated on the dev fixtures (docs/tuning.md).
+A question asking for a name, place, number or date ("which city", "how many") is answered
+first with that phrase, verbatim from the cited sentence: the kind is read from the
+question's form (``entities.answer_kind``), and for a noun no entity label stands for
+("which sport") from the phrases the embedding model places near it.
 Because the answer is made of the articles' own sentences, an article that says "ignore
 previous instructions" is just another sentence to score: there is nothing to steer.
 """
