@@ -8,9 +8,11 @@ import json
 import shutil
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from assistant.answer.model import Answer
 from assistant.config import Settings
 from assistant.entities import (
     DURATION,
@@ -266,22 +268,27 @@ def test_a_place_is_named_by_its_rarest_word_not_its_common_ones(embedder) -> No
     assert not loose.abstained and "Rock Creek Park" in loose.answer
 
 
-def test_a_surname_answer_is_given_in_full_from_the_same_article(reader: Runtime,
-                                                                 embedder) -> None:
+def _from_one_passage(text: str, question: str, reader: Runtime, embedder,  # type: ignore[no-untyped-def]
+                      **tuning: Any) -> Answer:
+    """The extractive answer from one passage of one article, with the real tagger."""
     from assistant.answer.extractive import ExtractiveAnswerer, ExtractiveTuning
 
+    hit = Hit("p::0", "p", text, 0, len(text), 1.0, "A report", "2024-01-30",
+              "Example Daily", None)
+    answerer = ExtractiveAnswerer(embedder, ExtractiveTuning(**tuning), tagger=reader.tagger)
+    return answerer.answer(question, embedder.embed([question])[0], [hit])
+
+
+def test_a_surname_answer_is_given_in_full_from_the_same_article(reader: Runtime,
+                                                                 embedder) -> None:
     text = ("Sarah Johnson, a former violinist, took over in January. Johnson chose Lyon as "
             "the host city of the festival after a long search, the organisers said.")
-    hit = Hit("d::0", "d", text, 0, len(text), 1.0, "Festival host", "2026-05-04",
-              "Rhone Daily", None)
     question = "Who chose Lyon as the host city of the festival?"
-    vector = embedder.embed([question])[0]
-    answer = ExtractiveAnswerer(embedder, tagger=reader.tagger).answer(question, vector, [hit])
+    answer = _from_one_passage(text, question, reader, embedder)
     assert answer.answer.startswith("Sarah Johnson [1]."), answer.answer
     assert "Sarah Johnson" in answer.citations[0].quote  # verbatim in the quote it cites
     assert any(c.quote.startswith("Johnson chose Lyon") for c in answer.citations)
-    short = ExtractiveAnswerer(embedder, ExtractiveTuning(full_names=False),
-                               tagger=reader.tagger).answer(question, vector, [hit])
+    short = _from_one_passage(text, question, reader, embedder, full_names=False)
     assert short.answer.startswith("Johnson [1]."), short.answer
 
 
@@ -310,18 +317,12 @@ def test_a_which_question_about_a_common_noun_gets_a_phrase_of_that_kind(reader:
     """"Which sport": no entity label stands for a sport, so any name used to do, and the
     agency that speaks in the sentence was the answer. Now the phrases the embedding model
     places near "sport" are the candidates."""
-    from assistant.answer.extractive import ExtractiveAnswerer, ExtractiveTuning
-
     text = ("The World Anti-Doping Agency said on Friday that the skater Anna Petrova had "
             "been banned from figure skating for four years.")
-    hit = Hit("p::0", "p", text, 0, len(text), 1.0, "Skater banned", "2024-01-30",
-              "Example Daily", None)
     question = "Anna Petrova was banned from which sport?"
-    vector = embedder.embed([question])[0]
-    answer = ExtractiveAnswerer(embedder, tagger=reader.tagger).answer(question, vector, [hit])
+    answer = _from_one_passage(text, question, reader, embedder)
     assert answer.answer.startswith("figure skating [1]."), answer.answer
-    before = ExtractiveAnswerer(embedder, ExtractiveTuning(head_typing=False),
-                                tagger=reader.tagger).answer(question, vector, [hit])
+    before = _from_one_passage(text, question, reader, embedder, head_typing=False)
     assert not before.answer.startswith("figure skating"), before.answer
     # Asked for "the name of" something, a proper name answers, not a common noun.
     assert asks_for_a_name("What is the name of Microsoft's AR headset?")
