@@ -232,7 +232,8 @@ class Runtime:
 
         def extractive() -> Answer:
             return self.extractive.answer(topic, query_vector, hits, prefer_recent,
-                                          absent=self._absent(topic), favoured=scope.favoured)
+                                          absent=self._absent(topic), favoured=scope.favoured,
+                                          today=today or date.today())
 
         if not hits and filters.active:
             # Nothing inside the asked-for window: say so rather than answer from outside it.

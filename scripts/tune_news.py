@@ -56,6 +56,7 @@ ROWS: dict[str, tuple[RetrievalTuning, ExtractiveTuning]] = {
     "chosen, a name held by any of its words": (RetrievalTuning(),
                                                 ExtractiveTuning(rarest_name_word=False)),
     "chosen, strict kinds": (RetrievalTuning(), ExtractiveTuning(loose_kinds=False)),
+    "chosen, no asker's fortnight": (RetrievalTuning(), ExtractiveTuning(asker_days=0)),
     "chosen, no head typing": (RetrievalTuning(), ExtractiveTuning(head_typing=False)),
     "chosen, head similarity 0.3": (RetrievalTuning(), ExtractiveTuning(head_similarity=0.3)),
     "chosen, head similarity 0.4": (RetrievalTuning(), ExtractiveTuning(head_similarity=0.4)),

@@ -294,7 +294,8 @@ def test_a_surname_answer_is_given_in_full_from_the_same_article(reader: Runtime
 
 def test_a_report_from_the_week_asked_about_leads(reader: Runtime, embedder) -> None:
     """Two reports of the same kind of event, years apart: "this week" favours the one
-    inside the window, though retrieval ranked the older one first."""
+    inside the window, though retrieval ranked the older one first; so does the asker's
+    fortnight when the question names no time."""
     from assistant.answer.extractive import ExtractiveAnswerer
 
     old = "Mayor Tom Baker opened the new Springfield bridge to traffic on Saturday."
@@ -310,6 +311,11 @@ def test_a_report_from_the_week_asked_about_leads(reader: Runtime, embedder) -> 
     week = answerer.answer(question, vector, hits, favoured=("2024-03-22", "2024-03-29"))
     assert week.answer.startswith("Ann Lee"), week.answer
     assert week.citations[0].article_id == "n"
+    # A question that names no time is read as about the asker's last fortnight.
+    now = answerer.answer(question, vector, hits, today=date(2024, 3, 29))
+    assert now.answer.startswith("Ann Lee"), now.answer
+    years_later = answerer.answer(question, vector, hits, today=date(2026, 12, 1))
+    assert years_later.answer.startswith("Tom Baker"), years_later.answer
 
 
 def test_a_which_question_about_a_common_noun_gets_a_phrase_of_that_kind(reader: Runtime,

@@ -20,7 +20,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 
@@ -77,6 +77,7 @@ class ExtractiveTuning:
     names_required: bool = True  # the people and places asked about are in the answering article
     rank_penalty: float = 0.02  # off a sentence's score per article ranked above its own
     window_bonus: float = 0.1  # "this week": added to sentences of reports inside the window
+    asker_days: int = 14  # ... and, when the question names no window, the asker's fortnight
     head_typing: bool = True  # "which sport": phrases read against the noun the question names
     head_sentences: int = 3  # ... in this many of the best sentences
     head_similarity: float = 0.3  # ... a phrase this close to the noun is of its kind
@@ -210,9 +211,11 @@ class ExtractiveAnswerer:
 
     def answer(self, question: str, query_vector: np.ndarray, hits: list[Hit],
                prefer_recent: bool = False, absent: Sequence[str] = (),
-               favoured: tuple[str, str] | None = None) -> Answer:
+               favoured: tuple[str, str] | None = None, today: date | None = None
+               ) -> Answer:
         """``absent``: words of the question that no chunk of the store holds;
-        ``favoured``: the ISO date window a relative phrase names ("this week")."""
+        ``favoured``: the ISO date window a relative phrase names ("this week");
+        ``today``: the asker's day."""
         t = self.tuning
         if absent and t.absent_abstains:
             # A word of the question that no article of the store holds ("rice"): whatever
@@ -230,6 +233,10 @@ class ExtractiveAnswerer:
             for c in cands:
                 if newest and c.hit.date == newest:
                     c.score += t.recency_bonus
+        if favoured is None and today is not None and t.asker_days:
+            # A news question that names no time asks about now: between close sentences,
+            # the one from a report of the asker's last fortnight (retrieval is not moved).
+            favoured = ((today - timedelta(days=t.asker_days)).isoformat(), today.isoformat())
         if favoured and t.window_bonus:
             # A report from the window the question names tells of that week's event; an
             # older one on the same topic, of an earlier one.
