@@ -117,6 +117,15 @@ def _kind_of(noun: str) -> frozenset[str] | None:
                  if noun.rstrip("s") in nouns or noun in nouns), None)
 
 
+def _asked_phrases(question: str) -> tuple[list[list[str]], list[list[str]]]:
+    """The lower-cased words after each "which / what" of the question, and after each
+    "name of", up to the patterns' lengths."""
+    # Punctuation ends a phrase as a space does: "... held in which city?" asks for a place.
+    spaced = re.sub(r"[?!.,;:]", " ", question) + " "
+    return ([m.group(1).lower().split() for m in _WHICH.finditer(spaced)],
+            [m.group(1).lower().split() for m in _NAMED_NOUN.finditer(spaced)])
+
+
 def answer_kind(question: str, loose: bool = True) -> frozenset[str] | None:
     """The entity labels a direct answer to ``question`` would carry, or None. ``loose``:
     "which <noun we know no kind for>" ("which sport", "which beer") asks for some name."""
@@ -129,11 +138,9 @@ def answer_kind(question: str, loose: bool = True) -> frozenset[str] | None:
         return MONEY | PERCENT | frozenset({"QUANTITY"})  # an amount, not a bare count
     if _HOW_MANY.search(q):
         return NUMBER
-    # Punctuation ends a phrase as a space does: "... held in which city?" asks for a place.
-    spaced = re.sub(r"[?!.,;:]", " ", q) + " "
-    for m in [*_WHICH.finditer(spaced), *_NAMED_NOUN.finditer(spaced)]:
+    which, named = _asked_phrases(q)
+    for words in [*which, *named]:
         # The last known noun is the head: "which football club", "which party leader".
-        words = m.group(1).lower().split()
         # The phrase ends at a function word, or at a verb's "-ed" once it has a noun.
         end = next((i for i, w in enumerate(words) if w in _PHRASE_END
                     or (w.endswith("ed") and any(_kind_of(v) for v in words[:i]))), len(words))
@@ -169,9 +176,8 @@ def asked_noun(question: str) -> str | None:
     """The noun phrase a "which <noun>" question names ("highly infectious disease" in "an
     outbreak of which highly infectious disease?", "grocery item" in "which type of grocery
     item"): what the answer is an instance of, for a noun no entity label stands for."""
-    spaced = re.sub(r"[?!.,;:]", " ", question) + " "
-    for m in [*_NAMED_NOUN.finditer(spaced), *_WHICH.finditer(spaced)]:
-        words = m.group(1).lower().split()
+    which, named = _asked_phrases(question)
+    for words in [*named, *which]:
         if len(words) > 2 and words[0] in _SORT_OF and words[1] == "of":
             words = words[2:]
         end = next((i for i, w in enumerate(words)

@@ -346,8 +346,9 @@ class ExtractiveAnswerer:
                 # "Brandywine Creek State Park" is not named by a report on Rock Creek: of a
                 # place's or body's many-word name, the word fewest chunks hold tells it (a
                 # person is named by surname alone, whichever word is rarer).
-                df = self.frequency(sorted(said))
-                said = {min(sorted(said), key=lambda w: df.get(w, 0))}
+                ordered = sorted(said)
+                df = self.frequency(ordered)
+                said = {min(ordered, key=lambda w: df.get(w, 0))}
             if len(parts) > 1:  # "World Health Organization" is also "WHO"
                 said.add("".join(w[0] for w in parts if w[0].isupper()).lower())
             if said:
@@ -428,8 +429,7 @@ class ExtractiveAnswerer:
         out: dict[int, list[Entity]] = {}
         for i, ents in zip(top, tagged, strict=True):
             text = cands[i].text
-            new = [e for e in ents if kind_matches(e, kind) and e.text.lower() not in asked
-                   and not set(content_stems(e.text)) <= asked_stems
+            new = [e for e in ents if kind_matches(e, kind) and _new_to(e, asked, asked_stems)
                    # "how many goals": a number that counts goals, not countries
                    and (unit is None or has_stem(unit, set(stems(
                        text[e.start : e.end + 40].split(".")[0]))))]
@@ -454,8 +454,7 @@ class ExtractiveAnswerer:
         closest first; returns each kept phrase's closeness by its normalised text."""
         assert self.tagger is not None
         nouns = self.tagger.nouns([cands[i].text for i in best])
-        found = {i: [e for e in [*out[i], *more] if e.text.lower() not in asked
-                     and not set(content_stems(e.text)) <= asked_stems]
+        found = {i: [*out[i], *(e for e in more if _new_to(e, asked, asked_stems))]
                  for i, more in zip(best, nouns, strict=True)}
         # Embedding the phrases is most of this step's cost: the names, then the nouns of
         # the best sentence first, at most `head_phrases` of them.
@@ -629,6 +628,13 @@ class ExtractiveAnswerer:
         return Answer(question=question, answer=" ".join(parts), abstained=False,
                       mode=self.mode, citations=citations, retrieved=hits,
                       conflicts=names + figures)
+
+
+def _new_to(phrase: Entity, asked: str, asked_stems: set[str]) -> bool:
+    """A phrase the question (lower-cased ``asked``) does not already say: the question's
+    own names and words are not its answer."""
+    return (phrase.text.lower() not in asked
+            and not set(content_stems(phrase.text)) <= asked_stems)
 
 
 def _same_time(a: str | None, b: str | None, days: int) -> bool:
