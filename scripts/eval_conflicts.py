@@ -1,10 +1,11 @@
 """Contradicting pairs (../shared/corpora/conflicts_dev): is each pair's disagreement shown?
 
-    .venv/bin/python scripts/eval_conflicts.py [--index-dir DIR]
+    .venv/bin/python scripts/eval_conflicts.py [--index-dir DIR] [--rows NAME...]
 
 Ingests the 140 short reports (70 pairs that disagree on one fact) into a store of their own
 and asks each pair's question. A pair counts as handled when the answer states both versions
 (any wording of `answer` and of `fakeanswer`) and `conflicts` lists the disagreement.
+``--rows`` runs named rows of scripts/tune_news.py (the defaults otherwise).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -28,11 +30,25 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--index-dir")
     parser.add_argument("--show", action="store_true", help="print every failed pair")
+    parser.add_argument("--rows", nargs="*", help="rows of scripts/tune_news.py")
     args = parser.parse_args()
     folder = Path(args.index_dir or tempfile.mkdtemp(prefix="conflicts-"))
     runtime = Runtime.open(Settings.load(index_dir=str(folder), llm="extractive"))
     runtime.ingest([DATA / "articles.jsonl"])
     fixtures = [json.loads(line) for line in (DATA / "fixtures.jsonl").open()]
+    if not args.rows:
+        measure(runtime, fixtures, args.show, "the defaults")
+        return
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from tune_news import ROWS, configure
+
+    runtime.retriever.refresh()
+    for name in args.rows:
+        configure(runtime, *ROWS[name])
+        measure(runtime, fixtures, args.show, name)
+
+
+def measure(runtime: Runtime, fixtures: list[dict[str, Any]], show: bool, name: str) -> None:
     both = listed = handled = abstained = 0
     for f in fixtures:
         answer = runtime.ask(f["question"])
@@ -43,11 +59,11 @@ def main() -> None:
         listed += bool(answer.conflicts)
         handled += states and bool(answer.conflicts)
         abstained += answer.abstained
-        if args.show and not (states and answer.conflicts):
+        if show and not (states and answer.conflicts):
             print(f"- {f['id']}: {f['question']} want {f['answer']} / {f['fakeanswer']}\n"
                   f"  got: {answer.answer[:300]}")
     n = len(fixtures)
-    print(f"pairs {n}: both stated {both / n:.3f}, conflict listed {listed / n:.3f}, "
+    print(f"{name}: pairs {n}: both stated {both / n:.3f}, conflict listed {listed / n:.3f}, "
           f"both stated and listed {handled / n:.3f}, abstained {abstained / n:.3f}")
 
 

@@ -16,18 +16,16 @@ previous instructions" is just another sentence to score: there is nothing to st
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
 
-from ..chunking import split_sentences
 from ..embedding import Embedder
 from ..entities import (
     NAME,
+    WHEN,
     Entity,
     EntityTagger,
     answer_kind,
@@ -41,12 +39,16 @@ from ..store import Hit
 from ..text import content_stems, coverage, has_stem, key_weights, stems
 from .citations import ANSWERS_AT, support_score
 from .model import Answer, Citation, Conflict
+from .phrases import closeness, new_to, norm, renamed, same_time
+from .sentences import Candidate, SentenceVectors, candidates
 
 _FOOTNOTE = re.compile(r"\[\d{1,3}\]")
 # Names a passage must hold to answer a question that names them. Not NORP: "American" is
 # written "U.S." as often as not.
 _NAMED = frozenset({"PERSON", "GPE", "LOC", "FAC"})
 _ARTICLES = frozenset({"the", "a", "an"})
+_WHO_KIND = frozenset({"PERSON", "ORG", "GPE", "NORP"})  # what "who ...?" asks for
+Closeness = dict[int, dict[Entity, float]]  # per candidate, each phrase's nearness
 ABSTAIN_TEXT = "The articles don't say. None of the ingested articles answers this question."
 
 
@@ -85,79 +87,9 @@ class ExtractiveTuning:
     full_names: bool = True  # a surname answer is given as the article's full form of it
     org_names: bool = True  # organisations (not acronyms) must be named in the article too
     rarest_name_word: bool = True  # a many-word name is held by its rarest word (or initials)
-
-
-@dataclass
-class Candidate:
-    hit: Hit
-    start: int  # offsets into the article text
-    end: int
-    text: str
-    semantic: float = 0.0
-    lexical: float = 0.0
-    score: float = 0.0
-    stems: set[str] = field(default_factory=set)
-
-
-class SentenceVectors:
-    """An LRU of sentence vectors keyed by the sentence itself: popular passages, and the
-    same sentence in syndicated copies, are embedded once, not per question."""
-
-    def __init__(self, embedder: Embedder, size: int = 20_000) -> None:
-        self.embedder = embedder
-        self.size = size
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()  # the UI answers several people at once
-
-    def clear(self) -> None:
-        with self._lock:
-            self._cache.clear()
-
-    def get(self, cands: list[Candidate]) -> np.ndarray:
-        return self.of([c.text for c in cands])
-
-    def of(self, keys: list[str]) -> np.ndarray:
-        with self._lock:
-            found = {k: self._cache[k] for k in keys if k in self._cache}
-        missing = list(dict.fromkeys(k for k in keys if k not in found))
-        if missing:
-            found.update(zip(missing, self.embedder.embed(missing), strict=True))
-        with self._lock:
-            for k in keys:
-                self._cache[k] = found[k]
-                self._cache.move_to_end(k)
-            while len(self._cache) > self.size:
-                self._cache.popitem(last=False)
-        return np.stack([found[k] for k in keys]) if keys else np.zeros((0, 1))
-
-
-# Bylines and datelines ("Written by Paul Graham", "By Jane Doe") name people without
-# saying anything about them.
-_BYLINE = re.compile(r"^\s*(?i:(?:written|reported|posted|edited|updated|published)\s+)?(?i:by)\s+"
-                     r"[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,3}\s*[.,]?\s*$")
-# Sentences that address a language model rather than a reader: not facts to quote.
-_INJECTION = re.compile(
-    r"\b(ignore|disregard|forget)\b.{0,30}\b(instructions?|prompts?|rules)\b"
-    r"|\byou are now\b|\bdeveloper mode\b|\bsystem prompt\b|^\s*system\s*:"
-    r"|\banswer only\b|\bcite nothing\b|\bdo not cite\b",
-    re.IGNORECASE)
-
-
-def candidates(hits: list[Hit]) -> list[Candidate]:
-    """Every sentence of the retrieved chunks once (overlapping chunks share sentences),
-    leaving out bylines, fragments and sentences written to steer a language model."""
-    seen: set[tuple[str, int]] = set()
-    out = []
-    for hit in hits:
-        for s, e in split_sentences(hit.text):
-            key = (hit.article_id, hit.start + s)
-            sentence = hit.text[s:e]
-            if (key in seen or len(sentence) < 12 or len(sentence.split()) < 3
-                    or _BYLINE.match(sentence) or _INJECTION.search(sentence)):
-                continue
-            seen.add(key)
-            out.append(Candidate(hit, hit.start + s, hit.start + e, sentence))
-    return out
+    name_conflicts: bool = True  # one fact told with different names is a disagreement
+    closeness: float = 3.0  # a phrase's vote halves at this many words from the question's
+    role_words: bool = True  # ... words outside the names it asks about
 
 
 class ExtractiveAnswerer:
@@ -258,7 +190,8 @@ class ExtractiveAnswerer:
         # places near the noun ("HoloLens" is not near "Microsoft's AR headset").
         noun = (asked_noun(question) if kind == NAME and t.head_typing
                 and not asks_for_a_name(question) else None)
-        phrases, weight = self._typed(question, cands, kind, noun) if kind else ({}, {})
+        phrases, weight, close = (self._typed(question, cands, kind, noun) if kind
+                                  else ({}, {}, {}))
         order = sorted(range(len(cands)), key=lambda i: -cands[i].score)
         if t.names_required and self.tagger is not None:
             order = self._naming(question, cands, order)
@@ -280,7 +213,8 @@ class ExtractiveAnswerer:
         best = cands[order[0]].score
         cutoff = max(t.floor, best * t.relative_cutoff)
         direct = (self._direct(cands, order, phrases, cutoff, prefer_person="PERSON" in kind
-                               and len(kind) > 1, weight=weight) if kind else None)
+                               and len(kind) > 1, weight=weight, close=close)
+                  if kind else None)
         if direct is not None:
             # The sentence that states the direct answer leads; the best of the others,
             # whether or not they name anything of the asked kind, support it.
@@ -299,7 +233,7 @@ class ExtractiveAnswerer:
             if facts and focus and not any(has_stem(k, cands[i].stems) for k in focus):
                 continue
             if (direct is not None and facts and phrases.get(i)
-                    and _norm(direct[1].text) not in _norm(cands[i].text)):
+                    and norm(direct[1].text) not in norm(cands[i].text)):
                 continue  # another answer of the asked kind: a rival, shown as one below
             same = next((f for f in facts if self._same_fact(cands, vecs, f[0], i, keys)
                          and not self._names_differ(cands[f[0]].text, cands[i].text)), None)
@@ -408,7 +342,8 @@ class ExtractiveAnswerer:
         return self.tagger is not None and self.tagger.names_differ(a, b) is not None
 
     def _typed(self, question: str, cands: list[Candidate], kind: frozenset[str],
-               noun: str | None = None) -> tuple[dict[int, list[Entity]], dict[str, float]]:
+               noun: str | None = None
+               ) -> tuple[dict[int, list[Entity]], dict[str, float], Closeness]:
         """For the best candidates, the phrases of the asked kind each holds that the
         question does not (the question's own names are not its answer), and how close
         each phrase is to the asked ``noun`` when there is one.
@@ -427,14 +362,30 @@ class ExtractiveAnswerer:
         counted = counted_noun(question)
         unit = stems(counted)[0] if counted else None
         out: dict[int, list[Entity]] = {}
+        close: Closeness = {}
         for i, ents in zip(top, tagged, strict=True):
             text = cands[i].text
-            new = [e for e in ents if kind_matches(e, kind) and _new_to(e, asked, asked_stems)
+            new = [e for e in ents if kind_matches(e, kind) and new_to(e, asked, asked_stems)
                    # "how many goals": a number that counts goals, not countries
                    and (unit is None or has_stem(unit, set(stems(
                        text[e.start : e.end + 40].split(".")[0]))))]
             out[i] = new
         weight: dict[str, float] = {}
+        if t.closeness and (("PERSON" in kind and kind <= _WHO_KIND) or kind == WHEN):
+            # "Who is the director", "when was it released": of the people (dates) a
+            # sentence names, the one by the question's words ("directed by X", "released
+            # on D"). Not for the loose kinds, whose answer often stands apart from them.
+            # The words the question asks with, not those of the names it asks about ("the
+            # iPhone 11" in "when was the iPhone 11 released"): a date by the name is often
+            # another event's.
+            named = {k for e in self.tagger.tag([question])[0] for k in stems(e.text)}
+            keys = [k for k in asked_stems if k not in named] if t.role_words else list(
+                asked_stems)
+            for i in top:
+                if out[i]:
+                    near = closeness(cands[i].text, out[i], keys, t.closeness)
+                    out[i] = sorted(out[i], key=lambda e: -near[e])
+                    close[i] = near
         if noun:
             weight = self._near_noun(noun, cands, top[: t.head_sentences], out, asked,
                                      asked_stems)
@@ -445,7 +396,7 @@ class ExtractiveAnswerer:
         for i in range(len(cands)):
             if i not in out:
                 cands[i].score -= t.kind_penalty
-        return out, weight
+        return out, weight, close
 
     def _near_noun(self, noun: str, cands: list[Candidate], best: list[int],
                    out: dict[int, list[Entity]], asked: str, asked_stems: set[str]
@@ -454,7 +405,7 @@ class ExtractiveAnswerer:
         closest first; returns each kept phrase's closeness by its normalised text."""
         assert self.tagger is not None
         nouns = self.tagger.nouns([cands[i].text for i in best])
-        found = {i: [*out[i], *(e for e in more if _new_to(e, asked, asked_stems))]
+        found = {i: [*out[i], *(e for e in more if new_to(e, asked, asked_stems))]
                  for i, more in zip(best, nouns, strict=True)}
         # Embedding the phrases is most of this step's cost: the names, then the nouns of
         # the best sentence first, at most `head_phrases` of them.
@@ -474,19 +425,33 @@ class ExtractiveAnswerer:
             kept = [e for e in kept if not any(
                 f.start <= e.start and e.end <= f.end and f.text != e.text for f in kept)]
             out[i] = sorted(kept, key=lambda e: -near[e.text])
-        return {_norm(text): sim for text, sim in near.items() if sim >= bar}
+        return {norm(text): sim for text, sim in near.items() if sim >= bar}
 
     @staticmethod
     def _direct(cands: list[Candidate], order: list[int], phrases: dict[int, list[Entity]],
                 cutoff: float, prefer_person: bool = False,
-                weight: dict[str, float] | None = None) -> tuple[int, Entity] | None:
+                weight: dict[str, float] | None = None,
+                close: Closeness | None = None
+                ) -> tuple[int, Entity] | None:
         """The answer phrase most of the good sentences agree on (weighted by their scores),
         and the best sentence stating it."""
         votes: dict[str, float] = {}
         for i in order:
             if cands[i].score < cutoff:
                 break
-            labels = {_norm(e.text): e.label for e in phrases[i]}
+            # Of the phrases a sentence holds, the one nearest the question's words (the
+            # "director" of "directed by X and written by Y") says what was asked.
+            near_words: dict[str, float] = {}
+            labels: dict[str, str] = {}
+            for e in phrases[i]:
+                name = norm(e.text)
+                labels.setdefault(name, e.label)
+                near_words[name] = max(near_words.get(name, 0.0),
+                                       (close or {}).get(i, {}).get(e, 1.0))
+            # Relative to the sentence's nearest phrase: closeness picks within a sentence,
+            # not between sentences (an answer often stands apart from the question's words).
+            nearest = max(near_words.values(), default=1.0)
+            near_words = {n: v / nearest for n, v in near_words.items()}
             for name, label in labels.items():
                 # The best sentence's phrase counts whole; agreement from other sentences
                 # adds a quarter of theirs, so a phrase many sentences repeat in passing (a
@@ -495,15 +460,15 @@ class ExtractiveAnswerer:
                 share = 1.0 if name not in votes else 0.25
                 preferred = 0.6 if prefer_person and label != "PERSON" else 1.0
                 near = weight.get(name, 1.0) if weight else 1.0  # closeness to the noun
-                votes[name] = (votes.get(name, 0.0)
-                               + share * preferred * near * cands[i].score)
+                votes[name] = (votes.get(name, 0.0) + share * preferred * near
+                               * near_words[name] * cands[i].score)
         if not votes:
             i = order[0]
             return i, phrases[i][0]
         winner = max(votes, key=lambda n: votes[n])
         for i in order:
             for e in phrases[i]:
-                if _norm(e.text) == winner:
+                if norm(e.text) == winner:
                     return i, e
         return None  # pragma: no cover  (the winner came from these phrases)
 
@@ -514,17 +479,17 @@ class ExtractiveAnswerer:
         to the same question (another city, winner, company): both versions are shown."""
         lead, answer = direct
         chosen = {i for f in facts for i in f}
-        named = _norm(answer.text)
+        named = norm(answer.text)
         for i, ents in phrases.items():
             c = cands[i]
             if (not ents or i in chosen or c.hit.article_id == cands[lead].hit.article_id
                     or c.score < self.tuning.threshold
                     or float(vecs[lead] @ vecs[i]) < self.tuning.same_topic):
                 continue
-            names = {_norm(e.text) for e in ents}
-            if any(named in n or n in named for n in names) or named in _norm(c.text):
+            names = {norm(e.text) for e in ents}
+            if any(named in n or n in named for n in names) or named in norm(c.text):
                 continue  # it gives the same answer, perhaps among others
-            if not _same_time(cands[lead].hit.date, c.hit.date, self.tuning.rival_days):
+            if not same_time(cands[lead].hit.date, c.hit.date, self.tuning.rival_days):
                 continue  # reports far apart in time tell of different events
             return [(i, ents[0])]
         return []
@@ -544,24 +509,60 @@ class ExtractiveAnswerer:
 
     def _disagreements(self, cands: list[Candidate], vecs: np.ndarray,
                        facts: list[list[int]]) -> list[list[int]]:
-        """Sentences of other articles that give a different figure for a chosen fact: an
-        answer must show both versions rather than pick one."""
+        """Sentences of other articles that give a different figure for a chosen fact, or
+        tell it in the same words with another name (one report's "Rafael Nadal has
+        clinched the year-end No. 1", another's "Novak Djokovic has ..."): an answer must
+        show both versions rather than pick one."""
+        t = self.tuning
         chosen = {i for f in facts for i in f}
         extra: list[list[int]] = []
         for f in facts:
             a = f[0]
-            if not quantities(cands[a].text):
+            figures = bool(quantities(cands[a].text))
+            if not figures and not t.name_conflicts:
                 continue
             for b, c in enumerate(cands):
                 if (b in chosen or c.hit.article_id == cands[a].hit.article_id
-                        or c.score < self.tuning.floor
-                        or float(vecs[a] @ vecs[b]) < self.tuning.same_topic):
+                        or float(vecs[a] @ vecs[b]) < t.same_topic):
                     continue
-                if disagreement(cands[a].text, c.text) is not None:
+                # A sentence that words the chosen one's fact again needs no score of its
+                # own; one that only shares its topic must be a good sentence too.
+                if ((figures and c.score >= t.floor
+                     and disagreement(cands[a].text, c.text) is not None)
+                        or (t.name_conflicts and self._renamed(cands, a, b) is not None)):
                     extra.append([b])
                     chosen.add(b)
                     break
         return extra
+
+    def _renamed(self, cands: list[Candidate], a: int, b: int
+                 ) -> tuple[list[str], list[str]] | None:
+        """The same sentence in two reports of the same days but for the names in it."""
+        assert self.tagger is not None
+        if not same_time(cands[a].hit.date, cands[b].hit.date, self.tuning.rival_days):
+            return None
+        return renamed(self.tagger, cands[a].text, cands[b].text)
+
+    def _name_conflicts(self, cands: list[Candidate], facts: list[list[int]],
+                        number: dict[int, int], question: str) -> list[Conflict]:
+        """Pairs of the answer's facts that are one fact with different names: each
+        version's own names, with its citation."""
+        out: list[Conflict] = []
+        seen: set[int] = set()
+        leads = [f[0] for f in facts]
+        for x, a in enumerate(leads):
+            for b in leads[x + 1:]:
+                if (a in seen or b in seen
+                        or cands[a].hit.article_id == cands[b].hit.article_id):
+                    continue
+                renamed = self._renamed(cands, a, b)
+                if renamed is None:
+                    continue
+                versions = [(", ".join(renamed[0]), [number[a]]),
+                            (", ".join(renamed[1]), [number[b]])]
+                out.append(Conflict(f"{question.rstrip('?')} (the reports differ)", versions))
+                seen.update((a, b))
+        return out
 
     def _compose(self, question: str, query_vector: np.ndarray, hits: list[Hit],
                  cands: list[Candidate], vecs: np.ndarray, facts: list[list[int]],
@@ -605,6 +606,12 @@ class ExtractiveAnswerer:
                 parts.append(f"{sentence} " + "".join(f"[{n}]" for n, _ in marks))
         figures = [Conflict(topic, claims) for topic, claims in find_conflicts(reported)]
         names: list[Conflict] = []
+        if self.tuning.name_conflicts and self.tagger is not None and not rivals:
+            names = self._name_conflicts(cands, facts, number, question)
+            # A disagreement on names is stated once, not again as differing figures.
+            named = {n for c in names for _, ns in c.claims for n in ns}
+            figures = [c for c in figures
+                       if not named & {n for _, ns in c.claims for n in ns}]
         if direct is not None:
             i, phrase = direct
             if rivals:
@@ -620,7 +627,7 @@ class ExtractiveAnswerer:
                 parts.insert(0, f"The reports differ: {head}.")
             else:
                 parts.insert(0, f"{phrase.text} [{number[i]}].")
-        for conflict in figures:
+        for conflict in (names if not rivals else []) + figures:
             versions_text = "; ".join(
                 f"{_source_of(citations, nums)} gives {text} " + "".join(f"[{n}]" for n in nums)
                 for text, nums in conflict.claims)
@@ -628,24 +635,6 @@ class ExtractiveAnswerer:
         return Answer(question=question, answer=" ".join(parts), abstained=False,
                       mode=self.mode, citations=citations, retrieved=hits,
                       conflicts=names + figures)
-
-
-def _new_to(phrase: Entity, asked: str, asked_stems: set[str]) -> bool:
-    """A phrase the question (lower-cased ``asked``) does not already say: the question's
-    own names and words are not its answer."""
-    return (phrase.text.lower() not in asked
-            and not set(content_stems(phrase.text)) <= asked_stems)
-
-
-def _same_time(a: str | None, b: str | None, days: int) -> bool:
-    """Dated within ``days`` of each other (undated reports may be about anything)."""
-    if not a or not b:
-        return True
-    return abs((date.fromisoformat(a) - date.fromisoformat(b)).days) <= days
-
-
-def _norm(text: str) -> str:
-    return " ".join(re.sub(r"^(the|a|an)\s+", "", text.lower().strip(" .,'’\"")).split())
 
 
 def _source_of(citations: list[Citation], numbers: list[int]) -> str:

@@ -1,0 +1,98 @@
+"""Small judgements about the phrases of sentences that the extractive reader makes: how
+near a phrase stands to the question's words, whether two names are one, whether two
+sentences are one sentence with other names in it."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from difflib import SequenceMatcher
+
+from ..entities import Entity, EntityTagger
+from ..text import content_stems, has_stem, stem_words, words
+
+# Proper names, whatever the small tagger calls them, and how alike the rest of two
+# sentences must read for them to be one sentence with another name.
+NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "NORP", "PRODUCT", "EVENT",
+                         "WORK_OF_ART"})
+SAME_WORDING = 0.8
+SAME_SPELLING = 0.85
+
+
+def new_to(phrase: Entity, asked: str, asked_stems: set[str]) -> bool:
+    """A phrase the question (lower-cased ``asked``) does not already say: the question's
+    own names and words are not its answer."""
+    return (phrase.text.lower() not in asked
+            and not set(content_stems(phrase.text)) <= asked_stems)
+
+
+TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’]*")
+
+
+def closeness(text: str, phrases: list[Entity], keys: list[str], scale: float
+               ) -> dict[Entity, float]:
+    """How near each phrase stands to a word of the question in ``text``: 1 / (1 + d /
+    ``scale``) for d words in between (as far as 10 when the sentence holds none). A word
+    matches a key by stem, or when one prefixes the other in at least five letters
+    ("directed" for "director")."""
+    tokens = [(m.start(), m.end(), m.group().lower().replace("’", "'").removesuffix("'s"))
+              for m in TOKEN.finditer(text)]
+    roots = stem_words([w for _, _, w in tokens])
+    hits = [n for n, root in enumerate(roots)
+            if any(has_stem(k, {root}) or (len(root) >= 5 and k.startswith(root))
+                   for k in keys)]
+    out = {}
+    for e in phrases:
+        inside = [n for n, (s, end, _) in enumerate(tokens) if s < e.end and end > e.start]
+        if not inside:
+            out[e] = 1.0 / (1.0 + 10 / scale)
+            continue
+        first, last = inside[0], inside[-1]
+        gaps = [first - n - 1 if n < first else n - last - 1
+                for n in hits if not first <= n <= last]
+        out[e] = 1.0 / (1.0 + min([10, *gaps]) / scale)
+    return out
+
+
+def same_name(a: str, b: str) -> bool:
+    """Normalised names that are one name: one holds the other's words ("Louisiana" in
+    "Louisiana Public"), or they differ as spellings do ("Colombian", "Columbian")."""
+    wa, wb = a.split(), b.split()
+    n = min(len(wa), len(wb))
+    if any(wa[i : i + n] == wb for i in range(len(wa) - n + 1)) or any(
+            wb[i : i + n] == wa for i in range(len(wb) - n + 1)):
+        return True
+    return SequenceMatcher(None, a, b, autojunk=False).ratio() >= SAME_SPELLING
+
+
+def same_time(a: str | None, b: str | None, days: int) -> bool:
+    """Dated within ``days`` of each other (undated reports may be about anything)."""
+    if not a or not b:
+        return True
+    return abs((date.fromisoformat(a) - date.fromisoformat(b)).days) <= days
+
+
+def norm(text: str) -> str:
+    return " ".join(re.sub(r"^(the|a|an)\s+", "", text.lower().strip(" .,'’\"")).split())
+
+
+def renamed(tagger: EntityTagger, a: str, b: str) -> tuple[list[str], list[str]] | None:
+    """Two sentences that read the same but for the names in them: the names each gives
+    that the other does not. Only the words outside the names are compared, since the
+    small tagger labels one name a person and another an organisation in the same
+    sentence."""
+    tagged = tagger.tag([a, b])
+    names = [{norm(e.text): e.text for e in ents if e.label in NAME_LABELS} for ents in tagged]
+    only_a = [t for n, t in names[0].items() if not any(same_name(n, m) for m in names[1])]
+    only_b = [t for n, t in names[1].items() if not any(same_name(n, m) for m in names[0])]
+    if not only_a or not only_b:
+        return None
+    rest = []
+    for text, ents in zip((a, b), tagged, strict=True):
+        for e in sorted(ents, key=lambda e: -e.start):
+            if e.label in NAME_LABELS:
+                text = text[: e.start] + " " + text[e.end :]
+        rest.append(words(text))
+    if SequenceMatcher(None, rest[0], rest[1], autojunk=False).ratio() < SAME_WORDING:
+        return None
+    return only_a, only_b
