@@ -25,6 +25,7 @@ from .llm import ChatModel
 from .news import NearDuplicates, Scope, question_scope
 from .prompts import render
 from .retrieve import Filters, LexicalIndex, Retriever
+from .spelling import other_spellings
 from .store import Hit, RegistryChange, Store
 from .text import content_terms
 
@@ -170,11 +171,16 @@ class Runtime:
         if not self.extractive.tuning.absent_abstains:
             return []
         spelled = content_terms(question)
-        df, total = self.retriever.lexical.document_frequency(list(spelled.values()))
+        # A British spelling asked of American reports ("personalised", "personalized") is
+        # not a word the store lacks.
+        variants = {w: other_spellings(w) for w in spelled.values()}
+        df, total = self.retriever.lexical.document_frequency(
+            list(dict.fromkeys([*spelled.values(), *(v for vs in variants.values() for v in vs)])))
         if not total:
             return []
         return [word for stem, word in spelled.items()
-                if not df.get(word, 0) and re.fullmatch(r"\w{2,}", stem)
+                if not any(df.get(w, 0) for w in [word, *variants[word]])
+                and re.fullmatch(r"\w{2,}", stem)
                 and word not in KIND_WORDS and word.rstrip("s") not in KIND_WORDS]
 
     def standalone(self, question: str, history: Sequence[tuple[str, str]]) -> str:

@@ -375,3 +375,15 @@ def test_one_sentence_told_with_another_name_is_a_disagreement(reader: Runtime,
     off = ExtractiveAnswerer(embedder, ExtractiveTuning(name_conflicts=False),
                              tagger=reader.tagger).answer(question, vector, hits)
     assert not off.conflicts
+
+
+def test_a_british_spelling_is_not_a_word_the_articles_lack(reader: Runtime) -> None:
+    """The seeds write "defense"; a reader who writes "defence" asks about the same thing,
+    so the absent-word rule ("no ingested article mentions ...") must not abstain."""
+    american = reader.ask("What did Takaichi and Starmer agree on defense?")
+    british = reader.ask("What did Takaichi and Starmer agree on defence?")
+    assert not american.abstained
+    assert not british.abstained, british.answer
+    assert "defence" not in british.answer  # quotes stay the articles' own words
+    # A word no article holds in either spelling still is one.
+    assert reader.ask("What did Takaichi and Starmer agree on flavour?").abstained
