@@ -38,8 +38,9 @@ HOLDOUT_WEEKS = {"2024-03-29", "2024-07-18", "2024-11-07", "2024-11-08",
 # docs/tuning.md were produced by this script at commit 90a4991 (the follower-support rows
 # at 0dafe85, the FTS5 rarest-word rows at cbc31de; the full-name floor, a possessive cut
 # from names and nearest-phrase-first rows by their code before 2026-12-01's fourth round's
-# commit). A row names its changes against the defaults of the moment it ran
-# (docs/tuning.md gives them), not today's.
+# commit; the fifth round's headline credit, organisation-tagged people, absolute nearness
+# and first-article rows by code tried and removed around commit c2d24c1). A row names its
+# changes against the defaults of the moment it ran (docs/tuning.md gives them), not today's.
 ROWS: dict[str, tuple[RetrievalTuning, ExtractiveTuning]] = {
     "before (chunk fusion, no kinds)": (
         RetrievalTuning(article_mode="best", diverse=False, lexical_weight=0.5, extra_chunks=0),
