@@ -519,7 +519,8 @@ class ExtractiveAnswerer:
         for f in facts:
             a = f[0]
             figures = bool(quantities(cands[a].text))
-            if not figures and not t.name_conflicts:
+            names = t.name_conflicts and self.tagger is not None
+            if not figures and not names:
                 continue
             for b, c in enumerate(cands):
                 if (b in chosen or c.hit.article_id == cands[a].hit.article_id
@@ -529,7 +530,7 @@ class ExtractiveAnswerer:
                 # own; one that only shares its topic must be a good sentence too.
                 if ((figures and c.score >= t.floor
                      and disagreement(cands[a].text, c.text) is not None)
-                        or (t.name_conflicts and self._renamed(cands, a, b) is not None)):
+                        or (names and self._renamed(cands, a, b) is not None)):
                     extra.append([b])
                     chosen.add(b)
                     break
@@ -555,11 +556,11 @@ class ExtractiveAnswerer:
                 if (a in seen or b in seen
                         or cands[a].hit.article_id == cands[b].hit.article_id):
                     continue
-                renamed = self._renamed(cands, a, b)
-                if renamed is None:
+                differing = self._renamed(cands, a, b)
+                if differing is None:
                     continue
-                versions = [(", ".join(renamed[0]), [number[a]]),
-                            (", ".join(renamed[1]), [number[b]])]
+                versions = [(", ".join(differing[0]), [number[a]]),
+                            (", ".join(differing[1]), [number[b]])]
                 out.append(Conflict(f"{question.rstrip('?')} (the reports differ)", versions))
                 seen.update((a, b))
         return out
