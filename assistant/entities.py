@@ -227,8 +227,8 @@ class EntityTagger:
         fact" that answers, citations and conflicts share."""
         ents_a, ents_b = self.tag([a, b])
         for label in NAME_LABELS:
-            names_a = {_fold(e.text) for e in ents_a if e.label == label}
-            names_b = {_fold(e.text) for e in ents_b if e.label == label}
+            names_a = {fold(e.text) for e in ents_a if e.label == label}
+            names_b = {fold(e.text) for e in ents_b if e.label == label}
             if names_a and names_b and not names_a & names_b:
                 return label
         return None
@@ -290,5 +290,7 @@ def _noun_phrases(doc: Any) -> list[Entity]:
 NAME_LABELS = ("PERSON", "ORG", "GPE", "DATE", "LOC", "FAC", "PRODUCT", "WORK_OF_ART")
 
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
+    """A name as compared: lower case, no leading article or surrounding punctuation, one
+    space between words ("The Guardian." and "guardian" are one)."""
     return " ".join(re.sub(r"^(the|a|an)\s+", "", text.lower().strip(" .,'’\"")).split())

@@ -32,6 +32,7 @@ from ..entities import (
     asked_noun,
     asks_for_a_name,
     counted_noun,
+    fold,
     kind_matches,
 )
 from ..news import Reported, annotate_weekdays, disagreement, find_conflicts, quantities
@@ -39,7 +40,7 @@ from ..store import Hit
 from ..text import content_stems, coverage, has_stem, key_weights, stems
 from .citations import ANSWERS_AT, support_score
 from .model import Answer, Citation, Conflict
-from .phrases import closeness, new_to, norm, renamed, same_time
+from .phrases import closeness, new_to, renamed, same_time
 from .sentences import Candidate, SentenceVectors, candidates
 
 _FOOTNOTE = re.compile(r"\[\d{1,3}\]")
@@ -233,7 +234,7 @@ class ExtractiveAnswerer:
             if facts and focus and not any(has_stem(k, cands[i].stems) for k in focus):
                 continue
             if (direct is not None and facts and phrases.get(i)
-                    and norm(direct[1].text) not in norm(cands[i].text)):
+                    and fold(direct[1].text) not in fold(cands[i].text)):
                 continue  # another answer of the asked kind: a rival, shown as one below
             same = next((f for f in facts if self._same_fact(cands, vecs, f[0], i, keys)
                          and not self._names_differ(cands[f[0]].text, cands[i].text)), None)
@@ -425,7 +426,7 @@ class ExtractiveAnswerer:
             kept = [e for e in kept if not any(
                 f.start <= e.start and e.end <= f.end and f.text != e.text for f in kept)]
             out[i] = sorted(kept, key=lambda e: -near[e.text])
-        return {norm(text): sim for text, sim in near.items() if sim >= bar}
+        return {fold(text): sim for text, sim in near.items() if sim >= bar}
 
     @staticmethod
     def _direct(cands: list[Candidate], order: list[int], phrases: dict[int, list[Entity]],
@@ -444,7 +445,7 @@ class ExtractiveAnswerer:
             near_words: dict[str, float] = {}
             labels: dict[str, str] = {}
             for e in phrases[i]:
-                name = norm(e.text)
+                name = fold(e.text)
                 labels.setdefault(name, e.label)
                 near_words[name] = max(near_words.get(name, 0.0),
                                        (close or {}).get(i, {}).get(e, 1.0))
@@ -468,7 +469,7 @@ class ExtractiveAnswerer:
         winner = max(votes, key=lambda n: votes[n])
         for i in order:
             for e in phrases[i]:
-                if norm(e.text) == winner:
+                if fold(e.text) == winner:
                     return i, e
         return None  # pragma: no cover  (the winner came from these phrases)
 
@@ -479,15 +480,15 @@ class ExtractiveAnswerer:
         to the same question (another city, winner, company): both versions are shown."""
         lead, answer = direct
         chosen = {i for f in facts for i in f}
-        named = norm(answer.text)
+        named = fold(answer.text)
         for i, ents in phrases.items():
             c = cands[i]
             if (not ents or i in chosen or c.hit.article_id == cands[lead].hit.article_id
                     or c.score < self.tuning.threshold
                     or float(vecs[lead] @ vecs[i]) < self.tuning.same_topic):
                 continue
-            names = {norm(e.text) for e in ents}
-            if any(named in n or n in named for n in names) or named in norm(c.text):
+            names = {fold(e.text) for e in ents}
+            if any(named in n or n in named for n in names) or named in fold(c.text):
                 continue  # it gives the same answer, perhaps among others
             if not same_time(cands[lead].hit.date, c.hit.date, self.tuning.rival_days):
                 continue  # reports far apart in time tell of different events

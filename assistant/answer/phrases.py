@@ -8,7 +8,7 @@ import re
 from datetime import date
 from difflib import SequenceMatcher
 
-from ..entities import Entity, EntityTagger
+from ..entities import Entity, EntityTagger, fold
 from ..text import content_stems, has_stem, stem_words, words
 
 # Proper names, whatever the small tagger calls them, and how alike the rest of two
@@ -72,17 +72,13 @@ def same_time(a: str | None, b: str | None, days: int) -> bool:
     return abs((date.fromisoformat(a) - date.fromisoformat(b)).days) <= days
 
 
-def norm(text: str) -> str:
-    return " ".join(re.sub(r"^(the|a|an)\s+", "", text.lower().strip(" .,'’\"")).split())
-
-
 def renamed(tagger: EntityTagger, a: str, b: str) -> tuple[list[str], list[str]] | None:
     """Two sentences that read the same but for the names in them: the names each gives
     that the other does not. Only the words outside the names are compared, since the
     small tagger labels one name a person and another an organisation in the same
     sentence."""
     tagged = tagger.tag([a, b])
-    names = [{norm(e.text): e.text for e in ents if e.label in NAME_LABELS} for ents in tagged]
+    names = [{fold(e.text): e.text for e in ents if e.label in NAME_LABELS} for ents in tagged]
     only_a = [t for n, t in names[0].items() if not any(same_name(n, m) for m in names[1])]
     only_b = [t for n, t in names[1].items() if not any(same_name(n, m) for m in names[0])]
     if not only_a or not only_b:
