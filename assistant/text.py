@@ -37,6 +37,12 @@ def words(text: str) -> list[str]:
     return [w.lower().replace("’", "'") for w in _WORD.findall(text)]
 
 
+def word_spans(text: str) -> list[tuple[int, int, str]]:
+    """Each word of ``words(text)`` with its character offsets in ``text``."""
+    return [(m.start(), m.end(), m.group().lower().replace("’", "'"))
+            for m in _WORD.finditer(text)]
+
+
 def stem_words(ws: list[str]) -> list[str]:
     """Snowball (English) stems of already split, lower-cased words."""
     return list(_stemmer().stemWords(ws))

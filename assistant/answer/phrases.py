@@ -4,12 +4,11 @@ sentences are one sentence with other names in it."""
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from difflib import SequenceMatcher
 
 from ..entities import Entity, EntityTagger, fold
-from ..text import content_stems, has_stem, stem_words, words
+from ..text import content_stems, has_stem, stem_words, word_spans, words
 
 # Proper names, whatever the small tagger calls them, and how alike the rest of two
 # sentences must read for them to be one sentence with another name.
@@ -26,17 +25,13 @@ def new_to(phrase: Entity, asked: str, asked_stems: set[str]) -> bool:
             and not set(content_stems(phrase.text)) <= asked_stems)
 
 
-TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’]*")
-
-
 def closeness(text: str, phrases: list[Entity], keys: list[str], scale: float
                ) -> dict[Entity, float]:
     """How near each phrase stands to a word of the question in ``text``: 1 / (1 + d /
     ``scale``) for d words in between (as far as 10 when the sentence holds none). A word
     matches a key by stem, or when one prefixes the other in at least five letters
     ("directed" for "director")."""
-    tokens = [(m.start(), m.end(), m.group().lower().replace("’", "'").removesuffix("'s"))
-              for m in TOKEN.finditer(text)]
+    tokens = [(s, e, w.removesuffix("'s")) for s, e, w in word_spans(text)]
     roots = stem_words([w for _, _, w in tokens])
     hits = [n for n, root in enumerate(roots)
             if any(has_stem(k, {root}) or (len(root) >= 5 and k.startswith(root))
