@@ -379,9 +379,10 @@ class ExtractiveAnswerer:
             # The words the question asks with, not those of the names it asks about ("the
             # iPhone 11" in "when was the iPhone 11 released"): a date by the name is often
             # another event's.
-            named = {k for e in self.tagger.tag([question])[0] for k in stems(e.text)}
-            keys = [k for k in asked_stems if k not in named] if t.role_words else list(
-                asked_stems)
+            keys = list(asked_stems)
+            if t.role_words:
+                named = {k for e in self.tagger.tag([question])[0] for k in stems(e.text)}
+                keys = [k for k in keys if k not in named]
             for i in top:
                 if out[i]:
                     near = closeness(cands[i].text, out[i], keys, t.closeness)
@@ -607,36 +608,33 @@ class ExtractiveAnswerer:
             else:
                 parts.append(f"{sentence} " + "".join(f"[{n}]" for n, _ in marks))
         figures = [Conflict(topic, claims) for topic, claims in find_conflicts(reported)]
-        names: list[Conflict] = []
+        reworded: list[Conflict] = []  # one fact told with other names: after the facts
         if self.tuning.name_conflicts and self.tagger is not None and not rivals:
-            names = self._name_conflicts(cands, facts, number, question)
-            # A disagreement on names is stated once, not again as differing figures.
-            named = {n for c in names for _, ns in c.claims for n in ns}
-            figures = [c for c in figures
-                       if not named & {n for _, ns in c.claims for n in ns}]
+            reworded = self._name_conflicts(cands, facts, number, question)
+        named: list[Conflict] = []  # a rival answer of the asked kind: stated first
         if direct is not None:
             i, phrase = direct
             if rivals:
                 j, other = rivals[0]
                 versions = [(phrase.text, [number[i]]), (other.text, [number[j]])]
-                names.append(Conflict(f"{question.rstrip('?')} (the reports differ)",
+                named.append(Conflict(f"{question.rstrip('?')} (the reports differ)",
                                       versions))
-                # The same disagreement seen as differing figures is listed once.
-                figures = [c for c in figures
-                           if not {number[i], number[j]} & {n for _, ns in c.claims for n in ns}]
                 head = "; ".join(f"{_source_of(citations, nums)} gives {text} [{nums[0]}]"
                                  for text, nums in versions)
                 parts.insert(0, f"The reports differ: {head}.")
             else:
                 parts.insert(0, f"{phrase.text} [{number[i]}].")
-        for conflict in (names if not rivals else []) + figures:
+        # A disagreement on names that also reads as differing figures is listed once.
+        shown = {n for c in named + reworded for _, ns in c.claims for n in ns}
+        figures = [c for c in figures if not shown & {n for _, ns in c.claims for n in ns}]
+        for conflict in reworded + figures:
             versions_text = "; ".join(
                 f"{_source_of(citations, nums)} gives {text} " + "".join(f"[{n}]" for n in nums)
                 for text, nums in conflict.claims)
             parts.append(f"The reports differ: {versions_text}.")
         return Answer(question=question, answer=" ".join(parts), abstained=False,
                       mode=self.mode, citations=citations, retrieved=hits,
-                      conflicts=names + figures)
+                      conflicts=named + reworded + figures)
 
 
 def _source_of(citations: list[Citation], numbers: list[int]) -> str:

@@ -10,10 +10,11 @@ from difflib import SequenceMatcher
 from ..entities import Entity, EntityTagger, fold
 from ..text import content_stems, has_stem, stem_words, word_spans, words
 
-# Proper names, whatever the small tagger calls them, and how alike the rest of two
-# sentences must read for them to be one sentence with another name.
-NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "NORP", "PRODUCT", "EVENT",
-                         "WORK_OF_ART"})
+# Proper names, whatever the small tagger calls them (entities.NAME_LABELS, which the
+# same-label test reads, holds dates too), and how alike the rest of two sentences must
+# read for them to be one sentence with another name.
+PROPER_NAMES = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "NORP", "PRODUCT", "EVENT",
+                          "WORK_OF_ART"})
 SAME_WORDING = 0.8
 SAME_SPELLING = 0.85
 
@@ -73,7 +74,7 @@ def renamed(tagger: EntityTagger, a: str, b: str) -> tuple[list[str], list[str]]
     small tagger labels one name a person and another an organisation in the same
     sentence."""
     tagged = tagger.tag([a, b])
-    names = [{fold(e.text): e.text for e in ents if e.label in NAME_LABELS} for ents in tagged]
+    names = [{fold(e.text): e.text for e in ents if e.label in PROPER_NAMES} for ents in tagged]
     only_a = [t for n, t in names[0].items() if not any(same_name(n, m) for m in names[1])]
     only_b = [t for n, t in names[1].items() if not any(same_name(n, m) for m in names[0])]
     if not only_a or not only_b:
@@ -81,7 +82,7 @@ def renamed(tagger: EntityTagger, a: str, b: str) -> tuple[list[str], list[str]]
     rest = []
     for text, ents in zip((a, b), tagged, strict=True):
         for e in sorted(ents, key=lambda e: -e.start):
-            if e.label in NAME_LABELS:
+            if e.label in PROPER_NAMES:
                 text = text[: e.start] + " " + text[e.end :]
         rest.append(words(text))
     if SequenceMatcher(None, rest[0], rest[1], autojunk=False).ratio() < SAME_WORDING:
