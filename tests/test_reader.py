@@ -163,6 +163,12 @@ def _hit(article: str, n: int) -> Hit:
     return Hit(f"{article}::{n}", article, "text", 0, 4, 0.0, article, None, None, None)
 
 
+def _report(article: str, text: str, title: str, day: str, source: str = "Example Daily",
+            score: float = 1.0) -> Hit:
+    """An article of one passage, retrieved with ``score``."""
+    return Hit(f"{article}::0", article, text, 0, len(text), score, title, day, source, None)
+
+
 def test_five_chunks_of_one_article_do_not_hide_the_other_candidates() -> None:
     dense = [_hit("a", i) for i in range(5)] + [_hit("b", 0), _hit("c", 0)]
     lexical = [_hit("a", 3), _hit("d", 0), _hit("b", 0)]
@@ -195,8 +201,7 @@ def test_an_account_answers_a_which_question_only_when_clearly_strong(embedder) 
 
     text = ("The new energy standards target gas stoves sold in the United States. "
             "Manufacturers have three years to comply.")
-    hit = Hit("s::0", "s", text, 0, len(text), 1.0, "Energy standards", "2024-02-01",
-              "Example Daily", None)
+    hit = _report("s", text, "Energy standards", "2024-02-01")
     question = "Which home appliances do the new energy standards target?"
     vector = embedder.embed([question])[0]
     lenient = ExtractiveAnswerer(embedder, ExtractiveTuning(), tagger=_NoEntities())  # type: ignore[arg-type]
@@ -248,8 +253,7 @@ def test_a_place_is_named_by_its_rarest_word_not_its_common_ones(embedder) -> No
 
     text = ("Rangers at Rock Creek Park will burn dry brush on Tuesday to cut the risk of "
             "wildfires spreading to nearby homes.")
-    hit = Hit("r::0", "r", text, 0, len(text), 1.0, "Controlled burn", "2024-03-01",
-              "Example Daily", None)
+    hit = _report("r", text, "Controlled burn", "2024-03-01")
     question = "Why will rangers burn brush at Brandywine Creek Park?"
     park = Entity(38, 59, "FAC", "Brandywine Creek Park")
     vector = embedder.embed([question])[0]
@@ -273,8 +277,7 @@ def _from_one_passage(text: str, question: str, reader: Runtime, embedder,  # ty
     """The extractive answer from one passage of one article, with the real tagger."""
     from assistant.answer.extractive import ExtractiveAnswerer, ExtractiveTuning
 
-    hit = Hit("p::0", "p", text, 0, len(text), 1.0, "A report", "2024-01-30",
-              "Example Daily", None)
+    hit = _report("p", text, "A report", "2024-01-30")
     answerer = ExtractiveAnswerer(embedder, ExtractiveTuning(**tuning), tagger=reader.tagger)
     return answerer.answer(question, embedder.embed([question])[0], [hit])
 
@@ -300,10 +303,8 @@ def test_a_report_from_the_week_asked_about_leads(reader: Runtime, embedder) -> 
 
     old = "Mayor Tom Baker opened the new Springfield bridge to traffic on Saturday."
     new = "Mayor Ann Lee opened the new Springfield bridge to traffic on Saturday."
-    hits = [Hit("o::0", "o", old, 0, len(old), 1.0, "Bridge opens", "2019-06-02",
-                "Example Daily", None),
-            Hit("n::0", "n", new, 0, len(new), 0.9, "Bridge opens", "2024-03-24",
-                "Example Daily", None)]
+    hits = [_report("o", old, "Bridge opens", "2019-06-02"),
+            _report("n", new, "Bridge opens", "2024-03-24", score=0.9)]
     question = "Who opened the new Springfield bridge?"
     vector = embedder.embed([question])[0]
     answerer = ExtractiveAnswerer(embedder, tagger=reader.tagger)
@@ -360,10 +361,8 @@ def test_one_sentence_told_with_another_name_is_a_disagreement(reader: Runtime,
     one = ("Maria Lindqvist won the Nordic chess open in Oslo on Sunday after a tense "
            "final game against the defending champion.")
     other = one.replace("Maria Lindqvist", "Anna Berg")
-    hits = [Hit("a::0", "a", one, 0, len(one), 1.0, "Chess open", "2024-03-04",
-                "Eastern Herald", None),
-            Hit("b::0", "b", other, 0, len(other), 0.9, "Chess open", "2024-03-05",
-                "Western Gazette", None)]
+    hits = [_report("a", one, "Chess open", "2024-03-04", "Eastern Herald"),
+            _report("b", other, "Chess open", "2024-03-05", "Western Gazette", score=0.9)]
     question = "What happened at the final of the Nordic chess open?"
     vector = embedder.embed([question])[0]
     answer = ExtractiveAnswerer(embedder, tagger=reader.tagger).answer(question, vector, hits)
