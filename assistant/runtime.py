@@ -101,7 +101,7 @@ class Runtime:
         # (Chroma issue #3792). A second writer waits; ``on_wait`` is told why.
         with self._ingest_lock, self._writer_lock(on_wait):
             self.store.ensure_copy_bands(_bands_of)
-            copies = NearDuplicates(self._sharing_bands)
+            copies = NearDuplicates(self._sharing_bands, self.store.article_texts)
             return ingest(paths, self.store, self.embedder, self.settings, prune=prune,
                           progress=progress, find_duplicate=copies.check,
                           on_write=self._follow, dry_run=dry_run)

@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from assistant.config import Settings
-from assistant.news import annotate_weekdays, quantities, question_scope, weekday_dates
+from assistant.news import (
+    annotate_weekdays,
+    quantities,
+    question_scope,
+    rival_versions,
+    weekday_dates,
+)
 from assistant.runtime import Runtime
 
 from .conftest import JIJI, SEEDS, YOMIURI, make_runtime
@@ -176,6 +182,11 @@ def test_copies_across_runs_are_found_by_key(tmp_path: Path, embedder) -> None:
                        ("harbour-a.md", HARBOUR_A)]:
         (tmp_path / name).write_text(text)
         runtime.ingest([tmp_path / name])
+    # The same report word for word but for a figure says something else: not a copy.
+    rival = tmp_path / "wire-rival.md"
+    rival.write_text(WIRE.replace("Northern Wire", "Southern Wire").replace(
+        "a 4 percent rise", "a 6 percent rise"))
+    runtime.ingest([rival])
     second_copy = tmp_path / "wire-copy-2.md"
     second_copy.write_text(WIRE_COPY.replace("City Evening Post", "Morning Star").replace(
         "date: 2026-03-06", "date: 2026-03-08"))
@@ -184,6 +195,22 @@ def test_copies_across_runs_are_found_by_key(tmp_path: Path, embedder) -> None:
     assert records["wire-copy"].duplicate_of == "wire"
     assert records["wire-copy-2"].duplicate_of == "wire"
     assert records["wire"].duplicate_of is None and records["harbour-a"].duplicate_of is None
+    assert records["wire-rival"].duplicate_of is None
     # The side index's copy of the registry, kept by each write, says the same.
     assert runtime.retriever.lexical.visibility(list(records), runtime.store.generation()) \
         == {r.id: (r.hash[:12], r.duplicate_of) for r in records.values()}
+
+
+def test_a_report_changed_only_in_a_name_or_figure_is_a_rival_not_a_copy() -> None:
+    """Syndicated copies differ by an added sentence, a re-spelling or the outlet's own
+    name; a text that differs only by the name or figure it reports contradicts the other."""
+    one = ("Tim Cook is Apple's chief executive and a member of its leadership team. "
+           "Analysts expect the company to report strong results next week.")
+    assert rival_versions(one, one.replace("Tim Cook", "Steve Jobs"))
+    assert rival_versions(WIRE, WIRE.replace("a 4 percent rise", "a 6 percent rise"))
+    assert not rival_versions(one, one)
+    assert not rival_versions(WIRE, WIRE_COPY)  # a sentence reworded: a copy
+    assert not rival_versions(one, one.replace("Cook", "Cöok"))  # a re-spelling
+    assert not rival_versions(one + " (Northern Wire)", one + " (City Evening Post)",
+                              ("Northern Wire", "City Evening Post"))
+    assert not rival_versions(one, one.replace("Tim Cook is", "Tim Cook, 63, is"))

@@ -376,6 +376,26 @@ def test_one_sentence_told_with_another_name_is_a_disagreement(reader: Runtime,
     assert not off.conflicts
 
 
+def test_one_sentence_with_another_name_is_not_cited_as_the_same_report(reader: Runtime,
+                                                                      embedder) -> None:
+    """A sentence that reads the same but for the name in it reports something else: it is
+    never a second citation of the first ("— reported by A [1] and B [2]" where B's quote
+    names another film), however the tagger labels the two names."""
+    from assistant.answer.extractive import ExtractiveAnswerer
+
+    one = ("Pixar's Soul has won the Oscar for Best Animated Feature, becoming the only "
+           "film ever to win that award without playing in cinemas.")
+    other = one.replace("Soul", "Toy Story 2")
+    hits = [_report("a", one, "Oscars", "2021-04-25", "Eastern Herald"),
+            _report("b", other, "Oscars", "2021-04-26", "Western Gazette", score=0.9)]
+    question = "What happened with the Oscar for Best Animated Feature?"
+    vector = embedder.embed([question])[0]
+    answer = ExtractiveAnswerer(embedder, tagger=reader.tagger).answer(question, vector, hits)
+    assert "reported by" not in answer.answer, answer.answer
+    assert "Soul" in answer.answer and "Toy Story 2" in answer.answer, answer.answer
+    assert answer.conflicts, answer.answer
+
+
 def test_a_british_spelling_is_not_a_word_the_articles_lack(reader: Runtime) -> None:
     """The seeds write "defense"; a reader who writes "defence" asks about the same thing,
     so the absent-word rule ("no ingested article mentions ...") must not abstain."""

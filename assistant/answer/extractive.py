@@ -35,7 +35,14 @@ from ..entities import (
     fold,
     kind_matches,
 )
-from ..news import Reported, annotate_weekdays, disagreement, find_conflicts, quantities
+from ..news import (
+    Reported,
+    annotate_weekdays,
+    disagreement,
+    find_conflicts,
+    quantities,
+    swapped,
+)
 from ..store import Hit
 from ..text import content_stems, coverage, has_stem, key_weights, stems
 from .citations import ANSWERS_AT, support_score
@@ -340,7 +347,14 @@ class ExtractiveAnswerer:
         return None
 
     def _names_differ(self, a: str, b: str) -> bool:
-        return self.tagger is not None and self.tagger.names_differ(a, b) is not None
+        """Not one fact, however alike they read: they name different people (places ...),
+        or they are one sentence with other names in it, whatever labels the tagger gives
+        ("Pixar's Soul has won" / "Pixar's Toy Story 2 has won" cite different claims)."""
+        if self.tagger is None:
+            return False
+        return self.tagger.names_differ(a, b) is not None or (
+            self.tuning.name_conflicts and (renamed(self.tagger, a, b) or swapped(a, b))
+            is not None)
 
     def _typed(self, question: str, cands: list[Candidate], kind: frozenset[str],
                noun: str | None = None
@@ -544,7 +558,10 @@ class ExtractiveAnswerer:
         assert self.tagger is not None
         if not same_time(cands[a].hit.date, cands[b].hit.date, self.tuning.rival_days):
             return None
-        return renamed(self.tagger, cands[a].text, cands[b].text)
+        # The tagger's names first; a swap of words outside its names ("Soul" untagged,
+        # "Toy Story 2" a work of art) is the same disagreement.
+        return (renamed(self.tagger, cands[a].text, cands[b].text)
+                or swapped(cands[a].text, cands[b].text))
 
     def _name_conflicts(self, cands: list[Candidate], facts: list[list[int]],
                         number: dict[int, int], question: str) -> list[Conflict]:
