@@ -351,28 +351,36 @@ def test_of_two_names_in_a_sentence_the_one_by_the_asked_role_answers(reader: Ru
     assert first_named.answer.startswith("Clara Holm [1]."), first_named.answer
 
 
+def _two_reports(reader: Runtime, embedder, one: str, name: str, other_name: str,
+                 question: str, **tuning: Any) -> Answer:
+    """The answer from two reports of consecutive days, ``one`` and ``one`` with
+    ``other_name`` in place of ``name``."""
+    from assistant.answer.extractive import ExtractiveAnswerer, ExtractiveTuning
+
+    hits = [_report("a", one, "Report", "2024-03-04", "Eastern Herald"),
+            _report("b", one.replace(name, other_name), "Report", "2024-03-05",
+                    "Western Gazette", score=0.9)]
+    vector = embedder.embed([question])[0]
+    return ExtractiveAnswerer(embedder, ExtractiveTuning(**tuning),
+                              tagger=reader.tagger).answer(question, vector, hits)
+
+
 def test_one_sentence_told_with_another_name_is_a_disagreement(reader: Runtime,
                                                                embedder) -> None:
     """Two reports of the same days word one fact alike but name different people: the
     answer shows both, each cited, and lists the disagreement, though the question asks for
     an account rather than a name (so no direct answer is there to compare)."""
-    from assistant.answer.extractive import ExtractiveAnswerer, ExtractiveTuning
-
     one = ("Maria Lindqvist won the Nordic chess open in Oslo on Sunday after a tense "
            "final game against the defending champion.")
-    other = one.replace("Maria Lindqvist", "Anna Berg")
-    hits = [_report("a", one, "Chess open", "2024-03-04", "Eastern Herald"),
-            _report("b", other, "Chess open", "2024-03-05", "Western Gazette", score=0.9)]
     question = "What happened at the final of the Nordic chess open?"
-    vector = embedder.embed([question])[0]
-    answer = ExtractiveAnswerer(embedder, tagger=reader.tagger).answer(question, vector, hits)
+    answer = _two_reports(reader, embedder, one, "Maria Lindqvist", "Anna Berg", question)
     assert "Maria Lindqvist" in answer.answer and "Anna Berg" in answer.answer, answer.answer
     assert len(answer.conflicts) == 1, answer.conflicts
     claims = {text: numbers for text, numbers in answer.conflicts[0].claims}
     assert set(claims) == {"Maria Lindqvist", "Anna Berg"}
     assert {answer.citations[n - 1].article_id for ns in claims.values() for n in ns} == {"a", "b"}
-    off = ExtractiveAnswerer(embedder, ExtractiveTuning(name_conflicts=False),
-                             tagger=reader.tagger).answer(question, vector, hits)
+    off = _two_reports(reader, embedder, one, "Maria Lindqvist", "Anna Berg", question,
+                       name_conflicts=False)
     assert not off.conflicts
 
 
@@ -381,16 +389,10 @@ def test_one_sentence_with_another_name_is_not_cited_as_the_same_report(reader: 
     """A sentence that reads the same but for the name in it reports something else: it is
     never a second citation of the first ("— reported by A [1] and B [2]" where B's quote
     names another film), however the tagger labels the two names."""
-    from assistant.answer.extractive import ExtractiveAnswerer
-
     one = ("Pixar's Soul has won the Oscar for Best Animated Feature, becoming the only "
            "film ever to win that award without playing in cinemas.")
-    other = one.replace("Soul", "Toy Story 2")
-    hits = [_report("a", one, "Oscars", "2021-04-25", "Eastern Herald"),
-            _report("b", other, "Oscars", "2021-04-26", "Western Gazette", score=0.9)]
-    question = "What happened with the Oscar for Best Animated Feature?"
-    vector = embedder.embed([question])[0]
-    answer = ExtractiveAnswerer(embedder, tagger=reader.tagger).answer(question, vector, hits)
+    answer = _two_reports(reader, embedder, one, "Soul", "Toy Story 2",
+                          "What happened with the Oscar for Best Animated Feature?")
     assert "reported by" not in answer.answer, answer.answer
     assert "Soul" in answer.answer and "Toy Story 2" in answer.answer, answer.answer
     assert answer.conflicts, answer.answer
