@@ -408,3 +408,70 @@ def test_a_british_spelling_is_not_a_word_the_articles_lack(reader: Runtime) -> 
     assert "defence" not in british.answer  # quotes stay the articles' own words
     # A word no article holds in either spelling still is one.
     assert reader.ask("What did Takaichi and Starmer agree on flavour?").abstained
+
+
+def _answer(reader: Runtime, embedder, question: str, hits: list[Hit], **tuning: Any
+            ) -> Answer:
+    from assistant.answer.extractive import ExtractiveAnswerer, ExtractiveTuning
+
+    vector = embedder.embed([question])[0]
+    return ExtractiveAnswerer(embedder, ExtractiveTuning(**tuning),
+                              tagger=reader.tagger).answer(question, vector, hits)
+
+
+def test_a_sentence_about_another_of_a_series_does_not_answer(reader: Runtime,
+                                                              embedder) -> None:
+    """"Who won the final in 2023?" is not answered by the report of the 2022 final, nor
+    "the third season" by the fourth, however alike the sentences read."""
+    question = "Who won the Nordic chess open final in 2023?"
+    hits = [_report("old", "Maria Lindqvist won the 2022 Nordic chess open final in Oslo "
+                    "after a tense last game.", "Nordic chess open", "2023-05-02"),
+            _report("new", "Anna Berg won the Nordic chess open on Sunday, beating the "
+                    "defending champion in the final game.", "Chess", "2023-05-01",
+                    score=0.9)]
+    answer = _answer(reader, embedder, question, hits)
+    assert answer.answer.startswith("Anna Berg"), answer.answer
+    assert "Lindqvist" not in answer.answer
+    assert "Lindqvist" in _answer(reader, embedder, question, hits, series=False).answer
+    seasons = [_report("s", "The fourth season of Harbour Watch premieres on Netflix on "
+                       "November 15, 2024. The third season of Harbour Watch arrived on "
+                       "Netflix on November 17, 2023.", "Harbour Watch", "2024-10-01")]
+    answer = _answer(reader, embedder, "When did season 3 of Harbour Watch premiere?",
+                     seasons)
+    assert answer.answer.startswith("November 17, 2023"), answer.answer
+    assert _answer(reader, embedder, "When did season 3 of Harbour Watch premiere?", seasons,
+                   series=False).answer.startswith("November 15, 2024")
+
+
+@pytest.mark.parametrize(("question", "sentence", "other"), [
+    ("Who won the World Cup final in 2018?", "the 2014 FIFA World Cup final in Rio", True),
+    ("Who won the World Cup final in 2018?", "the 2014 and 2018 World Cup finals", False),
+    # A year inside a date dates a report; it names no other event.
+    ("Who won the World Cup final in 2018?", "On July 15, 2014, the final was held", False),
+    ("Who won the 2018 Nobel Prize in Literature?", "The 2019 Nobel Prize went to", True),
+    ("Who won the 2018 Nobel Prize in Literature?", "the 2019 Booker Prize went to", False),
+    ("When does season 3 premiere?", "The show's fourth-season premiere", True),
+    ("When does season 3 premiere?", "The third season premieres", False),
+    ("When does the 3rd season premiere?", "Season 4 premieres", True),
+    # A count numbers nothing the question numbers.
+    ("Who won the World Cup final in 2018?", "France won 4-2 in the final", False),
+])
+def test_another_of_a_series_is_the_same_words_numbered_otherwise(
+        question: str, sentence: str, other: bool) -> None:
+    from assistant.answer.numbered import another_of_series, numbered
+
+    assert another_of_series(numbered(question, whole=True), sentence) is other
+
+
+def test_when_is_answered_with_the_day_rather_than_the_bare_year(reader: Runtime,
+                                                                 embedder) -> None:
+    """A sentence that only names the year beside one that gives the day: "when" is
+    answered with the day."""
+    text = ("The opening of the new Harbour Bridge is the big event of 2025 for the city. "
+            "Officials said the bridge will carry its first traffic on March 3, 2025.")
+    hits = [_report("b", text, "Harbour Bridge", "2025-01-10")]
+    question = "When does the new Harbour Bridge open?"
+    answer = _answer(reader, embedder, question, hits)
+    assert answer.answer.startswith("March 3, 2025"), answer.answer
+    assert _answer(reader, embedder, question, hits, days_first=False
+                   ).answer.startswith("2025"), "the test no longer tells the two apart"

@@ -47,6 +47,7 @@ from ..store import Hit
 from ..text import content_stems, coverage, has_stem, key_weights, stems
 from .citations import ANSWERS_AT, support_score
 from .model import Answer, Citation, Conflict
+from .numbered import another_of_series, numbered
 from .phrases import closeness, new_to, renamed, same_time
 from .sentences import Candidate, SentenceVectors, candidates
 
@@ -54,6 +55,10 @@ _FOOTNOTE = re.compile(r"\[\d{1,3}\]")
 # Names a passage must hold to answer a question that names them. Not NORP: "American" is
 # written "U.S." as often as not.
 _NAMED = frozenset({"PERSON", "GPE", "LOC", "FAC"})
+_BARE_YEAR = re.compile(r"(?:in\s+)?(?:19|20)\d\d")
+_MONTH = (r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?")
+_DAY = re.compile(rf"\b{_MONTH}\s+\d{{1,2}}\b|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}",
+                  re.I)
 _ARTICLES = frozenset({"the", "a", "an"})
 _WHO_KIND = frozenset({"PERSON", "ORG", "GPE", "NORP"})  # what "who ...?" asks for
 Closeness = dict[int, dict[Entity, float]]  # per candidate, each phrase's nearness
@@ -98,6 +103,8 @@ class ExtractiveTuning:
     name_conflicts: bool = True  # one fact told with different names is a disagreement
     closeness: float = 3.0  # a phrase's vote halves at this many words from the question's
     role_words: bool = True  # ... words outside the names it asks about
+    days_first: bool = True  # "when": a bare year's vote counts 0.6 of a day's
+    series: bool = True  # "the 2018 final": a sentence about the 2014 one does not answer
 
 
 class ExtractiveAnswerer:
@@ -165,6 +172,14 @@ class ExtractiveAnswerer:
                           answer=f"The articles don't say. No ingested article mentions {said}.",
                           confidence=0.0)
         cands, vecs, focus = self.score(question, query_vector, hits)
+        if t.series and cands:
+            # A sentence about another of the series the question names one of ("the 2014
+            # World Cup final" for "the final in 2018", "the fourth season" for "season 3")
+            # tells of something else, however alike it reads: it is no candidate at all.
+            asked = numbered(question, whole=True)
+            keep = [i for i, c in enumerate(cands) if not another_of_series(asked, c.text)]
+            if len(keep) < len(cands):
+                cands, vecs = [cands[i] for i in keep], vecs[keep]
         keys = set(content_stems(question))
         if prefer_recent and cands:
             # "latest" / "most recent": among sentences that answer, the newest report wins.
@@ -221,7 +236,8 @@ class ExtractiveAnswerer:
         best = cands[order[0]].score
         cutoff = max(t.floor, best * t.relative_cutoff)
         direct = (self._direct(cands, order, phrases, cutoff, prefer_person="PERSON" in kind
-                               and len(kind) > 1, weight=weight, close=close)
+                               and len(kind) > 1, weight=weight, close=close,
+                               prefer_day=kind == WHEN and t.days_first)
                   if kind else None)
         if direct is not None:
             # The sentence that states the direct answer leads; the best of the others,
@@ -445,13 +461,16 @@ class ExtractiveAnswerer:
 
     @staticmethod
     def _direct(cands: list[Candidate], order: list[int], phrases: dict[int, list[Entity]],
-                cutoff: float, prefer_person: bool = False,
+                cutoff: float, prefer_person: bool = False, prefer_day: bool = False,
                 weight: dict[str, float] | None = None,
                 close: Closeness | None = None
                 ) -> tuple[int, Entity] | None:
         """The answer phrase most of the good sentences agree on (weighted by their scores),
         and the best sentence stating it."""
         votes: dict[str, float] = {}
+        good = [i for i in order if cands[i].score >= cutoff]
+        # "When": a bare year only dates what a day, where a good sentence gives one, says.
+        prefer_day = prefer_day and any(_DAY.search(e.text) for i in good for e in phrases[i])
         for i in order:
             if cands[i].score < cutoff:
                 break
@@ -475,6 +494,8 @@ class ExtractiveAnswerer:
                 # the kind's first choice (a person, for "who") counts more than the rest.
                 share = 1.0 if name not in votes else 0.25
                 preferred = 0.6 if prefer_person and label != "PERSON" else 1.0
+                if prefer_day and _BARE_YEAR.fullmatch(name):
+                    preferred = 0.6
                 near = weight.get(name, 1.0) if weight else 1.0  # closeness to the noun
                 votes[name] = (votes.get(name, 0.0) + share * preferred * near
                                * near_words[name] * cands[i].score)
