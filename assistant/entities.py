@@ -82,6 +82,9 @@ _WHO_PERSON = re.compile(
     r"star|lead|winner of the .*prize|prime minister|minister|mayor|governor)\b"
     r"|(?:directed|wrote|composed|sang|founded|invented|painted|starred|played|married))",
     re.I)
+# "who was the standout player": a person noun after "who is the" says the same.
+_WHO_IS = re.compile(r"\bwho\s+(?:is|was|were|are|will be|became)\s+(?:the\s+|a\s+|an\s+)?"
+                     r"((?:[a-z-]+\s+){0,3})", re.I)
 _NAME_OF = re.compile(r"\bwhat is the name of\b|\bname the\b|\bwhat (?:is|was) (?:the )?"
                       r"(?:name|title)\b", re.I)
 
@@ -149,6 +152,11 @@ def answer_kind(question: str, loose: bool = True) -> frozenset[str] | None:
                 return kind
     if _WHO_PERSON.search(q):
         return PERSON
+    for m in _WHO_IS.finditer(re.sub(r"[?!.,;:]", " ", q) + " "):
+        words = m.group(1).lower().split()
+        end = next((i for i, w in enumerate(words) if w in _PHRASE_END), len(words))
+        if any(_kind_of(w) == PERSON for w in words[:end]):
+            return PERSON
     if _WHO.search(q):
         return PERSON | ORG | frozenset({"GPE", "NORP"})
     if _WHERE.search(q):

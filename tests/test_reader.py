@@ -65,6 +65,8 @@ def reader(tmp_path_factory: pytest.TempPathFactory, embedder) -> Runtime:
 @pytest.mark.parametrize(("question", "kind"), [
     ("Who beat the world champion in the final?", PERSON | ORG | {"GPE", "NORP"}),
     ("Who is the CEO of the carmaker?", PERSON),
+    ("Who was the standout player in the title game?", PERSON),  # a person noun after "who was"
+    ("Who was the runner-up of the tournament?", PERSON | ORG | {"GPE", "NORP"}),
     ("Which city was rocked by a bridge collapse?", PLACE),
     ("The festival will be held in which city?", PLACE),  # the head noun ends the question
     ("Which automaker recalled 112,000 vehicles?", ORG),
