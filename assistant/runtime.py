@@ -79,8 +79,8 @@ class Runtime:
                 self._tagger = EntityTagger.load()
             return self._tagger
 
-    def _frequency(self, words: Sequence[str]) -> dict[str, int]:
-        return self.retriever.lexical.document_frequency(words)[0]
+    def _frequency(self, words: Sequence[str]) -> tuple[dict[str, int], int]:
+        return self.retriever.lexical.document_frequency(words)
 
     @property
     def extractive(self) -> ExtractiveAnswerer:

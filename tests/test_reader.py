@@ -262,7 +262,7 @@ def test_a_place_is_named_by_its_rarest_word_not_its_common_ones(embedder) -> No
     counts = {"brandywine": 2, "creek": 40, "park": 90}
 
     def frequency(words):  # type: ignore[no-untyped-def]
-        return {w: counts.get(w, 0) for w in words}
+        return {w: counts.get(w, 0) for w in words}, 1000
 
     def reader(tuning: ExtractiveTuning) -> ExtractiveAnswerer:
         return ExtractiveAnswerer(embedder, tuning, tagger=_Tagged(park),  # type: ignore[arg-type]
@@ -477,3 +477,29 @@ def test_when_is_answered_with_the_day_rather_than_the_bare_year(reader: Runtime
     assert answer.answer.startswith("March 3, 2025"), answer.answer
     assert _answer(reader, embedder, question, hits, days_first=False
                    ).answer.startswith("2025"), "the test no longer tells the two apart"
+
+
+def test_the_question_s_rarest_noun_must_be_in_the_answering_article(reader: Runtime,
+                                                                     embedder) -> None:
+    """A report on dinners that never says "muskrat" does not say which restaurant served
+    muskrat dinners: a noun so rare in the store (here 3 chunks of 10,000) names what the
+    question is about as a name does. Where the report names it, the answer stands."""
+    from assistant.answer.extractive import ExtractiveAnswerer, ExtractiveTuning
+
+    question = "Which Delaware restaurant served muskrat dinners for decades?"
+
+    def frequency(words):  # type: ignore[no-untyped-def]
+        return {w: 3 if w == "muskrat" else 500 for w in words}, 10_000
+
+    text = "The Wagner Inn, a Delaware restaurant, has served {}dinners for decades."
+    other = _report("o", text.format(""), "Dining", "2024-03-01")
+    named = _report("n", text.format("muskrat "), "Dining", "2024-03-01")
+    vector = embedder.embed([question])[0]
+
+    def answer(hit: Hit, **tuning: Any) -> Answer:
+        return ExtractiveAnswerer(embedder, ExtractiveTuning(**tuning), tagger=reader.tagger,
+                                  frequency=frequency).answer(question, vector, [hit])
+
+    assert answer(other).abstained
+    assert not answer(other, rare_share=0.0).abstained  # the rule is what abstains
+    assert answer(named).answer.startswith("The Wagner Inn"), answer(named).answer

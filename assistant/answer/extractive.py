@@ -24,6 +24,7 @@ import numpy as np
 
 from ..embedding import Embedder
 from ..entities import (
+    KIND_WORDS,
     NAME,
     WHEN,
     Entity,
@@ -44,7 +45,7 @@ from ..news import (
     swapped,
 )
 from ..store import Hit
-from ..text import content_stems, coverage, has_stem, key_weights, stems
+from ..text import content_stems, content_terms, coverage, has_stem, key_weights, stems
 from .citations import ANSWERS_AT, support_score
 from .model import Answer, Citation, Conflict
 from .numbered import another_of_series, numbered
@@ -104,6 +105,8 @@ class ExtractiveTuning:
     closeness: float = 3.0  # a phrase's vote halves at this many words from the question's
     role_words: bool = True  # ... words outside the names it asks about
     days_first: bool = True  # "when": a bare year's vote counts 0.6 of a day's
+    rare_share: float = 0.0005  # the question's rarest noun, if in this share of chunks or
+    # fewer, must be in the answering article (docs/tuning.md)
     series: bool = True  # "the 2018 final": a sentence about the 2014 one does not answer
 
 
@@ -113,10 +116,12 @@ class ExtractiveAnswerer:
     def __init__(self, embedder: Embedder, tuning: ExtractiveTuning | None = None,
                  tagger: EntityTagger | None = None,
                  names_in: Callable[[str, Sequence[str]], bool] | None = None,
-                 frequency: Callable[[Sequence[str]], dict[str, int]] | None = None) -> None:
+                 frequency: Callable[[Sequence[str]], tuple[dict[str, int], int]] | None = None
+                 ) -> None:
         """``names_in(article_id, words)``: whether the whole article holds one of the words
         (for ``names_required``; without it only the retrieved passages are read);
-        ``frequency(words)``: in how many chunks of the store each word is."""
+        ``frequency(words)``: in how many chunks of the store each word is, and how many
+        chunks it holds."""
         self.names_in = names_in
         self.frequency = frequency
         self.embedder = embedder
@@ -305,12 +310,23 @@ class ExtractiveAnswerer:
                 # place's or body's many-word name, the word fewest chunks hold tells it (a
                 # person is named by surname alone, whichever word is rarer).
                 ordered = sorted(said)
-                df = self.frequency(ordered)
+                df = self.frequency(ordered)[0]
                 said = {min(ordered, key=lambda w: df.get(w, 0))}
             if len(parts) > 1:  # "World Health Organization" is also "WHO"
                 said.add("".join(w[0] for w in parts if w[0].isupper()).lower())
             if said:
                 words.append(said)
+        if self.tuning.rare_share and self.frequency is not None:
+            # The question's rarest noun ("muskrat") names what it is about as a name does
+            # (an adjective, "unreasonable", is often said in other words).
+            nouns = {e.text.lower().split()[-1] for e in self.tagger.nouns([question])[0]}
+            terms = [w for w in content_terms(question).values()
+                     if w in nouns and len(w) > 3 and w not in KIND_WORDS]
+            if terms:
+                df, chunks = self.frequency(terms)
+                rarest = min(terms, key=lambda w: df.get(w, 0))
+                if 0 < df.get(rarest, 0) <= self.tuning.rare_share * chunks:
+                    words.append({rarest})
         if not words:
             return order
         # What this question retrieved of each article: its title and every passage of it.
