@@ -503,3 +503,28 @@ def test_the_question_s_rarest_noun_must_be_in_the_answering_article(reader: Run
     assert answer(other).abstained
     assert not answer(other, rare_share=0.0).abstained  # the rule is what abstains
     assert answer(named).answer.startswith("The Wagner Inn"), answer(named).answer
+
+
+def test_a_sentence_of_years_long_past_does_not_answer_this_week(reader: Runtime,
+                                                                 embedder) -> None:
+    """Asked about this week, a sentence that names only a year long past ("on Aug. 13,
+    1944") tells of another time, even in a report of this week and ranked first."""
+    from assistant.answer.extractive import ExtractiveAnswerer, ExtractiveTuning
+
+    question = "Which theme park reported a ride collision this week that injured people?"
+    hits = [_report("old", "A ride collision at Harbour Park on Aug. 13, 1944, injured 150 "
+                    "people and ended the theme park's season.", "Park history", "2024-04-21"),
+            _report("new", "A tram crashed at the Lakeside Gardens theme park on Saturday "
+                    "night, leaving 15 people injured.", "Tram crash", "2024-04-21",
+                    score=0.9)]
+    vector = embedder.embed([question])[0]
+    week = ("2024-04-15", "2024-04-21")
+
+    def answer(**tuning: Any) -> Answer:
+        return ExtractiveAnswerer(embedder, ExtractiveTuning(**tuning), tagger=reader.tagger
+                                  ).answer(question, vector, hits, favoured=week,
+                                           today=date(2024, 4, 21))
+
+    assert answer().answer.startswith("Lakeside Gardens"), answer().answer
+    assert "1944" not in answer().answer
+    assert answer(past_years=0).answer.startswith("Harbour Park")

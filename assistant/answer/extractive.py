@@ -56,6 +56,7 @@ _FOOTNOTE = re.compile(r"\[\d{1,3}\]")
 # Names a passage must hold to answer a question that names them. Not NORP: "American" is
 # written "U.S." as often as not.
 _NAMED = frozenset({"PERSON", "GPE", "LOC", "FAC"})
+_YEAR = re.compile(r"\b((?:19|20)\d\d)\b")
 _BARE_YEAR = re.compile(r"(?:in\s+)?(?:19|20)\d\d")
 _MONTH = (r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?")
 _DAY = re.compile(rf"\b{_MONTH}\s+\d{{1,2}}\b|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}",
@@ -107,6 +108,7 @@ class ExtractiveTuning:
     days_first: bool = True  # "when": a bare year's vote counts 0.6 of a day's
     rare_share: float = 0.0005  # the question's rarest noun, if in this share of chunks or
     # fewer, must be in the answering article (docs/tuning.md)
+    past_years: int = 3  # a window the question names: sentences of years this far before
     series: bool = True  # "the 2018 final": a sentence about the 2014 one does not answer
 
 
@@ -183,6 +185,14 @@ class ExtractiveAnswerer:
             # tells of something else, however alike it reads: it is no candidate at all.
             asked = numbered(question, whole=True)
             keep = [i for i, c in enumerate(cands) if not another_of_series(asked, c.text)]
+            if len(keep) < len(cands):
+                cands, vecs = [cands[i] for i in keep], vecs[keep]
+        if t.past_years and favoured and cands:
+            # "This week", "recently", "in 2018": a sentence every year of which is long
+            # before that ("Later in 2020, three states ...", "on Aug. 13, 1944") tells of
+            # another time, whatever report it sits in.
+            before = int(favoured[0][:4]) - t.past_years
+            keep = [i for i, c in enumerate(cands) if not _dated_before(c.text, before)]
             if len(keep) < len(cands):
                 cands, vecs = [cands[i] for i in keep], vecs[keep]
         keys = set(content_stems(question))
@@ -689,6 +699,12 @@ class ExtractiveAnswerer:
         return Answer(question=question, answer=" ".join(parts), abstained=False,
                       mode=self.mode, citations=citations, retrieved=hits,
                       conflicts=named + reworded + figures)
+
+
+def _dated_before(text: str, year: int) -> bool:
+    """The text names years, and none after ``year``."""
+    years = [int(y) for y in _YEAR.findall(text)]
+    return bool(years) and max(years) <= year
 
 
 def _source_of(citations: list[Citation], numbers: list[int]) -> str:
