@@ -412,13 +412,16 @@ def test_a_british_spelling_is_not_a_word_the_articles_lack(reader: Runtime) -> 
     assert reader.ask("What did Takaichi and Starmer agree on flavour?").abstained
 
 
-def _answer(reader: Runtime, embedder, question: str, hits: list[Hit], **tuning: Any
-            ) -> Answer:
+def _answer(reader: Runtime, embedder, question: str, hits: list[Hit],
+            frequency: Any = None, favoured: tuple[str, str] | None = None,
+            today: date | None = None, **tuning: Any) -> Answer:
+    """The answer of a reader with ``tuning``, the real tagger and ``frequency``."""
     from assistant.answer.extractive import ExtractiveAnswerer, ExtractiveTuning
 
     vector = embedder.embed([question])[0]
-    return ExtractiveAnswerer(embedder, ExtractiveTuning(**tuning),
-                              tagger=reader.tagger).answer(question, vector, hits)
+    return ExtractiveAnswerer(embedder, ExtractiveTuning(**tuning), tagger=reader.tagger,
+                              frequency=frequency).answer(question, vector, hits,
+                                                          favoured=favoured, today=today)
 
 
 def test_a_sentence_about_another_of_a_series_does_not_answer(reader: Runtime,
@@ -484,8 +487,6 @@ def test_the_question_s_rarest_noun_must_be_in_the_answering_article(reader: Run
     """A report on dinners that never says "muskrat" does not say which restaurant served
     muskrat dinners: a noun so rare in the store (here 3 chunks of 10,000) names what the
     question is about as a name does. Where the report names it, the answer stands."""
-    from assistant.answer.extractive import ExtractiveAnswerer, ExtractiveTuning
-
     question = "Which Delaware restaurant served muskrat dinners for decades?"
 
     def frequency(words):  # type: ignore[no-untyped-def]
@@ -494,11 +495,9 @@ def test_the_question_s_rarest_noun_must_be_in_the_answering_article(reader: Run
     text = "The Wagner Inn, a Delaware restaurant, has served {}dinners for decades."
     other = _report("o", text.format(""), "Dining", "2024-03-01")
     named = _report("n", text.format("muskrat "), "Dining", "2024-03-01")
-    vector = embedder.embed([question])[0]
 
     def answer(hit: Hit, **tuning: Any) -> Answer:
-        return ExtractiveAnswerer(embedder, ExtractiveTuning(**tuning), tagger=reader.tagger,
-                                  frequency=frequency).answer(question, vector, [hit])
+        return _answer(reader, embedder, question, [hit], frequency, **tuning)
 
     assert answer(other).abstained
     assert not answer(other, rare_share=0.0).abstained  # the rule is what abstains
@@ -509,21 +508,16 @@ def test_a_sentence_of_years_long_past_does_not_answer_this_week(reader: Runtime
                                                                  embedder) -> None:
     """Asked about this week, a sentence that names only a year long past ("on Aug. 13,
     1944") tells of another time, even in a report of this week and ranked first."""
-    from assistant.answer.extractive import ExtractiveAnswerer, ExtractiveTuning
-
     question = "Which theme park reported a ride collision this week that injured people?"
     hits = [_report("old", "A ride collision at Harbour Park on Aug. 13, 1944, injured 150 "
                     "people and ended the theme park's season.", "Park history", "2024-04-21"),
             _report("new", "A tram crashed at the Lakeside Gardens theme park on Saturday "
                     "night, leaving 15 people injured.", "Tram crash", "2024-04-21",
                     score=0.9)]
-    vector = embedder.embed([question])[0]
-    week = ("2024-04-15", "2024-04-21")
 
     def answer(**tuning: Any) -> Answer:
-        return ExtractiveAnswerer(embedder, ExtractiveTuning(**tuning), tagger=reader.tagger
-                                  ).answer(question, vector, hits, favoured=week,
-                                           today=date(2024, 4, 21))
+        return _answer(reader, embedder, question, hits, favoured=("2024-04-15", "2024-04-21"),
+                       today=date(2024, 4, 21), **tuning)
 
     assert answer().answer.startswith("Lakeside Gardens"), answer().answer
     assert "1944" not in answer().answer
