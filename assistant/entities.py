@@ -123,10 +123,15 @@ def _kind_of(noun: str) -> frozenset[str] | None:
 def _asked_phrases(question: str) -> tuple[list[list[str]], list[list[str]]]:
     """The lower-cased words after each "which / what" of the question, and after each
     "name of", up to the patterns' lengths."""
-    # Punctuation ends a phrase as a space does: "... held in which city?" asks for a place.
-    spaced = re.sub(r"[?!.,;:]", " ", question) + " "
+    spaced = _spaced(question)
     return ([m.group(1).lower().split() for m in _WHICH.finditer(spaced)],
             [m.group(1).lower().split() for m in _NAMED_NOUN.finditer(spaced)])
+
+
+def _spaced(question: str) -> str:
+    """Punctuation ends a phrase as a space does: "... held in which city?" asks for a
+    place."""
+    return re.sub(r"[?!.,;:]", " ", question) + " "
 
 
 def answer_kind(question: str, loose: bool = True) -> frozenset[str] | None:
@@ -152,7 +157,7 @@ def answer_kind(question: str, loose: bool = True) -> frozenset[str] | None:
                 return kind
     if _WHO_PERSON.search(q):
         return PERSON
-    for m in _WHO_IS.finditer(re.sub(r"[?!.,;:]", " ", q) + " "):
+    for m in _WHO_IS.finditer(_spaced(q)):
         words = m.group(1).lower().split()
         end = next((i for i, w in enumerate(words) if w in _PHRASE_END), len(words))
         if any(_kind_of(w) == PERSON for w in words[:end]):

@@ -33,10 +33,9 @@ import numpy as np
 from .articles import Article
 from .entities import fold
 from .retrieve import Filters
+from .text import MONTHS
 
-_MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
-_MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
-_MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_MONTH_RE = "|".join(sorted(MONTHS, key=len, reverse=True))
 _IN_MONTH = re.compile(rf"\b(?:in|during|from)\s+({_MONTH_RE})\.?\s+(\d{{4}})\b", re.I)
 _IN_YEAR = re.compile(r"\b(?:in|during)\s+((?:19|20)\d{2})\b(?!\s*(?:-|to)\s*\d)", re.I)
 _DATE_PHRASE = (r"\d{4}-\d{2}-\d{2}|[A-Za-z]{3,9}\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}"
@@ -142,7 +141,7 @@ def question_scope(question: str, sources: Sequence[str] = (),
         spans.append(rel.span())
     m = _IN_MONTH.search(question)
     if m:
-        year, month = int(m.group(2)), _MONTHS[m.group(1).lower().rstrip(".")]
+        year, month = int(m.group(2)), MONTHS[m.group(1).lower().rstrip(".")]
         since = date(year, month, 1)
         until = date(year, month, calendar.monthrange(year, month)[1])
         said = f"in {calendar.month_name[month]} {year}"
@@ -280,13 +279,13 @@ def quantities(text: str) -> set[tuple[float, str]]:
         value = float(_NUMBER_WORDS[key]) if key in _NUMBER_WORDS else float(key)
         before = re.search(rf"\b({_MONTH_RE})\.?\s*$", text[: m.start()], re.I)
         if before and value <= 31:
-            found.add((_MONTHS[before.group(1).lower()] * 100 + value, "date"))
+            found.add((MONTHS[before.group(1).lower()] * 100 + value, "date"))
             continue
         if scale:
             value *= _SCALE[scale.lower()]
         if percent:
             label = "%"
-        elif unit and not is_stop(unit) and unit.lower() not in _MONTHS:
+        elif unit and not is_stop(unit) and unit.lower() not in MONTHS:
             label = unit.lower().rstrip("s")
         else:
             label = ""

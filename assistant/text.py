@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import calendar
 import re
+from collections.abc import Set as AbstractSet
 from functools import lru_cache
 from typing import Any
 
@@ -19,6 +21,9 @@ made way thing things there's it's don't
 aren't isn't wasn't weren't doesn't didn't can't couldn't won't wouldn't shouldn't hasn't
 haven't hadn't mustn't needn't i'm you're we're they're he's she's that's what's who's
 """.split())
+# Month names and abbreviations, lower-cased, with their numbers ("sep", "september": 9).
+MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
+MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’]*")
 
 
@@ -76,7 +81,7 @@ def content_stems(text: str) -> list[str]:
     return list(content_terms(text))
 
 
-def has_stem(key: str, text_stems: set[str]) -> bool:
+def has_stem(key: str, text_stems: AbstractSet[str]) -> bool:
     """A key matches a stem, or prefixes a longer word when it has at least 4 letters
     ("cyber" finds "cyberdefense")."""
     return key in text_stems or (len(key) >= 4 and any(t.startswith(key) for t in text_stems))

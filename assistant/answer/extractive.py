@@ -179,22 +179,18 @@ class ExtractiveAnswerer:
                           answer=f"The articles don't say. No ingested article mentions {said}.",
                           confidence=0.0)
         cands, vecs, focus = self.score(question, query_vector, hits)
-        if t.series and cands:
-            # A sentence about another of the series the question names one of ("the 2014
-            # World Cup final" for "the final in 2018", "the fourth season" for "season 3")
-            # tells of something else, however alike it reads: it is no candidate at all.
-            asked = numbered(question, whole=True)
-            keep = [i for i, c in enumerate(cands) if not another_of_series(asked, c.text)]
-            if len(keep) < len(cands):
-                cands, vecs = [cands[i] for i in keep], vecs[keep]
-        if t.past_years and favoured and cands:
-            # "This week", "recently", "in 2018": a sentence every year of which is long
-            # before that ("Later in 2020, three states ...", "on Aug. 13, 1944") tells of
-            # another time, whatever report it sits in.
-            before = int(favoured[0][:4]) - t.past_years
-            keep = [i for i, c in enumerate(cands) if not _dated_before(c.text, before)]
-            if len(keep) < len(cands):
-                cands, vecs = [cands[i] for i in keep], vecs[keep]
+        # No candidate at all, however alike it reads: a sentence about another of the
+        # series the question names one of ("the 2014 World Cup final" for "the final in
+        # 2018", "the fourth season" for "season 3"), and, when the question names a window
+        # ("this week", "recently", "in 2018"), a sentence every year of which is long
+        # before it ("Later in 2020, three states ...", "on Aug. 13, 1944").
+        series = numbered(question, whole=True) if t.series else []
+        before = int(favoured[0][:4]) - t.past_years if t.past_years and favoured else None
+        keep = [i for i, c in enumerate(cands)
+                if not another_of_series(series, c.text)
+                and (before is None or not _dated_before(c.text, before))]
+        if len(keep) < len(cands):
+            cands, vecs = [cands[i] for i in keep], vecs[keep]
         keys = set(content_stems(question))
         if prefer_recent and cands:
             # "latest" / "most recent": among sentences that answer, the newest report wins.
@@ -395,8 +391,14 @@ class ExtractiveAnswerer:
         if self.tagger is None:
             return False
         return self.tagger.names_differ(a, b) is not None or (
-            self.tuning.name_conflicts and (renamed(self.tagger, a, b) or swapped(a, b))
-            is not None)
+            self.tuning.name_conflicts and self._other_names(a, b) is not None)
+
+    def _other_names(self, a: str, b: str) -> tuple[list[str], list[str]] | None:
+        """The names each of two sentences gives in place of the other's: the tagger's
+        names first; a swap of words outside its names ("Soul" untagged, "Toy Story 2" a
+        work of art) is the same disagreement."""
+        assert self.tagger is not None
+        return renamed(self.tagger, a, b) or swapped(a, b)
 
     def _typed(self, question: str, cands: list[Candidate], kind: frozenset[str],
                noun: str | None = None
@@ -494,9 +496,9 @@ class ExtractiveAnswerer:
         """The answer phrase most of the good sentences agree on (weighted by their scores),
         and the best sentence stating it."""
         votes: dict[str, float] = {}
-        good = [i for i in order if cands[i].score >= cutoff]
         # "When": a bare year only dates what a day, where a good sentence gives one, says.
-        prefer_day = prefer_day and any(_DAY.search(e.text) for i in good for e in phrases[i])
+        prefer_day = prefer_day and any(_DAY.search(e.text) for i in order
+                                        if cands[i].score >= cutoff for e in phrases[i])
         for i in order:
             if cands[i].score < cutoff:
                 break
@@ -605,10 +607,7 @@ class ExtractiveAnswerer:
         assert self.tagger is not None
         if not same_time(cands[a].hit.date, cands[b].hit.date, self.tuning.rival_days):
             return None
-        # The tagger's names first; a swap of words outside its names ("Soul" untagged,
-        # "Toy Story 2" a work of art) is the same disagreement.
-        return (renamed(self.tagger, cands[a].text, cands[b].text)
-                or swapped(cands[a].text, cands[b].text))
+        return self._other_names(cands[a].text, cands[b].text)
 
     def _name_conflicts(self, cands: list[Candidate], facts: list[list[int]],
                         number: dict[int, int], question: str) -> list[Conflict]:

@@ -11,11 +11,10 @@ tourists", "won 1-0") numbers nothing the question asks about.
 
 from __future__ import annotations
 
-import calendar
 import re
 from dataclasses import dataclass
 
-from ..text import has_stem, is_stop, stem_words, word_spans
+from ..text import MONTHS, has_stem, is_stop, stem_words, word_spans
 
 _ORDINAL_WORDS = {w: n for n, w in enumerate(
     "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth "
@@ -24,7 +23,6 @@ _ORDINAL_WORDS = {w: n for n, w in enumerate(
 _ORDINAL = re.compile(r"^(\d{1,3})(?:st|nd|rd|th)$")
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
 _INDEX = re.compile(r"^\d{1,3}$")
-_MONTHS = frozenset(m.lower() for m in (*calendar.month_name, *calendar.month_abbr) if m)
 # Between two words, anything but spaces, hyphens and marks like "™" ends the phrase.
 _BREAK = re.compile(r"[^\s\-–—™®'’]")
 _HEADS = 3  # words after a year or ordinal that it numbers ("the 2014 FIFA World Cup")
@@ -68,15 +66,14 @@ def numbered(text: str, whole: bool = False) -> list[Numbered]:
             out.append(roots[m])
         return out
 
-    everything = frozenset(roots[n] for n in range(len(toks)) if content(n))
     found = []
     for n, tok in enumerate(toks):
         if _YEAR.match(tok):
-            if any(toks[m] in _MONTHS for m in range(max(0, n - 2), n)):
+            if any(toks[m] in MONTHS for m in range(max(0, n - 2), n)):
                 continue  # a date: "November 12, 2010", "15 November 2020"
             heads = after(n) or before(n)
             if not heads and whole and n and toks[n - 1] in _DATING:
-                heads = list(everything)
+                heads = [roots[m] for m in range(len(toks)) if content(m)]
             kind, value = "year", int(tok)
         elif tok in _ORDINAL_WORDS or _ORDINAL.match(tok):
             m = _ORDINAL.match(tok)
@@ -110,5 +107,5 @@ def another_of_series(asked: list[Numbered], sentence: str) -> bool:
 def _shared(asked: frozenset[str], said: frozenset[str]) -> bool:
     """The same words numbered: two of them, or the one there is ("the 2019 Nobel Prize"
     for "the 2018 Nobel Prize"; not "the 2019 Booker Prize", which shares only "prize")."""
-    common = sum(1 for h in said if h in asked or has_stem(h, set(asked)))
+    common = sum(1 for h in said if has_stem(h, asked))
     return common >= min(2, len(asked), len(said))
