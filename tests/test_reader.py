@@ -522,3 +522,23 @@ def test_a_sentence_of_years_long_past_does_not_answer_this_week(reader: Runtime
     assert answer().answer.startswith("Lakeside Gardens"), answer().answer
     assert "1944" not in answer().answer
     assert answer(past_years=0).answer.startswith("Harbour Park")
+
+
+def test_a_name_mostly_of_the_question_s_own_words_does_not_answer(reader: Runtime,
+                                                                   embedder) -> None:
+    """"What is the name of the cider released by Hollow Creek Cidery?" is not answered by
+    "Hollow Creek Craft Cidery": three of its four words are the question's, so it is the
+    subject asked about, restated. The cider's own name answers where a report gives it."""
+    question = "What is the name of the cider released by Hollow Creek Cidery this spring?"
+    restated = _report("r", "Hollow Creek Craft Cidery owners opened a new taproom next to "
+                       "the old barn in Dover.", "Taproom", "2024-03-01")
+    named = _report("n", "Hollow Creek Cidery released Blossom Gold, a pear cider, this "
+                    "spring.", "Cider", "2024-03-01", score=0.9)
+
+    def answer(hits: list[Hit], **tuning: Any) -> Answer:
+        return _answer(reader, embedder, question, hits, **tuning)
+
+    assert "Hollow Creek Craft Cidery [1]" not in answer([restated]).answer
+    assert answer([restated], own_share=1.0).answer.startswith("Hollow Creek Craft Cidery")
+    assert answer([restated, named]).answer.startswith("Blossom Gold"), answer(
+        [restated, named]).answer

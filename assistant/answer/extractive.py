@@ -110,6 +110,7 @@ class ExtractiveTuning:
     # fewer, must be in the answering article (docs/tuning.md)
     past_years: int = 3  # a window the question names: sentences of years this far before
     series: bool = True  # "the 2018 final": a sentence about the 2014 one does not answer
+    own_share: float = 0.75  # a phrase this much the question's own words does not answer it
 
 
 class ExtractiveAnswerer:
@@ -424,7 +425,8 @@ class ExtractiveAnswerer:
         close: Closeness = {}
         for i, ents in zip(top, tagged, strict=True):
             text = cands[i].text
-            new = [e for e in ents if kind_matches(e, kind) and new_to(e, asked, asked_stems)
+            new = [e for e in ents if kind_matches(e, kind)
+                   and new_to(e, asked, asked_stems, t.own_share)
                    # "how many goals": a number that counts goals, not countries
                    and (unit is None or has_stem(unit, set(stems(
                        text[e.start : e.end + 40].split(".")[0]))))]
@@ -465,7 +467,8 @@ class ExtractiveAnswerer:
         closest first; returns each kept phrase's closeness by its normalised text."""
         assert self.tagger is not None
         nouns = self.tagger.nouns([cands[i].text for i in best])
-        found = {i: [*out[i], *(e for e in more if new_to(e, asked, asked_stems))]
+        found = {i: [*out[i], *(e for e in more
+                                  if new_to(e, asked, asked_stems, self.tuning.own_share))]
                  for i, more in zip(best, nouns, strict=True)}
         # Embedding the phrases is most of this step's cost: the names, then the nouns of
         # the best sentence first, at most `head_phrases` of them.

@@ -19,11 +19,16 @@ SAME_WORDING = 0.8
 SAME_SPELLING = 0.85
 
 
-def new_to(phrase: Entity, asked: str, asked_stems: set[str]) -> bool:
+def new_to(phrase: Entity, asked: str, asked_stems: set[str], own_share: float = 1.0
+           ) -> bool:
     """A phrase the question (lower-cased ``asked``) does not already say: the question's
-    own names and words are not its answer."""
-    return (phrase.text.lower() not in asked
-            and not set(content_stems(phrase.text)) <= asked_stems)
+    own names and words are not its answer, nor is a name that is ``own_share`` or more
+    the question's words ("Dogfish Head Craft Brewery" for a question about "Dogfish Head
+    Brewery": the subject asked about, restated)."""
+    own = set(content_stems(phrase.text))
+    if phrase.text.lower() in asked or not own:
+        return False
+    return len(own & asked_stems) < own_share * len(own)
 
 
 def closeness(text: str, phrases: list[Entity], keys: list[str], scale: float
