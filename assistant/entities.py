@@ -246,6 +246,24 @@ class EntityTagger:
                 return label
         return None
 
+    def untagged_names(self, text: str) -> list[str]:
+        """Runs of capitalised proper nouns (by part of speech) outside every entity the
+        NER found: the small model tags "Nintendo" in "Who is the CEO of Nintendo in
+        2021?" but not "Facebook" in the same question about Facebook."""
+        doc = self.nlp(text)
+        inside = {t.i for e in doc.ents for t in e}
+        runs: list[list[str]] = []
+        last = -2
+        for t in doc:
+            if (t.tag_ in ("NNP", "NNPS") and t.i not in inside and t.i > 0 and t.is_alpha
+                    and t.text[0].isupper()):
+                if t.i == last + 1:
+                    runs[-1].append(t.text)
+                else:
+                    runs.append([t.text])
+                last = t.i
+        return [" ".join(run) for run in runs]
+
     def tag(self, texts: Sequence[str]) -> list[list[Entity]]:
         return [ents for ents, _ in self._read(texts)]
 

@@ -80,6 +80,8 @@ ROWS: dict[str, tuple[RetrievalTuning, ExtractiveTuning]] = {
     "chosen, article k 10": (RetrievalTuning(article_rrf_k=10), ExtractiveTuning()),
     "chosen, BM25 weight 1.25": (RetrievalTuning(lexical_weight=1.25), ExtractiveTuning()),
     "chosen, BM25 weight 1.5": (RetrievalTuning(lexical_weight=1.5), ExtractiveTuning()),
+    "chosen, only tagged names required": (RetrievalTuning(),
+                                           ExtractiveTuning(untagged_names=False)),
     "chosen, no asker's fortnight": (RetrievalTuning(), ExtractiveTuning(asker_days=0)),
     "chosen, no head typing": (RetrievalTuning(), ExtractiveTuning(head_typing=False)),
     "chosen, head similarity 0.3": (RetrievalTuning(), ExtractiveTuning(head_similarity=0.3)),

@@ -542,3 +542,21 @@ def test_a_name_mostly_of_the_question_s_own_words_does_not_answer(reader: Runti
     assert answer([restated], own_share=1.0).answer.startswith("Hollow Creek Craft Cidery")
     assert answer([restated, named]).answer.startswith("Blossom Gold"), answer(
         [restated, named]).answer
+
+
+def test_a_name_the_tagger_missed_must_be_in_the_answering_article(reader: Runtime,
+                                                                   embedder) -> None:
+    """spaCy's small model finds no entity in "Who is the CEO of Facebook in 2021?" but
+    the year: "Facebook", a proper noun all the same, must be named by the article that
+    answers, so a report on Apple's CEO does not."""
+    question = "Who is the CEO of Facebook in 2021?"
+    apple = _report("a", "Tim Cook is the CEO of Apple, the company said in 2021.",
+                    "Apple", "2021-05-01")
+    facebook = _report("f", "Mark Zuckerberg is the CEO of Facebook, the company said in "
+                       "2021.", "Facebook", "2021-05-01", score=0.8)
+    assert reader.tagger is not None and "Facebook" in reader.tagger.untagged_names(question)
+    assert _answer(reader, embedder, question, [apple]).abstained
+    assert _answer(reader, embedder, question, [apple],
+                   untagged_names=False).answer.startswith("Tim Cook")
+    answer = _answer(reader, embedder, question, [apple, facebook])
+    assert answer.answer.startswith("Mark Zuckerberg"), answer.answer

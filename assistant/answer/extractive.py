@@ -111,6 +111,7 @@ class ExtractiveTuning:
     past_years: int = 3  # a window the question names: sentences of years this far before
     series: bool = True  # "the 2018 final": a sentence about the 2014 one does not answer
     own_share: float = 0.75  # a phrase this much the question's own words does not answer it
+    untagged_names: bool = True  # proper nouns the NER missed must be in the answering article
 
 
 class ExtractiveAnswerer:
@@ -307,6 +308,11 @@ class ExtractiveAnswerer:
                  if e.label in _NAMED
                  # An acronym ("NFL") is often left out of a report that names the team.
                  or (self.tuning.org_names and e.label == "ORG" and not e.text.isupper())]
+        if self.tuning.untagged_names:
+            # A name the NER missed is a name still; titles ("President") and acronyms are
+            # often left out of a report that names the person or body.
+            names += [(n, "ORG") for n in self.tagger.untagged_names(question)
+                      if not n.isupper() and n.lower() not in KIND_WORDS]
         words = []
         for name, label in names:
             parts = re.findall(r"[A-Za-z][\w'-]*", name)
