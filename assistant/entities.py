@@ -209,6 +209,10 @@ def counted_noun(question: str) -> str | None:
     return m.group(1).lower() if m else None
 
 
+# What one text is read into: its entities, its common-noun phrases, its untagged names.
+_Read = tuple[list[Entity], list[Entity], list[str]]
+
+
 class EntityTagger:
     """spaCy NER (and the noun phrases its tagger finds) over sentences, with a per-process
     cache keyed by the sentence text."""
@@ -216,7 +220,7 @@ class EntityTagger:
     def __init__(self, nlp: Any, size: int = 50_000) -> None:
         self.nlp = nlp
         self.size = size
-        self._cache: OrderedDict[str, tuple[list[Entity], list[Entity]]] = OrderedDict()
+        self._cache: OrderedDict[str, _Read] = OrderedDict()
         self._lock = threading.Lock()
 
     @classmethod
@@ -250,37 +254,25 @@ class EntityTagger:
         """Runs of capitalised proper nouns (by part of speech) outside every entity the
         NER found: the small model tags "Nintendo" in "Who is the CEO of Nintendo in
         2021?" but not "Facebook" in the same question about Facebook."""
-        doc = self.nlp(text)
-        inside = {t.i for e in doc.ents for t in e}
-        runs: list[list[str]] = []
-        last = -2
-        for t in doc:
-            if (t.tag_ in ("NNP", "NNPS") and t.i not in inside and t.i > 0 and t.is_alpha
-                    and t.text[0].isupper()):
-                if t.i == last + 1:
-                    runs[-1].append(t.text)
-                else:
-                    runs.append([t.text])
-                last = t.i
-        return [" ".join(run) for run in runs]
+        return self._read([text])[0][2]
 
     def tag(self, texts: Sequence[str]) -> list[list[Entity]]:
-        return [ents for ents, _ in self._read(texts)]
+        return [ents for ents, _, _ in self._read(texts)]
 
     def nouns(self, texts: Sequence[str]) -> list[list[Entity]]:
         """Common-noun phrases of each text, label "NOUN": in every run of adjectives and
         nouns, each span of up to three words that ends in a noun ("hot dogs", "dairy
         cows", "cows")."""
-        return [nouns for _, nouns in self._read(texts)]
+        return [nouns for _, nouns, _ in self._read(texts)]
 
-    def _read(self, texts: Sequence[str]) -> list[tuple[list[Entity], list[Entity]]]:
+    def _read(self, texts: Sequence[str]) -> list[_Read]:
         with self._lock:
             missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
-        found: dict[str, tuple[list[Entity], list[Entity]]] = {}
+        found: dict[str, _Read] = {}
         if missing:
             for text, doc in zip(missing, self.nlp.pipe(missing, batch_size=64), strict=True):
                 found[text] = ([Entity(e.start_char, e.end_char, e.label_, e.text)
-                                for e in doc.ents], _noun_phrases(doc))
+                                for e in doc.ents], _noun_phrases(doc), _untagged(doc))
         with self._lock:
             for text in texts:
                 if text in found:
@@ -316,6 +308,21 @@ def _noun_phrases(doc: Any) -> list[Entity]:
                                   doc.text[first.idx:last.idx + len(last.text)]))
         run = []
     return out
+
+
+def _untagged(doc: Any) -> list[str]:
+    inside = {t.i for e in doc.ents for t in e}
+    runs: list[list[str]] = []
+    last = -2
+    for t in doc:
+        if (t.tag_ in ("NNP", "NNPS") and t.i not in inside and t.i > 0 and t.is_alpha
+                and t.text[0].isupper()):
+            if t.i == last + 1:
+                runs[-1].append(t.text)
+            else:
+                runs.append([t.text])
+            last = t.i
+    return [" ".join(run) for run in runs]
 
 
 NAME_LABELS = ("PERSON", "ORG", "GPE", "DATE", "LOC", "FAC", "PRODUCT", "WORK_OF_ART")

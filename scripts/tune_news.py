@@ -39,7 +39,10 @@ HOLDOUT_WEEKS = {"2024-03-29", "2024-07-18", "2024-11-07", "2024-11-08",
 # at 0dafe85, the FTS5 rarest-word rows at cbc31de; the full-name floor, a possessive cut
 # from names and nearest-phrase-first rows by their code before 2026-12-01's fourth round's
 # commit; the fifth round's headline credit, organisation-tagged people, absolute nearness
-# and first-article rows by code tried and removed around commit c2d24c1). A row names its
+# and first-article rows by code tried and removed around commit c2d24c1; the 2026-12-03
+# second round's BM25 leader kept, centred vectors, tagged asked noun, category nouns and
+# lifted names rows by code tried and removed after commit 3732f00, as docs/tuning.md
+# describes them). A row names its
 # changes against the defaults of the moment it ran (docs/tuning.md gives them), not today's.
 ROWS: dict[str, tuple[RetrievalTuning, ExtractiveTuning]] = {
     "before (chunk fusion, no kinds)": (
@@ -82,6 +85,8 @@ ROWS: dict[str, tuple[RetrievalTuning, ExtractiveTuning]] = {
     "chosen, BM25 weight 1.5": (RetrievalTuning(lexical_weight=1.5), ExtractiveTuning()),
     "chosen, only tagged names required": (RetrievalTuning(),
                                            ExtractiveTuning(untagged_names=False)),
+    "stop 25 defaults": (RetrievalTuning(), ExtractiveTuning(own_share=1.0,
+                                                            untagged_names=False)),
     "chosen, no asker's fortnight": (RetrievalTuning(), ExtractiveTuning(asker_days=0)),
     "chosen, no head typing": (RetrievalTuning(), ExtractiveTuning(head_typing=False)),
     "chosen, head similarity 0.3": (RetrievalTuning(), ExtractiveTuning(head_similarity=0.3)),
