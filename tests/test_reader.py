@@ -197,6 +197,9 @@ class _NoEntities:
 
     nouns = tag
 
+    def untagged_names(self, text):  # type: ignore[no-untyped-def]
+        return []
+
 
 def test_an_account_answers_a_which_question_only_when_clearly_strong(embedder) -> None:
     from assistant.answer.extractive import ExtractiveAnswerer, ExtractiveTuning
@@ -245,6 +248,9 @@ class _Tagged:
 
     def nouns(self, texts):  # type: ignore[no-untyped-def]
         return [[] for _ in texts]
+
+    def untagged_names(self, text):  # type: ignore[no-untyped-def]
+        return []
 
 
 def test_a_place_is_named_by_its_rarest_word_not_its_common_ones(embedder) -> None:
