@@ -40,10 +40,10 @@ HOLDOUT_WEEKS = {"2024-03-29", "2024-07-18", "2024-11-07", "2024-11-08",
 # from names and nearest-phrase-first rows by their code before 2026-12-01's fourth round's
 # commit; the fifth round's headline credit, organisation-tagged people, absolute nearness
 # and first-article rows by code tried and removed around commit c2d24c1; the 2026-12-03
-# second round's BM25 leader kept, centred vectors, tagged asked noun, category nouns and
-# lifted names rows by code tried and removed after commit 3732f00, as docs/tuning.md
-# describes them). A row names its
-# changes against the defaults of the moment it ran (docs/tuning.md gives them), not today's.
+# second round's rows for a ranking's first article among the five, centred vectors, the
+# asked noun by part of speech, category nouns and lifted names by code tried and removed
+# after commit 3732f00, as docs/tuning.md describes them). A row names its changes against
+# the defaults of the moment it ran (docs/tuning.md gives them), not today's.
 ROWS: dict[str, tuple[RetrievalTuning, ExtractiveTuning]] = {
     "before (chunk fusion, no kinds)": (
         RetrievalTuning(article_mode="best", diverse=False, lexical_weight=0.5, extra_chunks=0),
@@ -76,8 +76,7 @@ ROWS: dict[str, tuple[RetrievalTuning, ExtractiveTuning]] = {
     "chosen, past years 2": (RetrievalTuning(), ExtractiveTuning(past_years=2)),
     "stop 24 defaults": (RetrievalTuning(), ExtractiveTuning(series=False, days_first=False,
                                                             rare_share=0.0, past_years=0)),
-    "chosen, own words whole (stop 25 defaults)": (RetrievalTuning(),
-                                                   ExtractiveTuning(own_share=1.0)),
+    "chosen, own words whole": (RetrievalTuning(), ExtractiveTuning(own_share=1.0)),
     "chosen, own words 0.6": (RetrievalTuning(), ExtractiveTuning(own_share=0.6)),
     "chosen, article k 20": (RetrievalTuning(article_rrf_k=20), ExtractiveTuning()),
     "chosen, article k 10": (RetrievalTuning(article_rrf_k=10), ExtractiveTuning()),
