@@ -566,3 +566,19 @@ def test_a_name_the_tagger_missed_must_be_in_the_answering_article(reader: Runti
                    untagged_names=False).answer.startswith("Tim Cook")
     answer = _answer(reader, embedder, question, [apple, facebook])
     assert answer.answer.startswith("Mark Zuckerberg"), answer.answer
+
+
+def test_a_lower_case_word_is_no_name_in_a_cased_report(reader: Runtime, embedder) -> None:
+    """spaCy's small model tags "thrill" in "a new kind of thrill" as a place; a report
+    writes a place's name with a capital, so "where" is not answered with "thrill". A
+    question typed all in lower case keeps the names the tagger finds in it."""
+    sentence = ("Every year, theme parks and amusement parks around the country try to one-up "
+                "each other with new roller coasters claiming to be the tallest, steepest, "
+                "longest, or first to feature a new kind of thrill.")
+    assert reader.tagger is not None
+    assert [e.text for e in reader.tagger.tag([sentence])[0] if e.label == "GPE"] == []
+    assert "america" in [e.text for e in reader.tagger.tag(
+        ["where was america's first roller coaster built?"])[0]]
+    question = "Where was the first roller coaster of the amusement parks built?"
+    answer = _from_one_passage(sentence, question, reader, embedder)
+    assert not answer.answer.startswith("thrill"), answer.answer
