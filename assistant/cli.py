@@ -219,10 +219,12 @@ def eval_command(fixtures: Path, json_out: Path | None, report_dir: Path | None,
     from .answer.model import Answer
     from .evaluate import (
         Fixture,
+        by_source_age,
         llm_judge,
         load_fixtures,
         metrics,
         run,
+        source_age_table,
         summary_table,
         write_report,
     )
@@ -250,7 +252,17 @@ def eval_command(fixtures: Path, json_out: Path | None, report_dir: Path | None,
         return runtime.ask(f.question, top_k=top_k, today=day)
 
     ours = run(cases, ask_ours, progress=True, label="ours", judge=judged_by)
-    results = {"ours": metrics(ours)}
+    source_dates = {r.id: r.date for r in runtime.store.records(
+        [s for f in cases if f.asked_on for s in f.sources]).values()}
+
+    def measured(outcomes: list[Any]) -> dict[str, Any]:
+        out = metrics(outcomes)
+        ages = by_source_age(outcomes, source_dates)
+        if ages is not None:
+            out["by_source_age"] = ages
+        return out
+
+    results = {"ours": measured(ours)}
     if settings.answer_mode == "openai":
         # The model's answers beside the extractive answerer's, on the same store and run.
         plain = Runtime(settings=settings.with_(llm="extractive"), store=runtime.store,
@@ -260,8 +272,8 @@ def eval_command(fixtures: Path, json_out: Path | None, report_dir: Path | None,
             day = date.fromisoformat(f.asked_on) if f.asked_on else None
             return plain.ask(f.question, top_k=top_k, today=day)
 
-        results["extractive"] = metrics(run(cases, ask_extractive, progress=True,
-                                            label="extractive"))
+        results["extractive"] = measured(run(cases, ask_extractive, progress=True,
+                                             label="extractive"))
         notes.append(f"ours: the openai answerer ({settings.llm_model}) with our check; "
                      "extractive: the default answerer, same store")
     if baseline:
@@ -271,14 +283,16 @@ def eval_command(fixtures: Path, json_out: Path | None, report_dir: Path | None,
         peer_settings = settings.with_(top_k=top_k) if top_k else settings
         for name, peer_class in (("baseline", StockPipeline), ("hybrid", HybridPipeline)):
             peer = peer_class(runtime.store, runtime.embedder, peer_settings, llm=llm)
-            results[name] = metrics(run(cases, _asker(peer), progress=True, label=name,
-                                        judge=judged_by))
+            results[name] = measured(run(cases, _asker(peer), progress=True, label=name,
+                                         judge=judged_by))
         notes.append("baseline: llama-index VectorStoreIndex + CitationQueryEngine; hybrid: "
                      "the vector index + BM25Retriever fused by QueryFusionRetriever "
                      "(reciprocal rank); both over the same collection, at the same number "
                      "of chunks as ours; without an LLM a peer's answer is the first two "
                      "sentences of its first chunk")
     click.echo(summary_table(results))
+    for line in source_age_table(results):
+        click.echo(line)
     for note in notes:
         click.echo(f"note: {note}", err=True)
     if json_out:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +178,57 @@ def metrics(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     return result
 
 
+CURRENT_DAYS = 14  # a source this many days before the asker's day reports "this week"
+
+
+def by_source_age(outcomes: Sequence[Outcome], source_dates: Mapping[str, str | None],
+                  days: int = CURRENT_DAYS) -> dict[str, dict[str, Any]] | None:
+    """The answerable fixtures with an ``asked_on``, split by their newest source's date:
+    "current" when one source is dated within ``days`` before the asker's day (the week's
+    own report is in the store), "older" when every dated source is older (the store holds
+    only an earlier article that happens to contain the answer). News questions are judged
+    on the first kind; the second shows how much of a shortfall is the store's. None when
+    no fixture has both."""
+    groups: dict[str, list[Outcome]] = {"current": [], "older": []}
+    for o in outcomes:
+        f = o.fixture
+        dated = [d for d in (source_dates.get(s) for s in f.sources) if d]
+        if not f.answerable or not f.asked_on or not dated:
+            continue
+        asked = date.fromisoformat(f.asked_on)
+        newest = max(date.fromisoformat(d[:10]) for d in dated)
+        current = asked - timedelta(days=days) <= newest <= asked + timedelta(days=1)
+        groups["current" if current else "older"].append(o)
+    if not any(groups.values()):
+        return None
+    return {name: {
+        "n": len(group),
+        "hit@5": _mean([1.0 if o.rank is not None and o.rank <= 5 else 0.0 for o in group]),
+        "fact_recall": _mean([o.fact_recall or 0.0 for o in group
+                              if o.fact_recall is not None]),
+        "false_abstain": _mean([1.0 if o.answer.abstained else 0.0 for o in group]),
+    } for name, group in groups.items()}
+
+
+def source_age_table(results: dict[str, dict[str, Any]]) -> list[str]:
+    """Markdown lines of ``by_source_age``, one column per run; empty when not measured."""
+    names = [n for n in results if results[n].get("by_source_age")]
+    if not names:
+        return []
+    first = results[names[0]]["by_source_age"]
+    lines = ["", "## Answerable questions by their newest source's age on the asker's day",
+             "", f"\"current\": a source dated at most {CURRENT_DAYS} days before `asked_on`; "
+             "\"older\": every source older.", "",
+             "| slice | n | metric | " + " | ".join(names) + " |",
+             "| --- | --- | --- |" + " --- |" * len(names)]
+    for group in ("current", "older"):
+        for key in ("hit@5", "fact_recall", "false_abstain"):
+            cells = [_fmt(results[n]["by_source_age"][group][key]) for n in names]
+            lines.append(f"| {group} | {first[group]['n']} | {key} | " + " | ".join(cells)
+                         + " |")
+    return lines
+
+
 def _sentences(answer: Answer) -> int:
     return len(re.findall(r"[.!?](?:\s*\[\d+\])+", answer.answer)) if not answer.abstained else 0
 
@@ -312,6 +364,7 @@ def write_report(folder: Path, results: dict[str, dict[str, Any]],
             summary_table(results), "", "![quality](quality.png)", "",
             "![latency](latency.png)", ""]
     text += [f"- {n}" for n in notes]
+    text += source_age_table(results)
     text += _left_out_section(outcomes)
     text += ["", f"## Failed fixtures ({len(failed)})", ""]
     if rows:

@@ -12,7 +12,14 @@ import pytest
 
 from assistant.answer.model import Answer
 from assistant.baseline import HybridPipeline, StockPipeline
-from assistant.evaluate import Fixture, load_fixtures, metrics, run, write_report
+from assistant.evaluate import (
+    Fixture,
+    by_source_age,
+    load_fixtures,
+    metrics,
+    run,
+    write_report,
+)
 from assistant.runtime import Runtime
 from assistant.store import Hit
 
@@ -105,3 +112,32 @@ def test_metrics_follow_the_contract_definitions(tmp_path: Path) -> None:
     text = report.read_text()
     assert "## Failed fixtures (3)" in text and "q2" in text
     assert (tmp_path / "quality.png").stat().st_size > 5000
+
+
+def test_answerable_questions_are_split_by_their_newest_source_s_age(tmp_path: Path) -> None:
+    """A news question asked about "this week" whose week's report is in the store is told
+    apart from one the store can answer only from an article years older: the report says
+    how each slice fares, so a shortfall on stale stores is not read as the reader's."""
+    fixtures = [
+        Fixture("now", "q1", [["March"]], ["x"], True, asked_on="2024-03-15"),
+        Fixture("old", "q2", [["never"]], ["y", "x"], True, asked_on="2026-03-15"),
+        Fixture("undated", "q3", [["March"]], ["z"], True, asked_on="2024-03-15"),
+        Fixture("unanswerable", "q4", [], [], False, asked_on="2024-03-15"),
+        Fixture("no day", "q5", [["March"]], ["x"], True),
+    ]
+    answers = {"q1": _answer("x", "It reopens in March [1]."),
+               "q2": _answer("x", "No idea", abstained=True),
+               "q3": _answer("x", "March [1]."), "q4": _answer("x", "Something"),
+               "q5": _answer("x", "March [1].")}
+    outcomes = run(fixtures, lambda f: answers[f.question])
+    dates = {"x": "2024-03-08", "y": "2019-05-01", "z": None}
+    ages = by_source_age(outcomes, dates)
+    assert ages == {
+        "current": {"n": 1, "hit@5": 1.0, "fact_recall": 1.0, "false_abstain": 0.0},
+        "older": {"n": 1, "hit@5": 1.0, "fact_recall": 0.0, "false_abstain": 1.0},
+    }
+    assert by_source_age(outcomes[2:], dates) is None
+    m = metrics(outcomes) | {"by_source_age": ages}
+    text = write_report(tmp_path, {"ours": m}, outcomes, Path("f.jsonl"), []).read_text()
+    assert "| current | 1 | fact_recall | 1.000 |" in text
+    assert "| older | 1 | false_abstain | 1.000 |" in text
