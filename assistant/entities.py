@@ -271,8 +271,9 @@ class EntityTagger:
         found: dict[str, _Read] = {}
         if missing:
             for text, doc in zip(missing, self.nlp.pipe(missing, batch_size=64), strict=True):
+                cased = any(ch.isupper() for ch in text)
                 found[text] = ([Entity(e.start_char, e.end_char, e.label_, e.text)
-                                for e in doc.ents if _named_as_written(e.text, e.label_, text)],
+                                for e in doc.ents if _named_as_written(e.text, e.label_, cased)],
                                _noun_phrases(doc), _untagged(doc))
         with self._lock:
             for text in texts:
@@ -286,16 +287,12 @@ class EntityTagger:
         return [found[t] for t in texts]
 
 
-# Labels that stand for a proper name, which cased English writes with a capital.
-_PROPER = frozenset({"PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT",
-                     "WORK_OF_ART", "LAW", "LANGUAGE"})
-
-
-def _named_as_written(span: str, label: str, text: str) -> bool:
-    """False for a "name" the small model found in lower-case words of a cased text ("a new
-    kind of thrill" tagged a place): a tagger's slip, not a name. In a text typed all in
-    lower case, the tagger's guess is all there is."""
-    return (label not in _PROPER or not any(ch.isupper() for ch in text)
+def _named_as_written(span: str, label: str, cased: bool) -> bool:
+    """False for a proper name (a ``NAME`` label, which cased English writes with a capital)
+    the small model found in lower-case words of a ``cased`` text ("a new kind of thrill"
+    tagged a place): a tagger's slip, not a name. In a text typed all in lower case, the
+    tagger's guess is all there is."""
+    return (label not in NAME or not cased
             or any(ch.isupper() or ch.isdigit() for ch in span))
 
 

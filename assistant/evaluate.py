@@ -201,13 +201,13 @@ def by_source_age(outcomes: Sequence[Outcome], source_dates: Mapping[str, str | 
         groups["current" if current else "older"].append(o)
     if not any(groups.values()):
         return None
-    return {name: {
-        "n": len(group),
-        "hit@5": _mean([1.0 if o.rank is not None and o.rank <= 5 else 0.0 for o in group]),
-        "fact_recall": _mean([o.fact_recall or 0.0 for o in group
-                              if o.fact_recall is not None]),
-        "false_abstain": _mean([1.0 if o.answer.abstained else 0.0 for o in group]),
-    } for name, group in groups.items()}
+    out = {}
+    for name, group in groups.items():
+        m = metrics(group)  # the same definitions as the whole set's
+        out[name] = {"n": m["n"], "hit@5": m["retrieval"]["hit@5"],
+                     "fact_recall": m["answer"]["fact_recall"],
+                     "false_abstain": m["abstention"]["false_abstain"]}
+    return out
 
 
 def source_age_table(results: dict[str, dict[str, Any]]) -> list[str]:
