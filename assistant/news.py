@@ -33,9 +33,9 @@ import numpy as np
 from .articles import Article
 from .entities import fold
 from .retrieve import Filters
+from .text import MONTH_PATTERN as _MONTH_RE
 from .text import MONTHS
 
-_MONTH_RE = "|".join(sorted(MONTHS, key=len, reverse=True))
 _IN_MONTH = re.compile(rf"\b(?:in|during|from)\s+({_MONTH_RE})\.?\s+(\d{{4}})\b", re.I)
 _IN_YEAR = re.compile(r"\b(?:in|during)\s+((?:19|20)\d{2})\b(?!\s*(?:-|to)\s*\d)", re.I)
 _DATE_PHRASE = (r"\d{4}-\d{2}-\d{2}|[A-Za-z]{3,9}\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}"

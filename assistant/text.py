@@ -21,9 +21,13 @@ made way thing things there's it's don't
 aren't isn't wasn't weren't doesn't didn't can't couldn't won't wouldn't shouldn't hasn't
 haven't hadn't mustn't needn't i'm you're we're they're he's she's that's what's who's
 """.split())
-# Month names and abbreviations, lower-cased, with their numbers ("sep", "september": 9).
+# Month names and abbreviations, lower-cased, with their numbers ("sep", "sept", "september":
+# 9). "Sept." is the AP style abbreviation, and news is written in AP style.
 MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
 MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
+MONTHS["sept"] = 9
+# A regex alternation of those words, longest first so "march" is not read as "mar".
+MONTH_PATTERN = "|".join(sorted(MONTHS, key=len, reverse=True))
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’]*")
 
 

@@ -126,6 +126,9 @@ def test_relative_weekdays_resolve_against_the_article_date(news: Runtime) -> No
 def test_question_dates_and_outlets_become_filters(news: Runtime) -> None:
     scope = question_scope("What did they agree in January 2026?", [])
     assert (scope.filters.since, scope.filters.until) == ("2026-01-01", "2026-01-31")
+    # AP style writes September "Sept."; a month the reader cannot read widens the search.
+    sept = question_scope("Who won the vote in Sept. 2024?", [])
+    assert (sept.filters.since, sept.filters.until) == ("2024-09-01", "2024-09-30")
     assert question_scope("What was agreed as of February 1, 2026?").filters.until == \
         "2026-02-01"
     assert question_scope("What is the latest on the harbour?").prefer_recent

@@ -45,7 +45,15 @@ from ..news import (
     swapped,
 )
 from ..store import Hit
-from ..text import content_stems, content_terms, coverage, has_stem, key_weights, stems
+from ..text import (
+    MONTH_PATTERN,
+    content_stems,
+    content_terms,
+    coverage,
+    has_stem,
+    key_weights,
+    stems,
+)
 from .citations import ANSWERS_AT, support_score
 from .model import Answer, Citation, Conflict
 from .numbered import another_of_series, numbered
@@ -58,7 +66,7 @@ _FOOTNOTE = re.compile(r"\[\d{1,3}\]")
 _NAMED = frozenset({"PERSON", "GPE", "LOC", "FAC"})
 _YEAR = re.compile(r"\b((?:19|20)\d\d)\b")
 _BARE_YEAR = re.compile(r"(?:in\s+)?(?:19|20)\d\d")
-_MONTH = (r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?")
+_MONTH = rf"(?:{MONTH_PATTERN})\b\.?"
 _DAY = re.compile(rf"\b{_MONTH}\s+\d{{1,2}}\b|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}",
                   re.I)
 _ARTICLES = frozenset({"the", "a", "an"})
