@@ -335,7 +335,7 @@ def title_from_lead(body: str) -> str:
     lead = re.split(r"(?<=[.!?])\s+(?=[A-Z\"“])", body.strip(), maxsplit=1)[0]
     lead = " ".join(lead.split())
     if len(lead) <= TITLE_CHARS:
-        return lead.rstrip(".")
+        return lead.rstrip(".") or lead  # a lead of only dots keeps them: a title is never empty
     cut = lead[:TITLE_CHARS].rsplit(" ", 1)[0].rstrip(",;:- ")
     return cut + "…"
 

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from assistant.articles import read_articles
@@ -31,6 +31,7 @@ KINDS = [".txt", ".md", ".html", ".json", ".jsonl"]
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.binary(max_size=3000), kind=st.sampled_from(KINDS))
+@example(data=b".", kind=".txt")  # once gave an article with an empty title
 def test_any_bytes_give_articles_or_a_clear_error(tmp_path_factory, data: bytes,
                                                   kind: str) -> None:
     path = tmp_path_factory.mktemp("fuzz") / f"f{kind}"
