@@ -1,0 +1,56 @@
+"""The extractive reader's settings: one frozen object, passed down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExtractiveTuning:
+    """Every weight and rule of the extractive reader, each chosen on all dev sets together
+    (docs/tuning.md names the rows); the booleans turn off rules kept there, so that a row
+    can be measured again without them."""
+
+    semantic_weight: float = 0.5
+    lexical_weight: float = 0.5
+    threshold: float = 0.32  # below this best score: abstain (docs/tuning.md)
+    relative_cutoff: float = 0.40  # keep sentences scoring at least this share of the best
+    floor: float = 0.3  # no sentence below this joins an answer
+    max_sentences: int = 4
+    lead_articles: int = 1  # further facts come from the first articles retrieved...
+    outsider_share: float = 0.8  # ... or must score this share of the best sentence
+    embed_budget: int = 12  # sentences embedded per question (0: all); docs/tuning.md
+    focus_share: float = 0.75  # keys weighing this share of the heaviest are the focus
+    same_fact: float = 0.75  # cosine above which two sentences may state the same fact
+    same_words: float = 0.35  # ... and the share of their other content words they share
+    same_topic: float = 0.6  # cosine above which differing figures are a disagreement
+    recency_bonus: float = 0.1  # "latest": added to the newest report's sentences
+    kind_tagged: int = 16  # sentences whose entities are read, best first
+    kind_bonus: float = 0.1  # a sentence holding a phrase of the asked kind...
+    kind_penalty: float = 0.15  # ... and one that holds none, for "who/which/how many"
+    loose_kinds: bool = True  # "which sport" asks for a name (False: for an account)
+    rival_days: int = 14  # two answers disagree only in reports this close in time
+    untyped_threshold: float = 0.45  # an account answers a "which/who" question above this
+    typed_sentences: int = 2  # sentences after a direct answer (with its own, and rivals)
+    absent_abstains: bool = True  # a question word that no chunk holds means "don't know"
+    names_required: bool = True  # the people and places asked about are in the answering article
+    rank_penalty: float = 0.02  # off a sentence's score per article ranked above its own
+    window_bonus: float = 0.1  # "this week": added to sentences of reports inside the window
+    asker_days: int = 14  # ... and, when the question names no window, the asker's fortnight
+    head_typing: bool = True  # "which sport": phrases read against the noun the question names
+    head_sentences: int = 3  # ... in this many of the best sentences
+    head_similarity: float = 0.3  # ... a phrase this close to the noun is of its kind
+    head_phrases: int = 24  # ... of at most this many phrases (names first)
+    full_names: bool = True  # a surname answer is given as the article's full form of it
+    org_names: bool = True  # organisations (not acronyms) must be named in the article too
+    rarest_name_word: bool = True  # a many-word name is held by its rarest word (or initials)
+    name_conflicts: bool = True  # one fact told with different names is a disagreement
+    closeness: float = 3.0  # a phrase's vote halves at this many words from the question's
+    role_words: bool = True  # ... words outside the names it asks about
+    days_first: bool = True  # "when": a bare year's vote counts 0.6 of a day's
+    rare_share: float = 0.0005  # the question's rarest noun, if in this share of chunks or
+    # fewer, must be in the answering article (docs/tuning.md)
+    past_years: int = 3  # a window the question names: sentences of years this far before
+    series: bool = True  # "the 2018 final": a sentence about the 2014 one does not answer
+    own_share: float = 0.75  # a phrase this much the question's own words does not answer it
+    untagged_names: bool = True  # proper nouns the NER missed must be in the answering article
