@@ -253,13 +253,13 @@ class Runtime:
         else:
             answer = extractive()
         done = time.perf_counter()
-        answer.question = asked
-        answer.standalone_question = question
-        answer.copies = self._copies(answer)
-        answer.timings_ms = {"retrieve": (retrieved - started) * 1000,
-                             "generate": (done - retrieved) * 1000,
-                             "total": (done - started) * 1000}
-        yield answer
+        # The answerers know the standalone question only; what was asked, where else the
+        # cited articles ran and the timings are the runtime's to add, once.
+        yield replace(answer, question=asked, standalone_question=question,
+                      copies=self._copies(answer),
+                      timings_ms={"retrieve": (retrieved - started) * 1000,
+                                  "generate": (done - retrieved) * 1000,
+                                  "total": (done - started) * 1000})
 
     def _copies(self, answer: Answer) -> dict[str, list[str]]:
         """For each cited article, where else it was published (syndicated copies)."""

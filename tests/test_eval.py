@@ -86,7 +86,8 @@ def test_we_beat_both_llama_index_peers(results: dict, name: str, peer: str) -> 
 
 def _answer(article: str, text: str, abstained: bool = False) -> Answer:
     hit = Hit("c", article, "the harbour reopens in March", 0, 10, 1.0, "T", None, None, None)
-    return Answer("q", text, abstained, "extractive", retrieved=[hit])
+    return Answer(question="q", answer=text, abstained=abstained, mode="extractive",
+                  retrieved=[hit])
 
 
 def test_metrics_follow_the_contract_definitions(tmp_path: Path) -> None:

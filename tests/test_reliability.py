@@ -288,8 +288,8 @@ def test_rendered_answers_escape_markup() -> None:
 
     citation = Citation(1, "a", "<b>T</b>", None, None, "<img src=x onerror=alert(1)>", 0, 5,
                         True)
-    text = render_answer(Answer("q", "<script>alert(1)</script> said [1]", False, "extractive",
-                                citations=[citation]))
+    text = render_answer(Answer(question="q", answer="<script>alert(1)</script> said [1]",
+                                abstained=False, mode="extractive", citations=[citation]))
     assert "<script>" not in text and "&lt;script&gt;" in text and "](#src-1)" in text
 
 

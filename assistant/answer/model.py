@@ -54,7 +54,7 @@ class Conflict:
                 "claims": [{"text": t, "citations": c} for t, c in self.claims]}
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class Answer:
     question: str
     answer: str
