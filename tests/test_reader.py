@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from assistant.answer.model import Answer
@@ -582,3 +583,56 @@ def test_a_lower_case_word_is_no_name_in_a_cased_report(reader: Runtime, embedde
     question = "Where was the first roller coaster of the amusement parks built?"
     answer = _from_one_passage(sentence, question, reader, embedder)
     assert not answer.answer.startswith("thrill"), answer.answer
+
+
+def test_a_sentence_holding_little_of_the_question_is_no_rival_version() -> None:
+    """"Where did the upside-down flag fly?": a report that "The Times previously reported"
+    such a flag is on the topic and names another place or body, but it does not tell the
+    asked fact another way; two versions of one fact are told in like words."""
+    from assistant.answer.sentences import Candidate
+    from assistant.answer.tuning import ExtractiveTuning
+    from assistant.answer.versions import Versions
+
+    lead = "An upside-down flag flew on Wednesday at the Post Office on Orange Avenue."
+    other = "The Times previously reported that such a flag flew in January."
+    told_again = "An upside-down flag flew on Wednesday at the Town Hall on Orange Avenue."
+
+    def cand(article: str, text: str, lexical: float) -> Candidate:
+        hit = _report(article, text, "Flag", "2024-05-22")
+        return Candidate(hit=hit, start=0, end=len(text), text=text, semantic=0.7,
+                         lexical=lexical, score=0.6)
+
+    def named(text: str, name: str) -> Entity:
+        start = text.index(name)
+        return Entity(start=start, end=start + len(name), label="ORG", text=name)
+
+    vecs = np.array([[1.0, 0.0], [0.8, 0.6]])  # close in meaning (cosine 0.8)
+
+    def rivals(text: str, name: str, lexical: float, tuning: ExtractiveTuning) -> bool:
+        cands = [cand("a", lead, 0.5), cand("b", text, lexical)]
+        phrases = {0: [named(lead, "the Post Office")], 1: [named(text, name)]}
+        return bool(Versions(None, tuning).rival_answers(cands, vecs, phrases, [[0]],
+                                                         (0, phrases[0][0])))
+
+    assert not rivals(other, "The Times", 0.2, ExtractiveTuning())
+    assert rivals(told_again, "the Town Hall", 0.5, ExtractiveTuning())
+    # Without the rule, the older report was shown as a second version.
+    assert rivals(other, "The Times", 0.2, ExtractiveTuning(rival_words=0.0))
+
+
+def test_two_versions_from_one_outlet_say_which_report_gives_each(reader: Runtime,
+                                                                   embedder) -> None:
+    """"Example Daily gives Lyon; Example Daily gives Marseille" names no report: when one
+    outlet gives both versions, each is told by its report's date."""
+    from assistant.answer.extractive import ExtractiveAnswerer
+
+    said = "The Harbour Lights festival will take place in {} this summer, organisers confirmed."
+    hits = [_report("early", said.format("Lyon"), "Festival", "2026-05-04"),
+            _report("late", said.format("Marseille"), "Festival", "2026-05-05", score=0.9)]
+    question = "Which city will host the Harbour Lights festival this summer?"
+    answer = ExtractiveAnswerer(embedder, tagger=reader.tagger).answer(
+        question, embedder.embed([question])[0], hits)
+    assert answer.answer.startswith(
+        "The reports differ: Example Daily (2026-05-04) gives Lyon [1]; "
+        "Example Daily (2026-05-05) gives Marseille [2]."), answer.answer
+    assert answer.conflicts

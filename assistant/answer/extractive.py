@@ -288,8 +288,9 @@ class ExtractiveAnswerer:
                 versions = [(phrase.text, [number[i]]), (other.text, [number[j]])]
                 named.append(Conflict(f"{question.rstrip('?')} (the reports differ)",
                                       versions))
-                head = "; ".join(f"{_source_of(citations, nums)} gives {text} [{nums[0]}]"
-                                 for text, nums in versions)
+                labels = _sources_of(citations, [nums for _, nums in versions])
+                head = "; ".join(f"{label} gives {text} [{nums[0]}]"
+                                 for label, (text, nums) in zip(labels, versions, strict=True))
                 parts.insert(0, f"The reports differ: {head}.")
             else:
                 parts.insert(0, f"{phrase.text} [{number[i]}].")
@@ -297,9 +298,10 @@ class ExtractiveAnswerer:
         shown = {n for c in named + reworded for _, ns in c.claims for n in ns}
         figures = [c for c in figures if not shown & {n for _, ns in c.claims for n in ns}]
         for conflict in reworded + figures:
+            labels = _sources_of(citations, [nums for _, nums in conflict.claims])
             versions_text = "; ".join(
-                f"{_source_of(citations, nums)} gives {text} " + "".join(f"[{n}]" for n in nums)
-                for text, nums in conflict.claims)
+                f"{label} gives {text} " + "".join(f"[{n}]" for n in nums)
+                for label, (text, nums) in zip(labels, conflict.claims, strict=True))
             parts.append(f"The reports differ: {versions_text}.")
         return Answer(question=question, answer=" ".join(parts), abstained=False,
                       mode=self.mode, citations=citations, retrieved=hits,
@@ -312,6 +314,16 @@ def _dated_before(text: str, year: int) -> bool:
     return bool(years) and max(years) <= year
 
 
-def _source_of(citations: list[Citation], numbers: list[int]) -> str:
-    c = citations[numbers[0] - 1]
-    return c.source or c.title
+def _sources_of(citations: list[Citation], versions: list[list[int]]) -> list[str]:
+    """Who gives each version: its outlet, with the report's date when one outlet gives
+    two versions ("www.usatoday.com gives X; www.usatoday.com gives Y" names no report),
+    and its title when the dates are one too."""
+    firsts = [citations[numbers[0] - 1] for numbers in versions]
+    labels = [c.source or c.title for c in firsts]
+    if len(set(labels)) == len(labels):
+        return labels
+    dated = [f"{label} ({c.date})" if c.date else label for label, c in zip(labels, firsts,
+                                                                         strict=True)]
+    if len(set(dated)) == len(dated):
+        return dated
+    return [f"{label} (“{c.title}”)" for label, c in zip(labels, firsts, strict=True)]

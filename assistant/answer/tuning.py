@@ -30,6 +30,7 @@ class ExtractiveTuning:
     kind_penalty: float = 0.15  # ... and one that holds none, for "who/which/how many"
     loose_kinds: bool = True  # "which sport" asks for a name (False: for an account)
     rival_days: int = 14  # two answers disagree only in reports this close in time
+    rival_words: float = 0.8  # ... and when the rival holds this share of the lead's words
     untyped_threshold: float = 0.45  # an account answers a "which/who" question above this
     typed_sentences: int = 2  # sentences after a direct answer (with its own, and rivals)
     absent_abstains: bool = True  # a question word that no chunk holds means "don't know"

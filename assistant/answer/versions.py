@@ -47,7 +47,11 @@ class Versions:
             c = cands[i]
             if (not ents or i in chosen or c.hit.article_id == cands[lead].hit.article_id
                     or c.score < self.tuning.threshold
-                    or float(vecs[lead] @ vecs[i]) < self.tuning.same_topic):
+                    or float(vecs[lead] @ vecs[i]) < self.tuning.same_topic
+                    # Two versions of one fact are told in like words: a sentence that
+                    # holds much less of the question is on the topic, naming something
+                    # else ("Burger King offers a free Whopper in response to Wendy's").
+                    or c.lexical < self.tuning.rival_words * cands[lead].lexical):
                 continue
             names = {fold(e.text) for e in ents}
             if any(named in n or n in named for n in names) or named in fold(c.text):
