@@ -171,6 +171,11 @@ ROWS: dict[str, tuple[RetrievalTuning, ExtractiveTuning]] = {
     "chosen, rivals 0.9 of the words": (RetrievalTuning(), ExtractiveTuning(rival_words=0.9)),
     "chosen, article k 120": (RetrievalTuning(article_rrf_k=120.0), ExtractiveTuning()),
     "chosen, lexical weight 1.2": (RetrievalTuning(lexical_weight=1.2), ExtractiveTuning()),
+    "chosen, speakers answer": (RetrievalTuning(), ExtractiveTuning(speakers=True)),
+    "chosen, names anywhere in the article": (RetrievalTuning(),
+                                              ExtractiveTuning(names_whole_article=True)),
+    "chosen, people too in what was retrieved": (RetrievalTuning(),
+                                                 ExtractiveTuning(people_anywhere=False)),
     "chosen, FTS5 candidates 100": (RetrievalTuning(lexical_candidates=100),
                                     ExtractiveTuning()),
 }

@@ -636,3 +636,45 @@ def test_two_versions_from_one_outlet_say_which_report_gives_each(reader: Runtim
         "The reports differ: Example Daily (2026-05-04) gives Lyon [1]; "
         "Example Daily (2026-05-05) gives Marseille [2]."), answer.answer
     assert answer.conflicts
+
+
+def test_who_speaks_in_a_sentence_is_not_what_it_states(reader: Runtime, embedder) -> None:
+    """"Who founded the museum?": the curator quoted about the founder is the source of the
+    statement, not its answer; a question about what someone said may be answered by them."""
+    text = ("Anna Weber, a curator at the City Museum, said the founder of the museum had "
+            "loved the harbour. The City Museum was opened in 1901 by the shipowner Karl "
+            "Brandt.")
+    question = "Who founded the City Museum?"
+    answer = _from_one_passage(text, question, reader, embedder)
+    assert answer.answer.startswith("Karl Brandt [1]."), answer.answer
+    before = _from_one_passage(text, question, reader, embedder, speakers=True)
+    assert before.answer.startswith("Anna Weber"), before.answer
+    said = _from_one_passage(text, "Who said the founder of the City Museum loved the harbour?",
+                             reader, embedder)
+    assert said.answer.startswith("Anna Weber [1]."), said.answer
+
+
+def test_a_place_asked_about_must_be_in_what_was_retrieved(reader: Runtime, embedder) -> None:
+    """A round-up ("Manchester: wildlife officials closed ...") names Missouri in another
+    item: a question about Missouri is not answered from the Maryland item. A person the
+    question names may be anywhere in the article (a report names its people once, then
+    says "the mayor")."""
+    from assistant.answer.extractive import ExtractiveAnswerer, ExtractiveTuning
+
+    def ask(question: str, text: str, **tuning: Any) -> Answer:
+        answerer = ExtractiveAnswerer(embedder, ExtractiveTuning(**tuning), tagger=reader.tagger,
+                                      names_in=lambda article, words: True)
+        return answerer.answer(question, embedder.embed([question])[0],
+                               [_report("roundup", text, "Around the states", "2024-08-28")])
+
+    item = ("Manchester: Wildlife officials closed the river trail on Tuesday after five bald "
+            "eagles were found sick near the water.")
+    question = "Why did wildlife officials in Missouri close the river trail?"
+    assert ask(question, item).abstained
+    assert not ask(question, item, names_whole_article=True).abstained
+    mayor = ("The mayor closed the river trail on Tuesday after five bald eagles were found "
+             "sick near the water.")
+    answer = ask("Why did Mayor Ann Lee close the river trail?", mayor)
+    assert not answer.abstained, answer.answer
+    assert ask("Why did Mayor Ann Lee close the river trail?", mayor,
+               people_anywhere=False).abstained

@@ -326,4 +326,9 @@ def _sources_of(citations: list[Citation], versions: list[list[int]]) -> list[st
                                                                          strict=True)]
     if len(set(dated)) == len(dated):
         return dated
-    return [f"{label} (“{c.title}”)" for label, c in zip(labels, firsts, strict=True)]
+    return [f"{label} (“{_short(c.title)}”)" for label, c in zip(labels, firsts, strict=True)]
+
+
+def _short(title: str, words: int = 6) -> str:
+    parts = title.split()
+    return title if len(parts) <= words else " ".join(parts[:words]).rstrip(".,:;") + "…"

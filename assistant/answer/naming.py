@@ -4,7 +4,9 @@ A sentence about the same topic in an article about someone else does not answer
 Takaichi and Starmer agree on tariffs?" is not answered by a report on another leader's
 tariffs). The people, places and bodies the question names, the names the tagger missed, and
 the question's rarest noun must each be in what the question retrieved of the article (its
-title and passages), or anywhere in the article through ``names_in``.
+title and passages). Not anywhere in the article: a long article names much in passing, and
+what was retrieved of it is what answers (measured on every dev set, docs/tuning.md, fifth
+round; ``names_whole_article`` reads the whole article through ``names_in`` again).
 """
 
 from __future__ import annotations
@@ -42,7 +44,9 @@ class NameCheck:
     def keep(self, question: str, cands: list[Candidate], order: list[int]) -> list[int]:
         """``order`` without the candidates whose article misses a name the question asks
         about."""
-        words = self.required(question)
+        words, people = self.required(question)
+        if not self.tuning.people_anywhere:
+            people = set()
         if not words:
             return order
         # What this question retrieved of each article: its title and every passage of it.
@@ -63,15 +67,16 @@ class NameCheck:
                 held[(article, n)] = any(
                     re.search(rf"\b{re.escape(w)}", passages[article]) for w in name) or (
                     self.names_in is not None
+                    and (self.tuning.names_whole_article or n in people)
                     and self.names_in(article, [w for w in name if len(w) > 3]))
             return held[(article, n)]
 
         return [i for i in order
                 if all(holds(cands[i].hit.article_id, n) for n in range(len(words)))]
 
-    def required(self, question: str) -> list[set[str]]:
+    def required(self, question: str) -> tuple[list[set[str]], set[int]]:
         """The question's names, each as the set of lower-case words any one of which
-        names it in an article."""
+        names it in an article; and which of them name people."""
         t = self.tuning
         names = [(e.text, e.label) for e in self.tagger.tag([question])[0]
                  if e.label in _NAMED
@@ -82,7 +87,8 @@ class NameCheck:
             # often left out of a report that names the person or body.
             names += [(n, "ORG") for n in self.tagger.untagged_names(question)
                       if not n.isupper() and n.lower() not in KIND_WORDS]
-        words = []
+        words: list[set[str]] = []
+        people: set[int] = set()
         for name, label in names:
             parts = re.findall(r"[A-Za-z][\w'-]*", name)
             said = {w.lower() for w in parts if len(w) > 2 and w.lower() not in _ARTICLES}
@@ -97,6 +103,8 @@ class NameCheck:
             if len(parts) > 1:  # "World Health Organization" is also "WHO"
                 said.add("".join(w[0] for w in parts if w[0].isupper()).lower())
             if said:
+                if label == "PERSON":
+                    people.add(len(words))
                 words.append(said)
         if t.rare_share and self.frequency is not None:
             # The question's rarest noun ("muskrat") names what it is about as a name does
@@ -109,4 +117,4 @@ class NameCheck:
                 rarest = min(terms, key=lambda w: df.get(w, 0))
                 if 0 < df.get(rarest, 0) <= t.rare_share * chunks:
                     words.append({rarest})
-        return words
+        return words, people

@@ -35,6 +35,8 @@ class ExtractiveTuning:
     typed_sentences: int = 2  # sentences after a direct answer (with its own, and rivals)
     absent_abstains: bool = True  # a question word that no chunk holds means "don't know"
     names_required: bool = True  # the people and places asked about are in the answering article
+    names_whole_article: bool = False  # ... anywhere in it (False: in what was retrieved of it)
+    people_anywhere: bool = True  # ... but a person anywhere in it
     rank_penalty: float = 0.02  # off a sentence's score per article ranked above its own
     window_bonus: float = 0.1  # "this week": added to sentences of reports inside the window
     asker_days: int = 14  # ... and, when the question names no window, the asker's fortnight
@@ -53,5 +55,6 @@ class ExtractiveTuning:
     # fewer, must be in the answering article (docs/tuning.md)
     past_years: int = 3  # a window the question names: sentences of years this far before
     series: bool = True  # "the 2018 final": a sentence about the 2014 one does not answer
+    speakers: bool = False  # a name that speaks in its sentence ("X, a curator, said") answers
     own_share: float = 0.75  # a phrase this much the question's own words does not answer it
     untagged_names: bool = True  # proper nouns the NER missed must be in the answering article

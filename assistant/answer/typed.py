@@ -27,6 +27,18 @@ Closeness = dict[int, dict[Entity, float]]  # per candidate, each phrase's nearn
 Phrases = dict[int, list[Entity]]  # per candidate, the phrases of the asked kind it holds
 
 
+_SAYS_AFTER = re.compile(r"(?:,[^,]{0,100},)?\s+(?:said|says|told|explained|added|noted|wrote)\b")
+_SAYS_BEFORE = re.compile(r"\baccording to (?:the )?\Z", re.I)
+_SAYING = re.compile(r"\b(?:say|said|says|tell|told|according|warn\w*|claim\w*|announc\w*"
+                     r"|spokes\w*|quot\w*|criticiz\w*|criticis\w*)\b", re.I)
+
+
+def _speaks(text: str, e: Entity) -> bool:
+    """The name is who speaks in the sentence ("X, a curator at Y, said", "according to
+    X"): the source of a statement, not what it states."""
+    return bool(_SAYS_AFTER.match(text, e.end) or _SAYS_BEFORE.search(text[: e.start]))
+
+
 class PhraseReader:
     def __init__(self, tagger: EntityTagger, vectors: SentenceVectors,
                  tuning: ExtractiveTuning) -> None:
@@ -54,10 +66,12 @@ class PhraseReader:
         unit = stems(counted)[0] if counted else None
         out: Phrases = {}
         close: Closeness = {}
+        reports_saying = bool(_SAYING.search(question))
         for i, ents in zip(top, tagged, strict=True):
             text = cands[i].text
             new = [e for e in ents if kind_matches(e, kind)
                    and new_to(e, asked, asked_stems, t.own_share)
+                   and (t.speakers or reports_saying or not _speaks(text, e))
                    # "how many goals": a number that counts goals, not countries
                    and (unit is None or has_stem(unit, set(stems(
                        text[e.start : e.end + 40].split(".")[0]))))]
