@@ -45,8 +45,6 @@ class NameCheck:
         """``order`` without the candidates whose article misses a name the question asks
         about."""
         words, people = self.required(question)
-        if not self.tuning.people_anywhere:
-            people = set()
         if not words:
             return order
         # What this question retrieved of each article: its title and every passage of it.
@@ -67,7 +65,8 @@ class NameCheck:
                 held[(article, n)] = any(
                     re.search(rf"\b{re.escape(w)}", passages[article]) for w in name) or (
                     self.names_in is not None
-                    and (self.tuning.names_whole_article or n in people)
+                    and (self.tuning.names_whole_article
+                         or (self.tuning.people_anywhere and n in people))
                     and self.names_in(article, [w for w in name if len(w) > 3]))
             return held[(article, n)]
 

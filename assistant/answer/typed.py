@@ -30,7 +30,7 @@ Phrases = dict[int, list[Entity]]  # per candidate, the phrases of the asked kin
 _SAYS_AFTER = re.compile(r"(?:,[^,]{0,100},)?\s+(?:said|says|told|explained|added|noted|wrote)\b")
 _SAYS_BEFORE = re.compile(r"\baccording to (?:the )?\Z", re.I)
 _SAYING = re.compile(r"\b(?:say|said|says|tell|told|according|warn\w*|claim\w*|announc\w*"
-                     r"|spokes\w*|quot\w*|criticiz\w*|criticis\w*)\b", re.I)
+                     r"|spokes\w*|quot\w*|critici[sz]\w*)\b", re.I)
 
 
 def _speaks(text: str, e: Entity) -> bool:

@@ -50,7 +50,8 @@ class Versions:
                     or float(vecs[lead] @ vecs[i]) < self.tuning.same_topic
                     # Two versions of one fact are told in like words: a sentence that
                     # holds much less of the question is on the topic, naming something
-                    # else ("Burger King offers a free Whopper in response to Wendy's").
+                    # else ("The Times previously reported that an upside-down flag flew
+                    # over the justice's home" beside a flag flown at the Post Office).
                     or c.lexical < self.tuning.rival_words * cands[lead].lexical):
                 continue
             names = {fold(e.text) for e in ents}
