@@ -577,6 +577,19 @@ class LexicalIndex:
                 "SELECT DISTINCT source FROM chunks WHERE source IS NOT NULL ORDER BY source")])
         return list(self._outlets[1])
 
+    def chunk_counts(self, article_ids: Sequence[str]) -> dict[str, int]:
+        """How many chunks each of these articles has in the index (by its article index:
+        well under a millisecond for a ranking's articles)."""
+        ids = list(dict.fromkeys(article_ids))
+        out: dict[str, int] = {}
+        with self._translated():
+            for i in range(0, len(ids), 500):
+                part = ids[i : i + 500]
+                out.update(self._db().execute(
+                    "SELECT article_id, count(*) FROM chunks WHERE article_id IN "
+                    f"({','.join('?' * len(part))}) GROUP BY article_id", part))
+        return out
+
     def count(self) -> int:
         """Chunks in the index (kept in its metadata: a count(*) scans the whole table)."""
         kept = self._meta("count")

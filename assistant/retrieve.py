@@ -12,6 +12,7 @@ index follows the store, never the other way round (``lexical.LexicalIndex.sync`
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -24,6 +25,7 @@ from .store import ArticleRecord, Hit, Store
 
 DENSE_OVERFETCH = 300
 RRF_K = 60
+LONG_OVERFETCH = 3  # dense chunks read per chunk kept, so that discounted ones are replaced
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,8 @@ class RetrievalTuning:
     # ("best" with diverse=False is the design before article ranking: docs/tuning.md)
     diverse: bool = True  # one chunk per article first (False: the k best chunks)
     lexical_candidates: int = 10  # FTS5's best (this × pool) chunks, ranked again by BM25
+    long_discount: float = 0.02  # off a dense score per e-fold of chunks past long_chunks...
+    long_chunks: int = 40  # ... an article longer than this (a round-up) is discounted
 
 
 EXACT_SCAN_LIMIT = 150_000  # chunks up to which every dense ranking is exact (docs/tuning.md)
@@ -143,13 +147,33 @@ class Retriever:
             query_vector = self.embedder.embed([query])[0]
         t = self.tuning
         pool = max(t.pool, k)
-        dense = self.dense(query_vector, pool, filters)
+        if t.long_discount:
+            dense = self.discount_long(self.dense(query_vector, pool * LONG_OVERFETCH,
+                                                  filters))[:pool]
+        else:
+            dense = self.dense(query_vector, pool, filters)
         lexical = self.lexical.search(query, pool, filters, t.lexical_candidates)
         if copies is None:
             dense, lexical, copies = self._committed(dense, lexical, generation=generation,
                                                      settled=settled)
         return rank_articles([(dense, t.dense_weight), (lexical, t.lexical_weight)], k, t,
                              copies, favoured)
+
+    def discount_long(self, hits: list[Hit]) -> list[Hit]:
+        """The dense ranking with each chunk's cosine lowered by ``long_discount`` per
+        e-fold of its article's chunks past ``long_chunks``. A round-up ("News from around
+        our 50 states", a live blog) holds dozens of chunks, each a chance to come near any
+        question, and its first chunk in the ranking decides the article's place: such pages
+        pushed a two-chunk report that the question names out of the first five
+        (docs/tuning.md, sixth round). Articles of ordinary length are not moved."""
+        t = self.tuning
+        counts = self.lexical.chunk_counts([h.article_id for h in hits])
+
+        def discounted(hit: Hit) -> float:
+            n = counts.get(hit.article_id, 1)
+            return hit.score - t.long_discount * math.log(max(1.0, n / t.long_chunks))
+
+        return sorted(hits, key=lambda h: -discounted(h))
 
     def _committed(self, *rankings: list[Hit], generation: str | None = None,
                    settled: bool = False) -> tuple[Any, ...]:

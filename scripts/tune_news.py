@@ -42,13 +42,23 @@ HOLDOUT_WEEKS = {"2024-03-29", "2024-07-18", "2024-11-07", "2024-11-08",
 # and first-article rows by code tried and removed around commit c2d24c1; the 2026-12-03
 # second round's rows for a ranking's first article among the five, centred vectors, the
 # asked noun by part of speech, category nouns and lifted names by code tried and removed
-# after commit 3732f00, as docs/tuning.md describes them). A row names its changes against
+# after commit 3732f00, as docs/tuning.md describes them; the 2026-12-06 sixth round's
+# labelled kinds near the asked noun, headlines embedded with chunks and a headline ranking
+# by code tried and removed after commit 0e0e575). A row names its changes against
 # the defaults of the moment it ran (docs/tuning.md gives them), not today's.
 ROWS: dict[str, tuple[RetrievalTuning, ExtractiveTuning]] = {
     "before (chunk fusion, no kinds)": (
         RetrievalTuning(article_mode="best", diverse=False, lexical_weight=0.5, extra_chunks=0),
         ExtractiveTuning(kind_tagged=0, relative_cutoff=0.45)),
     "chosen (the defaults)": (RetrievalTuning(), ExtractiveTuning()),
+    "chosen, no long-article discount (stop 32)": (
+        RetrievalTuning(long_discount=0.0), ExtractiveTuning()),
+    "chosen, long discount 0.01": (RetrievalTuning(long_discount=0.01), ExtractiveTuning()),
+    "chosen, long discount 0.04": (RetrievalTuning(long_discount=0.04), ExtractiveTuning()),
+    "chosen, long past 30 chunks": (RetrievalTuning(long_chunks=30), ExtractiveTuning()),
+    "chosen, long past 60 chunks": (RetrievalTuning(long_chunks=60), ExtractiveTuning()),
+    "chosen, every length discounted (past 1 chunk), 0.01": (
+        RetrievalTuning(long_discount=0.01, long_chunks=1), ExtractiveTuning()),
     "stop 21 defaults": (RetrievalTuning(), ExtractiveTuning(
         window_bonus=0.0, full_names=False, org_names=False, rarest_name_word=False)),
     "chosen, window bonus 0": (RetrievalTuning(), ExtractiveTuning(window_bonus=0.0)),

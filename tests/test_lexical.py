@@ -5,6 +5,7 @@ question, and a kill -9 at any point leaves nothing a repair cannot bring back i
 from __future__ import annotations
 
 import json
+import math
 import signal
 import subprocess
 import sys
@@ -18,8 +19,9 @@ from assistant.config import Settings
 from assistant.lexical import LexicalIndex
 from assistant.retrieve import Filters
 from assistant.runtime import Runtime, lexical_folder
+from assistant.store import Hit
 
-from .conftest import ROOT, SEEDS, make_runtime, pg_subset
+from .conftest import JIJI, ROOT, SEEDS, make_runtime, pg_subset
 
 STORY = {"id": "harbour", "title": "Harbour reopens", "date": "2026-03-02",
          "source": "Coastal Herald",
@@ -287,3 +289,47 @@ def test_kill_9_during_a_sync_leaves_an_index_that_repairs(tmp_path: Path, embed
             [d for (d,) in fresh._db().execute("SELECT day FROM chunks")]
         assert fresh.search("startup founders", 3)
     assert interrupted, "no kill landed before the sync finished: nothing was tested"
+
+
+def test_a_long_round_up_gives_way_to_the_report_a_question_is_about(
+        runtime: Runtime, tmp_path: Path) -> None:
+    """A round-up of dozens of chunks has that many chances to come near any question: in
+    the dense ranking its chunks are discounted by the article's length past 40 chunks, so
+    a report of ordinary length that scores about as well goes before it. Articles of
+    ordinary length keep their order, and the round-up is still found for what only it
+    says."""
+    towns = ["Ashford", "Brill", "Cotton", "Dunmore", "Elkton", "Fairlee", "Garth", "Hollis"]
+    items = []
+    for i in range(260):
+        town = f"{towns[i % len(towns)]} {i}"
+        items.append(f"{town}: The county board met on Tuesday to discuss road repairs, "
+                     f"school budgets and a new library wing, item {i} of the day. Residents "
+                     f"asked for more buses, and the board said a vote on the plan for {town} "
+                     "would come next month after a public hearing at the town hall.")
+    items.append("Quillon Bay: A rare white heron nested on the lighthouse roof this spring, "
+                  "wardens said.")
+    round_up = {"id": "round-up", "title": "News from around our towns", "date": "2026-03-02",
+                "source": "Coastal Herald", "text": "\n\n".join(items)}
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text(json.dumps(round_up) + "\n" + json.dumps(STORY) + "\n")
+    runtime.ingest([feed])
+    retriever = runtime.retriever
+    retriever.refresh()
+    counts = retriever.lexical.chunk_counts(["round-up", "harbour", "missing"])
+    assert counts["round-up"] > 2 * retriever.tuning.long_chunks and counts["harbour"] == 1
+    assert "missing" not in counts
+
+    def hit(article: str, score: float) -> Hit:
+        return Hit(f"{article}::v::0", article, "text", 0, 4, score, "", None, None, None)
+
+    t = retriever.tuning
+    discount = t.long_discount * math.log(counts["round-up"] / t.long_chunks)
+    close = [hit("round-up", 0.60 + discount / 2), hit("harbour", 0.60)]
+    assert [h.article_id for h in retriever.discount_long(close)] == ["harbour", "round-up"]
+    far = [hit("round-up", 0.60 + 2 * discount), hit("harbour", 0.60)]  # clearly better
+    assert [h.article_id for h in retriever.discount_long(far)] == ["round-up", "harbour"]
+    ordinary = [hit(JIJI, 0.61), hit("harbour", 0.60)]
+    assert [h.article_id for h in retriever.discount_long(ordinary)] == [JIJI, "harbour"]
+    # Discounted, not dropped: what only the round-up says is still found in it.
+    hits = runtime.ask("Where did the rare white heron nest?", top_k=3).retrieved
+    assert hits[0].article_id == "round-up" and "heron" in hits[0].text
