@@ -165,7 +165,7 @@ class Retriever:
         our 50 states", a live blog) holds dozens of chunks, each a chance to come near any
         question, and its first chunk in the ranking decides the article's place: such pages
         pushed a two-chunk report that the question names out of the first five
-        (docs/tuning.md, sixth round). Articles of ordinary length are not moved."""
+        (docs/tuning.md, sixth round). Articles of ordinary length keep their scores."""
         t = self.tuning
         counts = self.lexical.chunk_counts([h.article_id for h in hits])
 

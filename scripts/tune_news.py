@@ -51,7 +51,7 @@ ROWS: dict[str, tuple[RetrievalTuning, ExtractiveTuning]] = {
         RetrievalTuning(article_mode="best", diverse=False, lexical_weight=0.5, extra_chunks=0),
         ExtractiveTuning(kind_tagged=0, relative_cutoff=0.45)),
     "chosen (the defaults)": (RetrievalTuning(), ExtractiveTuning()),
-    "chosen, no long-article discount (stop 32)": (
+    "chosen, no long-article discount (before 2026-12-06)": (
         RetrievalTuning(long_discount=0.0), ExtractiveTuning()),
     "chosen, long discount 0.01": (RetrievalTuning(long_discount=0.01), ExtractiveTuning()),
     "chosen, long discount 0.04": (RetrievalTuning(long_discount=0.04), ExtractiveTuning()),
