@@ -457,17 +457,21 @@ def normalize_date(value: Any, field: str, name: str = "", line: int | None = No
     if isinstance(value, date):
         return value.isoformat()[:10]
     raw = str(value).strip()
+    # A file's field is named in the message; a command-line flag is the message's subject.
+    said = f"field {field!r}: " if name else ""
     m = re.match(r"\A(\d{4})-(\d{2})-(\d{2})", raw)
-    try:
-        if m:
+    if m:
+        try:
             return date(int(m[1]), int(m[2]), int(m[3])).isoformat()
-    except ValueError:
-        pass
+        except ValueError:
+            # "2026-13-01" is a slip, not another order: dateparser would quietly read it
+            # as 13 January, and a wrong date is worse than none.
+            raise ArticleError(name or field, f"{said}{raw!r} is not a day of the calendar "
+                               "(YYYY-MM-DD)", line=line) from None
     import dateparser
 
     parsed = dateparser.parse(raw, settings={"PREFER_DAY_OF_MONTH": "first",
                                               "REQUIRE_PARTS": ["year"]})
     if parsed is None:
-        raise ArticleError(name or field, f"field {field!r}: cannot read {raw!r} as a date",
-                           line=line)
+        raise ArticleError(name or field, f"{said}cannot read {raw!r} as a date", line=line)
     return parsed.date().isoformat()

@@ -245,6 +245,11 @@ class Runtime:
             # Nothing inside the asked-for window: say so rather than answer from outside it.
             answer = Answer(question=question, answer=_empty_window(filters), abstained=True,
                             mode=self.settings.answer_mode)
+        elif not hits:
+            # Every ranking returns something from a store that holds chunks: none at all
+            # means nothing has been ingested, which "the articles don't say" would hide.
+            answer = Answer(question=question, answer=EMPTY_STORE_TEXT, abstained=True,
+                            mode=self.settings.answer_mode)
         elif self.settings.answer_mode == "openai":
             answerer = self.generative
             raw: list[str] = []
@@ -281,6 +286,10 @@ class Runtime:
 
 def _bands_of(encoded: str) -> list[str]:
     return NearDuplicates.bands(NearDuplicates.decode(encoded))
+
+
+EMPTY_STORE_TEXT = ("No articles have been ingested yet, so there is nothing to answer from: "
+                    "add some (`assistant ingest PATH`, or the app's upload) and ask again.")
 
 
 def _empty_window(filters: Filters) -> str:

@@ -85,6 +85,14 @@ def test_date_filters_keep_only_articles_in_range(seeds_runtime: Runtime) -> Non
     assert "dated on or after 2027-01-01" in nothing.answer and nothing.citations == []
 
 
+def test_a_question_before_anything_is_ingested_says_so(tmp_path, embedder) -> None:
+    answer = make_runtime(Settings(index_dir=tmp_path / "index"), embedder).ask(CYBER)
+    assert answer.abstained and answer.citations == [] and answer.retrieved == []
+    # Not "the articles don't say": there are none, and the user is told how to add some.
+    assert answer.answer.startswith("No articles have been ingested yet")
+    assert "assistant ingest" in answer.answer
+
+
 def test_openai_mode_streams_an_answer_whose_citations_resolve(
         seeds_runtime: Runtime, embedder, openai_settings: dict) -> None:
     runtime = make_runtime(seeds_runtime.settings.with_(**openai_settings), embedder)

@@ -193,7 +193,8 @@ def test_bad_files_are_named_and_the_rest_is_ingested(tmp_path: Path) -> None:
     (folder / "empty.txt").write_text("")
     (folder / "binary.txt").write_bytes(b"\x00\x01\x02binary")
     (folder / "bad.jsonl").write_text('{"text": "A good line of the feed."}\n{not json\n'
-                                      '{"title": "no text"}\n{"text": "Another good one."}\n')
+                                      '{"title": "no text"}\n{"text": "Another good one."}\n'
+                                      '{"text": "Misdated.", "date": "2026-13-01"}\n')
     (folder / "notext.json").write_text('{"title": "no text"}')
     proc = run_cli("ingest", str(folder), str(tmp_path / "missing.txt"), "--json",
                    index=tmp_path / "index", check_status=1)
@@ -203,8 +204,10 @@ def test_bad_files_are_named_and_the_rest_is_ingested(tmp_path: Path) -> None:
     # The feed's two good lines are ingested; each bad one is named with its line.
     assert report["added"] == 4
     feed = [s["reason"] for s in report["skipped"] if Path(s["path"]).name == "bad.jsonl"]
-    assert len(feed) == 2 and feed[0].startswith("line 2: invalid JSON")
+    assert len(feed) == 3 and feed[0].startswith("line 2: invalid JSON")
     assert feed[1].startswith("line 3:") and "'text'" in feed[1]
+    # An impossible day is refused, not read as 13 January.
+    assert feed[2] == "line 5: field 'date': '2026-13-01' is not a day of the calendar (YYYY-MM-DD)"
     assert reasons["empty.txt"] == "file is empty"
     assert "binary" in reasons["binary.txt"]
     assert "'text'" in reasons["notext.json"]

@@ -160,6 +160,10 @@ def test_ask_takes_today_on_the_command_line(reader: Runtime, tmp_path: Path) ->
     bad = subprocess.run([sys.executable, "-m", "assistant", "ask", "q", "--today", "someday"],
                          capture_output=True, text=True, env=env, timeout=300)
     assert bad.returncode == 1 and "--today" in bad.stderr and "Traceback" not in bad.stderr
+    slip = subprocess.run([sys.executable, "-m", "assistant", "ask", "q", "--today",
+                           "2026-13-01"], capture_output=True, text=True, env=env, timeout=300)
+    assert slip.returncode == 1 and "Traceback" not in slip.stderr
+    assert "--today: '2026-13-01' is not a day of the calendar" in slip.stderr
 
 
 def _hit(article: str, n: int) -> Hit:
