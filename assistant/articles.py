@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ArticleError
+from .errors import ArticleError, InputError
 
 SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl"}
 TITLE_CHARS = 90
@@ -450,6 +450,17 @@ def _str_field(obj: dict[str, Any], key: str, name: str, line: int | None = None
     if not isinstance(value, str):
         raise ArticleError(name, f"field {key!r} must be a string", line=line)
     return value.strip() or None
+
+
+def date_window(since: str | None, until: str | None,
+                names: tuple[str, str] = ("--since", "--until")) -> tuple[str | None, str | None]:
+    """A date filter's two ends as ISO days (blank ends open); one that ends before it
+    starts is refused: it would match nothing, and the answer would blame the articles."""
+    lo = normalize_date(since, names[0]) if since and since.strip() else None
+    hi = normalize_date(until, names[1]) if until and until.strip() else None
+    if lo and hi and lo > hi:
+        raise InputError(f"{names[0]} {lo} is after {names[1]} {hi}: no day is in between")
+    return lo, hi
 
 
 def normalize_date(value: Any, field: str, name: str = "", line: int | None = None) -> str:

@@ -145,7 +145,7 @@ def articles(as_json: bool, settings: Settings) -> None:
 @cli.command()
 @click.argument("question")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON on stdout.")
-@click.option("--top-k", type=int, help="Chunks put before the answerer [5].")
+@click.option("--top-k", type=click.IntRange(min=1), help="Chunks put before the answerer [5].")
 @click.option("--since", help="Only articles dated on or after this day (YYYY-MM-DD).")
 @click.option("--until", help="Only articles dated on or before this day (YYYY-MM-DD).")
 @click.option("--source", "sources", multiple=True, help="Only articles from this outlet.")
@@ -156,17 +156,14 @@ def ask(question: str, as_json: bool, top_k: int | None, since: str | None,
         until: str | None, sources: tuple[str, ...], today: str | None,
         settings: Settings) -> None:
     """Answer a question from the ingested articles, with cited quotes."""
-    from .articles import normalize_date
+    from .articles import date_window, normalize_date
     from .retrieve import Filters
     from .runtime import Runtime
 
     if not question.strip():
         raise InputError("the question is empty")
-    filters = Filters(
-        since=normalize_date(since, "--since") if since else None,
-        until=normalize_date(until, "--until") if until else None,
-        sources=sources,
-    )
+    lo, hi = date_window(since, until)
+    filters = Filters(since=lo, until=hi, sources=sources)
     day = date.fromisoformat(normalize_date(today, "--today")) if today else None
     runtime = Runtime.open(settings)
     if as_json:
@@ -209,7 +206,7 @@ def ask(question: str, as_json: bool, top_k: int | None, since: str | None,
               help="Write a Markdown report with charts to this folder.")
 @click.option("--baseline", is_flag=True,
               help="Also run the two llama-index peers (stock dense, plain hybrid) and compare.")
-@click.option("--top-k", type=int, help="Chunks put before the answerer [5].")
+@click.option("--top-k", type=click.IntRange(min=1), help="Chunks put before the answerer [5].")
 @click.option("--judge/--no-judge", default=True, show_default=True,
               help="In openai mode, also score faithfulness and correctness with the LLM.")
 @settings_options

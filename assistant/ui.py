@@ -19,7 +19,7 @@ from typing import Any
 import gradio as gr
 
 from .answer.model import Answer, Citation
-from .articles import SUFFIXES, normalize_date
+from .articles import SUFFIXES, date_window
 from .config import Settings
 from .errors import AssistantError, ConfigError
 from .retrieve import Filters
@@ -261,10 +261,8 @@ class App:
     @staticmethod
     def filters(since: str | None, until: str | None) -> Filters:
         try:
-            return Filters(
-                since=normalize_date(since, "from") if since and since.strip() else None,
-                until=normalize_date(until, "to") if until and until.strip() else None,
-            )
+            lo, hi = date_window(since, until, ("from", "to"))
+            return Filters(since=lo, until=hi)
         except AssistantError as e:
             raise gr.Error(f"Date range: {e}") from None
 

@@ -164,6 +164,28 @@ def test_ask_takes_today_on_the_command_line(reader: Runtime, tmp_path: Path) ->
                            "2026-13-01"], capture_output=True, text=True, env=env, timeout=300)
     assert slip.returncode == 1 and "Traceback" not in slip.stderr
     assert "--today: '2026-13-01' is not a day of the calendar" in slip.stderr
+    backwards = subprocess.run([sys.executable, "-m", "assistant", "ask", "q", "--since",
+                                "2026-03-01", "--until", "2026-01-01", "--top-k", "0"],
+                               capture_output=True, text=True, env=env, timeout=300)
+    # Refused before anything is asked: no answer that blames the articles.
+    assert backwards.returncode != 0 and "Traceback" not in backwards.stderr
+    assert "'--top-k': 0 is not in the range" in backwards.stderr
+    assert not backwards.stdout
+
+
+def test_a_date_window_that_ends_before_it_starts_is_refused() -> None:
+    import gradio as gr
+
+    from assistant.articles import date_window
+    from assistant.errors import InputError
+    from assistant.ui import App
+
+    assert date_window("March 5, 2026", " ") == ("2026-03-05", None)
+    with pytest.raises(InputError, match="--since 2026-03-01 is after --until 2026-01-01"):
+        date_window("2026-03-01", "2026-01-01")
+    # The app's date boxes say it in their own names.
+    with pytest.raises(gr.Error, match="from 2026-03-01 is after to 2026-01-01"):
+        App.filters("2026-03-01", "2026-01-01")
 
 
 def _hit(article: str, n: int) -> Hit:
