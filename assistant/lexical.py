@@ -44,6 +44,14 @@ from .text import stem_words, stems
 _STOP = frozenset("a an and are as at be but by for if in into is it no not of on or such "
                   "that the their then there these they this to was will with".split())
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
+_IN_BATCH = 500  # ids per "IN (...)": under SQLite's 999 host parameters of older builds
+
+
+def _in_batches(ids: Sequence[str]) -> Iterator[tuple[list[str], str]]:
+    """``ids`` in parts small enough for one ``IN (...)``, each with its placeholders."""
+    for i in range(0, len(ids), _IN_BATCH):
+        part = list(ids[i : i + _IN_BATCH])
+        yield part, ",".join("?" * len(part))
 
 
 def terms(text: str) -> list[str]:
@@ -228,11 +236,10 @@ class LexicalIndex:
                 return None
             ids = list(dict.fromkeys(article_ids))
             out: dict[str, tuple[str, str | None]] = {}
-            for i in range(0, len(ids), 500):
-                part = ids[i : i + 500]
+            for part, marks in _in_batches(ids):
                 for aid, version, original in self._db().execute(
                         "SELECT article_id, version, duplicate_of FROM articles WHERE "
-                        f"article_id IN ({','.join('?' * len(part))})", part):
+                        f"article_id IN ({marks})", part):
                     out[aid] = (version, original or None)
             return out
 
@@ -316,9 +323,7 @@ class LexicalIndex:
             # after a crash): the old rows and their text leave the tables.
             drop = [*gone, *(cid for cid, *_ in added)]
             df: Counter[str] = Counter()  # change of each term's document frequency
-            for i in range(0, len(drop), 500):
-                part = drop[i : i + 500]
-                marks = ",".join("?" * len(part))
+            for part, marks in _in_batches(drop):
                 for (stored,) in db.execute(
                         f"SELECT terms FROM fts WHERE rowid IN (SELECT row FROM chunks WHERE "
                         f"chunk_id IN ({marks}))", part):
@@ -583,11 +588,10 @@ class LexicalIndex:
         ids = list(dict.fromkeys(article_ids))
         out: dict[str, int] = {}
         with self._translated():
-            for i in range(0, len(ids), 500):
-                part = ids[i : i + 500]
+            for part, marks in _in_batches(ids):
                 out.update(self._db().execute(
                     "SELECT article_id, count(*) FROM chunks WHERE article_id IN "
-                    f"({','.join('?' * len(part))}) GROUP BY article_id", part))
+                    f"({marks}) GROUP BY article_id", part))
         return out
 
     def count(self) -> int:
