@@ -24,6 +24,8 @@ import asyncio
 import hmac
 import itertools
 import json
+import logging
+import re
 import threading
 import time
 import uuid
@@ -38,9 +40,19 @@ from .errors import AssistantError, InputError, LLMError
 from .runtime import Runtime
 
 MODEL_ID = "news-assistant"
+INTERNAL = ("something went wrong on the server's side; the question was not answered "
+            "(the details are in the server's log)")
+_log = logging.getLogger("assistant.api")
 MAX_BODY_BYTES = 1_000_000
 MAX_QUESTION_CHARS = 4_000
 MAX_MESSAGES = 100
+# JSON can spell what is not text: "\\ud800" decodes to a lone surrogate, which no UTF-8
+# writer (the reply, the log, the tokenizer) can encode; a NUL ends strings in C libraries.
+_INVALID_TEXT = re.compile("[\0\ud800-\udfff]")
+# Article text relayed in ``content`` is shown by chat front ends that render Markdown and
+# HTML: brackets (links, images, reference definitions) and angle brackets (tags,
+# autolinks) are made literal there.
+_ACTIVE = str.maketrans({"[": "\\[", "]": "\\]", "<": "&lt;", ">": "&gt;"})
 
 
 class _Refused(Exception):
@@ -58,15 +70,24 @@ def _error(status: int, message: str, code: str, kind: str = "invalid_request_er
 
 def _text(content: Any, index: int) -> str:
     """A message's text: a string, or OpenAI's list of parts with text parts."""
+    text: str | None = None
     if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = [p.get("text", "") for p in content
+        text = content
+    elif isinstance(content, list):
+        parts = [p.get("text") for p in content
                  if isinstance(p, dict) and p.get("type") == "text"]
-        if len(parts) == len(content):
-            return "\n".join(str(p) for p in parts)
-    raise _Refused(400, f"messages[{index}].content must be a string or a list of text parts",
-                   "invalid_content")
+        if len(parts) == len(content) and all(isinstance(p, str) for p in parts):
+            text = "\n".join(str(p) for p in parts)
+    if text is None:
+        raise _Refused(400, f"messages[{index}].content must be a string or a list of text "
+                       "parts", "invalid_content")
+    bad = _INVALID_TEXT.search(text)
+    if bad:
+        what = "a NUL character" if bad.group() == "\0" else \
+            f"a lone surrogate (U+{ord(bad.group()):04X}), which is not text"
+        raise _Refused(400, f"messages[{index}].content holds {what} at character "
+                       f"{bad.start()}", "invalid_text")
+    return text
 
 
 def parse_request(body: Any) -> tuple[str, list[tuple[str, str]], bool]:
@@ -75,7 +96,8 @@ def parse_request(body: Any) -> tuple[str, list[tuple[str, str]], bool]:
         raise _Refused(400, "the request body must be a JSON object", "invalid_body")
     model = body.get("model")
     if model != MODEL_ID:
-        raise _Refused(404, f"The model {model!r} does not exist; this server has "
+        shown = ascii(model) if len(ascii(model)) <= 80 else ascii(model)[:77] + "..."
+        raise _Refused(404, f"The model {shown} does not exist; this server has "
                        f"{MODEL_ID!r} (GET /v1/models)", "model_not_found")
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
@@ -104,15 +126,36 @@ def parse_request(body: Any) -> tuple[str, list[tuple[str, str]], bool]:
     return question, history, bool(body.get("stream", False))
 
 
+def inert(text: str) -> str:
+    """Article text as it may appear in ``content``: on one line, with nothing a Markdown or
+    HTML renderer would turn into a link, an image or a tag."""
+    return " ".join(text.split()).translate(_ACTIVE)
+
+
+def _inert_answer(answer: Answer) -> str:
+    """The answer made inert except its own citation markers ``[n]``."""
+    numbers = {c.n for c in answer.citations}
+    out, last = [], 0
+    for m in re.finditer(r"\[(\d+)\]", answer.answer):
+        if int(m.group(1)) in numbers:
+            out += [answer.answer[last : m.start()].translate(_ACTIVE), m.group()]
+            last = m.end()
+    out.append(answer.answer[last:].translate(_ACTIVE))
+    return "".join(out)
+
+
+
+
 def content(answer: Answer) -> str:
-    """The reply as a chat front end shows it: the answer, then its sources."""
-    lines = [answer.answer]
+    """The reply as a chat front end shows it: the answer, then its sources. Article text in
+    it is inert (``inert``); the ``citations`` beside it keep every quote exactly."""
+    lines = [_inert_answer(answer)]
     if answer.citations:
         lines += ["", "Sources:"]
         for c in answer.citations:
             where = ", ".join(x for x in (c.source, c.date) if x)
-            lines.append(f"[{c.n}] {c.title}" + (f" ({where})" if where else "")
-                         + f": “{c.quote}”")
+            lines.append(f"[{c.n}] {inert(c.title)}" + (f" ({inert(where)})" if where else "")
+                         + f": “{inert(c.quote)}”")
     if answer.left_out:
         lines += ["", f"Not shown: {len(answer.left_out)} sentence(s) of the model's answer "
                   "that no quote supports."]
@@ -161,6 +204,10 @@ def build_api(runtime: Runtime, password: str | None) -> FastAPI:
         except json.JSONDecodeError as e:
             return _error(400, f"the request body is not valid JSON ({e.msg} at character "
                           f"{e.pos})", "invalid_json")
+        except UnicodeDecodeError:
+            return _error(400, "the request body is not UTF-8 text", "invalid_json")
+        except RecursionError:
+            return _error(400, "the request body nests too deeply", "invalid_json")
         except _Refused as e:
             return _error(e.status, e.message, e.code, e.kind)
         if stream:
@@ -170,6 +217,9 @@ def build_api(runtime: Runtime, password: str | None) -> FastAPI:
             answer = await asyncio.to_thread(runtime.ask, question, None, None, history)
         except AssistantError as e:
             return _failure(e)
+        except Exception:  # a bug of ours, in OpenAI's error shape rather than a bare 500
+            _log.exception("answering %r failed", question)
+            return _error(500, INTERNAL, "internal_error", "server_error")
         return JSONResponse(_completion(answer))
 
     return app
@@ -211,7 +261,10 @@ async def _sse(runtime: Runtime, question: str, history: list[tuple[str, str]]
         try:
             result["answer"] = runtime.ask(question, None, None, history)
         except AssistantError as e:
-            result["error"] = e
+            result["error"] = _failure(e)
+        except Exception:  # a bug of ours: the stream still ends with an error and [DONE]
+            _log.exception("answering %r failed", question)
+            result["error"] = _error(500, INTERNAL, "internal_error", "server_error")
         finally:
             done.set()
 
@@ -219,8 +272,7 @@ async def _sse(runtime: Runtime, question: str, history: list[tuple[str, str]]
     while not await asyncio.to_thread(done.wait, 5.0):
         yield ": checking the answer against the articles\n\n"
     if "error" in result:
-        error = _failure(result["error"]).body
-        yield f"data: {bytes(error).decode()}\n\n"
+        yield f"data: {bytes(result['error'].body).decode()}\n\n"
         yield "data: [DONE]\n\n"
         return
     answer: Answer = result["answer"]

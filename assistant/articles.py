@@ -151,19 +151,83 @@ def _check_regular(path: Path) -> None:
 
 
 def _decode(raw: bytes, name: str, line: int | None = None) -> tuple[str, str]:
-    """UTF-8, else the encoding charset-normalizer finds (cp1252, Shift-JIS, GB18030, …);
-    refused when it cannot tell with confidence, rather than decoded into mojibake."""
+    """UTF-8; else Windows-1252 for text in the Latin script; else the encoding
+    charset-normalizer finds for other scripts (Shift-JIS, GB18030, Windows-1251, …);
+    refused when none of these reads it with confidence, rather than decoded into mojibake.
+
+    Why Windows-1252 first: a few accented letters ("naïve", "café") are too little for a
+    statistical detector, which then picks any single-byte code page that decodes them
+    (cp1250 "Naďve", cp1125 "cafщ"); Windows-1252 (a superset of Latin-1's printable part) is
+    what legacy Western text is, and the default the HTML standard gives unlabelled pages.
+    It is taken only when every character outside ASCII that it gives is a letter inside a
+    word or common typographic punctuation, which stray or foreign bytes are not."""
     try:
         return raw.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
+    western = _western(raw)
+    if western is not None:
+        return western, "cp1252"
     from charset_normalizer import from_bytes
 
     best = from_bytes(raw).best()
-    if best is None or best.chaos > MAX_CHAOS:
-        raise ArticleError(name, "not UTF-8, and its encoding cannot be told with confidence: "
-                           "save it as UTF-8", line=line)
-    return raw.decode(best.encoding), best.encoding
+    if best is not None and best.chaos <= MAX_CHAOS:
+        text = raw.decode(best.encoding)
+        if _other_script(text):  # Latin text that cp1252 could not read is only a guess
+            return text, best.encoding
+    raise ArticleError(name, "not UTF-8, and its encoding cannot be told with confidence: "
+                       "save it as UTF-8", line=line)
+
+
+# Typographic punctuation and symbols of Western text in Windows-1252 (quotes, dashes,
+# ellipsis, bullets, currency, degrees, fractions, no-break space, …); only the first group
+# may also stand between two letters ("don’t", "well—known", "l·l").
+_JOINING_MARKS = set("‘’‚“”„–—…•·\u00ad")
+_WESTERN_MARKS = _JOINING_MARKS | set("€£¥¢©®™°±×÷§¶«»‹›¿¡½¼¾¹²³†‡‰\u00a0")
+
+
+def _western(raw: bytes) -> str | None:
+    """The bytes as Windows-1252 when they read as Western text there, else None: fewer than
+    a third of the letters outside ASCII, and each character outside it a letter of a word
+    (alone only with a diacritic, as French "à") or a mark that does not split a word
+    ("odby³o" is Polish read wrongly)."""
+    import unicodedata
+
+    try:
+        text = raw.decode("cp1252")
+    except UnicodeDecodeError:
+        return None  # 0x81, 0x8D, 0x8F, 0x90, 0x9D are no characters in it
+    for i, ch in enumerate(text):
+        if ord(ch) < 128:
+            continue
+        before = text[i - 1] if i else " "
+        after = text[i + 1] if i + 1 < len(text) else " "
+        if ch in _WESTERN_MARKS:
+            if ch not in _JOINING_MARKS and before.isalpha() and after.isalpha():
+                return None
+        elif not ch.isalpha():
+            return None
+        elif not (before.isalpha() or after.isalpha()) and \
+                not unicodedata.decomposition(ch).startswith(("0061", "0065", "0069", "006F",
+                                                              "0075", "0041", "0045", "0049",
+                                                              "004F", "0055")):
+            return None  # a letter alone, and not an accented vowel: a stray byte
+    letters = [c for c in text if c.isalpha()]
+    if sum(1 for c in letters if ord(c) >= 128) * 3 >= len(letters):
+        return None  # Western languages write most letters in ASCII; Greek or Russian do not
+    return text
+
+
+def _other_script(text: str) -> bool:
+    """Whether the text is written in a script other than Latin: at least a third of its
+    letters are outside ASCII and most of those are not Latin. A few stray bytes in English
+    read as Big5 or cp1125 are neither."""
+    import unicodedata
+
+    letters = [c for c in text if c.isalpha()]
+    foreign = [c for c in letters if ord(c) >= 128]
+    latin = sum(1 for c in foreign if unicodedata.name(c, "").startswith("LATIN"))
+    return len(foreign) * 3 >= len(letters) > 0 and latin * 2 < len(foreign)
 
 
 def _jsonl_lines(path: Path, max_bytes: int

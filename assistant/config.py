@@ -32,6 +32,7 @@ _ENV = {
     "llm_timeout": "ASSISTANT_LLM_TIMEOUT",
     "llm_max_tokens": "ASSISTANT_LLM_MAX_TOKENS",
     "auth": "ASSISTANT_AUTH",
+    "upload_dir": "ASSISTANT_UPLOAD_DIR",
 }
 
 
@@ -57,6 +58,9 @@ class Settings:
     # (a small local one can repeat its prompt for minutes).
     llm_max_tokens: int = 400
     auth: str | None = None  # "user:password" for the web UI
+    # Where the web app receives uploads (None: a folder of the system's temp directory);
+    # the app reads files from here only, and deletes each once it is ingested or refused.
+    upload_dir: Path | None = None
 
     def __repr__(self) -> str:  # never print the key
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -108,8 +112,9 @@ class Settings:
                 if name not in types:
                     raise ConfigError(f"unknown setting {name!r}")
                 values[name] = value
-        if "index_dir" in values:
-            values["index_dir"] = Path(values["index_dir"])
+        for name in ("index_dir", "upload_dir"):
+            if name in values:
+                values[name] = Path(values[name])
         settings = cls(**values)
         if settings.llm not in (None, "openai", "extractive"):
             raise ConfigError(

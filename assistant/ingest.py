@@ -8,6 +8,7 @@ killed at any point leaves no article half-visible, and the next run picks up wh
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import queue
 import sys
@@ -22,11 +23,12 @@ from .articles import SUFFIXES, Article, read_articles
 from .chunking import Chunk, chunk_article
 from .config import Settings
 from .embedding import Embedder
-from .errors import ArticleError
+from .errors import ArticleError, AssistantError
 from .news import CopyCheck
 from .store import ArticleRecord, RegistryChange, Store, chunk_meta
 
 EMBED_BATCH_CHUNKS = 128
+_log = logging.getLogger("assistant.ingest")
 
 
 @dataclass
@@ -35,6 +37,7 @@ class IngestReport:
     updated: int = 0
     unchanged: int = 0
     removed: int = 0
+    updated_ids: list[str] = field(default_factory=list)  # articles replaced by a new version
     skipped: list[dict[str, str]] = field(default_factory=list)
     chunks: int = 0  # chunks in the store after the run
     seconds: float = 0.0
@@ -193,8 +196,16 @@ def ingest(
                     report.updated += old is not None
                     report.added += old is None
                     continue
-                chunks = chunk_article(article, embedder.count_tokens, settings.chunk_tokens,
-                                       settings.chunk_overlap_sentences)
+                try:
+                    chunks = chunk_article(article, embedder.count_tokens,
+                                           settings.chunk_tokens,
+                                           settings.chunk_overlap_sentences)
+                except Exception as e:  # one article's text must not sink the batch
+                    if isinstance(e, AssistantError) and not isinstance(e, ArticleError):
+                        raise  # the model or the store failed: every file would fail alike
+                    _log.info("chunking %s failed", path, exc_info=True)
+                    report.skipped.append({"path": str(path), "reason": _failure(e)})
+                    continue
                 pending.append((article, chunks, old is not None))
                 pending_chunks += len(chunks)
                 if pending_chunks >= EMBED_BATCH_CHUNKS:
@@ -352,10 +363,11 @@ class _Writer:
                                          keep={c.id for _, chunks, _ in batch for c in chunks})
         for copy, original in remark:
             store.mark_duplicate(copy, original)
-        for _, chunks, is_update in batch:
+        for article, chunks, is_update in batch:
             report.chunks_written += len(chunks)
             if is_update:
                 report.updated += 1
+                report.updated_ids.append(article.id)
             else:
                 report.added += 1
         before, after = store.bump_generation()
@@ -383,7 +395,21 @@ def stream_articles(
                 yield path, article
         except ArticleError as e:
             report.skipped.append({"path": str(path), "reason": _reason(e)})
+        except Exception as e:  # a parser's own failure is this file's, not the batch's
+            _log.info("reading %s failed", path, exc_info=True)
+            report.skipped.append({"path": str(path), "reason": _failure(e)})
 
 
 def _reason(e: ArticleError) -> str:
     return f"line {e.line}: {e.reason}" if e.line is not None else e.reason
+
+
+def _failure(e: Exception) -> str:
+    """A file's reason when a parser (ours or a library's) failed on it unexpectedly."""
+    if isinstance(e, ArticleError):
+        return _reason(e)
+    if isinstance(e, ImportError):
+        return (f"cannot be read: a package its parser needs is missing ({e}); reinstall "
+                "the assistant with its dependencies")
+    detail = str(e).splitlines()[0][:200] if str(e) else ""
+    return f"cannot be read: {type(e).__name__}" + (f" ({detail})" if detail else "")

@@ -11,7 +11,9 @@ from __future__ import annotations
 import html
 import ipaddress
 import logging
+import os
 import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,8 +24,11 @@ from .answer.model import Answer, Citation
 from .articles import SUFFIXES, date_window
 from .config import Settings
 from .errors import AssistantError, ConfigError
+from .ingest import IngestReport
+from .library import Library, LibraryPage
 from .retrieve import Filters
 from .runtime import Runtime
+from .uploads import UploadsOnly, discard, upload_problem
 
 EXAMPLE_COUNT = 4
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
@@ -57,6 +62,7 @@ table.lib td {padding: 5px 4px; vertical-align: top;
               border-bottom: 1px solid var(--border-color-primary)}
 table.lib td.lib-title {font-weight: 500}
 table.lib td.lib-n {text-align: right}
+.lib-count {font-size: 0.8em; opacity: 0.75; margin-bottom: 4px}
 .lib-dup {font-size: 0.8em; background: #e0e7ff; border-radius: 4px; padding: 0 4px}
 """
 
@@ -189,72 +195,143 @@ def example_questions(records: list[Any], n: int = EXAMPLE_COUNT) -> list[str]:
     return out
 
 
-def render_library(records: list[Any]) -> str:
-    if not records:
+def render_library(view: LibraryPage) -> str:
+    if not view.total:
         return '<div class="evidence-empty">No articles yet: add some below.</div>'
+    if not view.records:
+        return (f'<div class="evidence-empty">No article of the {view.total:,} matches '
+                f"“{html.escape(view.query)}”.</div>")
     rows = "".join(
         f"<tr><td class='lib-title'>{html.escape(r.title)}"
         f"{' <span class=lib-dup>copy</span>' if r.duplicate_of else ''}</td>"
         f"<td>{html.escape(r.date or '—')}</td><td>{html.escape(r.source or '—')}</td>"
         f"<td class='lib-n'>{r.chunks}</td></tr>"
-        for r in records)
-    return ("<table class='lib'><thead><tr><th>Title</th><th>Date</th><th>Outlet</th>"
+        for r in view.records)
+    shown = f"{view.first:,}–{view.first + len(view.records) - 1:,} of {view.matching:,}"
+    if view.query:
+        shown += f" matching “{html.escape(view.query)}” ({view.total:,} in all)"
+    return (f"<div class='lib-count'>{shown} · page {view.page} of {view.pages}</div>"
+            "<table class='lib'><thead><tr><th>Title</th><th>Date</th><th>Outlet</th>"
             f"<th>Chunks</th></tr></thead><tbody>{rows}</tbody></table>")
 
+
+def ingest_summary(report: IngestReport, refused: list[tuple[str, str]], shown: int = 10
+                   ) -> tuple[str, str]:
+    """The reply to an upload (counts, what was updated, the first problems) and the full
+    list of problems, for the "every problem" button."""
+    problems = [f"skipped {name}: {reason}" for name, reason in refused]
+    problems += [f"skipped {Path(s['path']).name}: {s['reason']}" for s in report.skipped]
+    notes = [f"note: {_shown_name(n)}" for n in report.notes]
+    lines = [f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+             f"{len(problems)} skipped · {report.chunks} chunks in the store"]
+    lines += [f"updated {a}: the new upload replaces the earlier version"
+              for a in report.updated_ids[:shown]]
+    if len(report.updated_ids) > shown:
+        lines.append(f"… and {len(report.updated_ids) - shown:,} more updated")
+    rest = problems + notes
+    lines += rest[:shown]
+    if len(rest) > shown:
+        lines.append(f"… and {len(rest) - shown:,} more: press “Every problem” to see them all")
+    return "\n".join(lines), "\n".join(rest) or "No problems: every file was read."
+
+
+def _shown_name(note: str) -> str:
+    """A note names its file by the upload's full temp path; a person knows it by name."""
+    path, sep, rest = note.partition(": ")
+    return f"{Path(path).name}: {rest}" if sep else note
 
 
 _log = logging.getLogger("assistant.ui")
 
 
-def _internal(e: Exception) -> str:
-    return (f"Something went wrong on our side ({type(e).__name__}); the question was not "
-            "answered. The app keeps running; the details are in its log.")
+def _internal(e: Exception, what: str = "the question was not answered") -> str:
+    return (f"Something went wrong on our side ({type(e).__name__}); {what}. The app keeps "
+            "running; the details are in its log.")
 
 class App:
     """The handlers, over one shared ``Runtime``."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, uploads: Path) -> None:
         self.runtime = runtime
+        self.uploads = uploads  # the only folder ingest reads from (assistant.uploads)
+        self.library = Library(runtime.store)
 
     # ---------------------------------------------------------------- status and library
 
     def status(self) -> str:
         s = self.runtime.settings
-        count = len(self.runtime.store.articles())
+        count = self.library.count()
         model = f" ({s.llm_model})" if s.answer_mode == "openai" else ""
         return (f"**Answerer:** {escape_md(s.answer_mode + model)} — "
                 f"{escape_md(s.answer_mode_reason)} · **Embeddings:** {escape_md(s.embed_model)}"
-                f" · **Store:** {escape_md(s.store_label)} · **Articles:** {count}")
+                f" · **Store:** {escape_md(s.store_label)} · **Articles:** {count:,}")
 
-    def refresh(self) -> tuple[str, str, Any, Any]:
-        records = self.runtime.store.articles()
-        choices = [(f"{r.title[:60]} ({r.id})", r.id) for r in records]
-        return (self.status(), render_library(records),
-                gr.update(choices=choices, value=None),
-                gr.update(samples=[[q] for q in example_questions(records)]))
+    def browse(self, query: str = "", page: float = 1) -> tuple[str, Any, int]:
+        """The library table for a search and page, the remove control's choices (the same
+        articles), and the page shown."""
+        view = self.library.page(query or "", int(page or 1))
+        choices = [(f"{r.title[:60]} ({r.id})", r.id) for r in view.records]
+        return render_library(view), gr.update(choices=choices, value=None), view.page
 
-    def upload(self, files: list[Any] | None, progress: Any = None
-               ) -> tuple[str, str, str, Any, Any]:
+    def refresh(self, query: str = "", page: float = 1) -> tuple[str, str, Any, int, Any]:
+        table, pick, shown = self.browse(query, page)
+        samples = [[q] for q in example_questions(self.library.records())]
+        return self.status(), table, pick, shown, gr.update(samples=samples)
+
+    def ingest_uploads(self, files: list[Any] | None
+                       ) -> tuple[IngestReport, list[tuple[str, str]]]:
+        """Ingests the files uploaded to the app (anything else is refused, with its name and
+        the reason), then deletes them; the report and the refused (name, reason) pairs."""
         if not files:
             raise gr.Error("Choose one or more files to ingest first.")
-        paths = [Path(getattr(f, "name", f)) for f in files]
+        given = [str(getattr(f, "name", None) or getattr(f, "path", None) or f) for f in files]
+        refused: list[tuple[str, str]] = []
+        accepted: list[Path] = []
+        for path in given:
+            problem = upload_problem(path, self.uploads)
+            if problem is None:
+                accepted.append(Path(path))
+            else:
+                refused.append((Path(path).name or path, problem))
         try:
-            report = self.runtime.ingest(paths, progress=True)
+            report = self.runtime.ingest(accepted, progress=True) if accepted else IngestReport(
+                chunks=self.runtime.store.chunk_count())
         except AssistantError as e:
             raise gr.Error(str(e)) from None
-        lines = [f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged"
-                 f" · {report.chunks} chunks in the store"]
-        lines += [f"skipped {Path(s['path']).name}: {s['reason']}" for s in report.skipped]
-        return ("\n".join(lines), *self.refresh())
+        except Exception as e:  # a bug of ours: a message, never {"error": null}
+            _log.exception("ingesting %d uploaded files failed", len(accepted))
+            raise gr.Error(_internal(e, "the files were not ingested")) from None
+        finally:
+            for path in given:
+                discard(path, self.uploads)  # ingested or refused, an upload is not kept
+        return report, refused
 
-    def remove(self, article_id: str | None) -> tuple[str, str, str, Any, Any]:
+    def upload(self, files: list[Any] | None, query: str = "", page: float = 1,
+               ) -> tuple[Any, ...]:
+        """The upload button: the summary, every problem (for its button), the library."""
+        summary, problems = ingest_summary(*self.ingest_uploads(files))
+        return (summary, problems, *self.refresh(query, page))
+
+    def ingest_api(self, files: list[Any] | None) -> dict[str, Any]:
+        """``/ingest`` for scripts (gradio_client): the summary and every count and problem."""
+        report, refused = self.ingest_uploads(files)
+        summary, _ = ingest_summary(report, refused)
+        return {"summary": summary, **report.to_json(),
+                "skipped": [{"file": name, "reason": why} for name, why in refused]
+                + [{"file": Path(s["path"]).name, "reason": s["reason"]}
+                   for s in report.skipped],
+                "updated_ids": report.updated_ids,
+                "notes": [_shown_name(n) for n in report.notes]}
+
+    def remove(self, article_id: str | None, query: str = "", page: float = 1
+               ) -> tuple[Any, ...]:
         if not article_id:
             raise gr.Error("Choose an article to remove.")
         try:
             self.runtime.remove(article_id)
         except AssistantError as e:
             raise gr.Error(str(e)) from None
-        return (f"removed {article_id}", *self.refresh())
+        return (f"removed {article_id}", *self.refresh(query, page))
 
     # ---------------------------------------------------------------- asking
 
@@ -315,9 +392,11 @@ class App:
         return answer.to_json()
 
 
-def build(runtime: Runtime) -> gr.Blocks:
-    app = App(runtime)
-    with gr.Blocks(title="News assistant") as demo:
+def build(runtime: Runtime, uploads: Path) -> gr.Blocks:
+    app = App(runtime, uploads)
+    # Anything left in the upload folder (an upload never ingested, an aborted transfer) is
+    # swept within two hours; ingested and refused uploads are deleted at once.
+    with gr.Blocks(title="News assistant", delete_cache=(3600, 3600)) as demo:
         turns = gr.State([])
         gr.Markdown("## News assistant\nAsk about the ingested articles. Every claim cites "
                     "an exact quote; when the articles don't say, neither does the assistant.")
@@ -325,16 +404,26 @@ def build(runtime: Runtime) -> gr.Blocks:
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=280):
                 gr.Markdown("### Library")
-                table = gr.HTML(render_library([]), elem_id="library")
+                with gr.Row():
+                    search = gr.Textbox(placeholder="Search titles, outlets, dates…",
+                                        show_label=False, scale=4, elem_id="lib-search")
+                    prev_btn = gr.Button("◀", size="sm", scale=0, min_width=40,
+                                         elem_id="lib-prev")
+                    next_btn = gr.Button("▶", size="sm", scale=0, min_width=40,
+                                         elem_id="lib-next")
+                page = gr.Number(value=1, visible=False, precision=0)
+                table = gr.HTML(render_library(app.library.page()), elem_id="library")
                 files = gr.File(label="Add articles (.txt .md .html .json .jsonl)",
                                 file_count="multiple", file_types=sorted(SUFFIXES),
                                 elem_id="upload")
                 ingest_btn = gr.Button("Ingest files", variant="secondary", elem_id="ingest")
-                ingest_log = gr.Textbox(label="Ingestion", lines=2, interactive=False,
-                                        elem_id="ingest-log")
+                ingest_log = gr.Textbox(label="Ingestion", lines=2, max_lines=14,
+                                        interactive=False, elem_id="ingest-log")
+                problems = gr.State("")
+                every_btn = gr.Button("Every problem", size="sm", elem_id="every-problem")
                 with gr.Row():
-                    pick = gr.Dropdown(label="Remove an article", choices=[], scale=3,
-                                       elem_id="remove-pick")
+                    pick = gr.Dropdown(label="Remove an article (search above to find it)",
+                                       choices=[], scale=3, elem_id="remove-pick")
                     remove_btn = gr.Button("Remove", variant="stop", scale=1, min_width=80)
             with gr.Column(scale=5, min_width=420):
                 chatbot = gr.Chatbot(label="Chat", height=520, elem_id="chat",
@@ -347,7 +436,7 @@ def build(runtime: Runtime) -> gr.Blocks:
                                      submit_btn=False, autofocus=True)
                     send = gr.Button("Ask", variant="primary", scale=1, min_width=80,
                                      elem_id="ask")
-                start = [[q] for q in example_questions(runtime.store.articles())]
+                start = [[q] for q in example_questions(app.library.records())]
                 examples = gr.Dataset(components=[box], samples=start, label="Try asking",
                                       elem_id="examples", samples_per_page=EXAMPLE_COUNT)
                 with gr.Accordion("Search settings", open=False), gr.Row():
@@ -368,17 +457,24 @@ def build(runtime: Runtime) -> gr.Blocks:
                     [chatbot, turns, evidence], api_visibility="private")
 
         # Gradio reads the progress tracker from the default value, so it must be a call.
-        def upload(files: list[Any] | None,
+        def upload(files: list[Any] | None, query: str, shown: float,
                    progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008
                    ) -> tuple[Any, ...]:
-            return app.upload(files, progress)
+            return app.upload(files, query, shown)
 
-        # Public, so that scripts can add articles too: predict(files, api_name="/ingest").
-        ingest_btn.click(upload, [files], [ingest_log, status, table, pick, examples],
-                         api_name="ingest")
-        remove_btn.click(app.remove, [pick], [ingest_log, status, table, pick, examples],
+        listing = [status, table, pick, page, examples]
+        ingest_btn.click(upload, [files, search, page], [ingest_log, problems, *listing],
                          api_visibility="private")
-        demo.load(app.refresh, None, [status, table, pick, examples], api_visibility="private")
+        every_btn.click(lambda text: text, [problems], [ingest_log], api_visibility="private")
+        remove_btn.click(app.remove, [pick, search, page], [ingest_log, *listing],
+                         api_visibility="private")
+        demo.load(app.refresh, [search, page], listing, api_visibility="private")
+        search.submit(lambda q: app.browse(q, 1), [search], [table, pick, page],
+                      api_visibility="private")
+        prev_btn.click(lambda q, n: app.browse(q, n - 1), [search, page], [table, pick, page],
+                       api_visibility="private")
+        next_btn.click(lambda q, n: app.browse(q, n + 1), [search, page], [table, pick, page],
+                       api_visibility="private")
         examples.click(lambda sample: sample[0], [examples], [box], api_visibility="private")
 
         # The API for gradio_client: Client(url).predict("question", 5, "", "", api_name="/ask")
@@ -390,6 +486,11 @@ def build(runtime: Runtime) -> gr.Blocks:
         api_btn = gr.Button(visible=False)
         api_btn.click(app.ask_api, [api_q, api_k, api_since, api_until], api_out,
                       api_name="ask")
+        # Client(url).predict([handle_file(path), ...], api_name="/ingest"): a JSON report.
+        api_files = gr.File(visible=False, file_count="multiple")
+        api_report = gr.JSON(visible=False)
+        api_ingest = gr.Button(visible=False)
+        api_ingest.click(app.ingest_api, [api_files], api_report, api_name="ingest")
     return demo
 
 
@@ -420,9 +521,10 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860,
             "read and change the library. Pass --auth user:password (or set ASSISTANT_AUTH), "
             "or --insecure if that is really what you want."
         )
+    uploads = upload_folder(settings)
     runtime = Runtime.open(settings)
     runtime.embedder  # noqa: B018  (load the model before the first question, not during it)
-    demo = build(runtime)
+    demo = build(runtime, uploads)
     demo.queue(default_concurrency_limit=concurrency)
     # One process and port for the chat and the OpenAI-compatible API (assistant.api):
     # Gradio mounts on the API's FastAPI app, both behind the same password.
@@ -433,8 +535,22 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860,
     app = build_api(runtime, auth[1] if auth else None)
     app = gr.mount_gradio_app(app, demo, path="", auth=auth, show_error=False, css=CSS,
                               theme=gr.themes.Soft(), footer_links=["api"],
-                              server_name=host, server_port=port)
+                              server_name=host, server_port=port,
+                              # A file over the ingest limit is refused before it is sent.
+                              max_file_size=int(settings.max_file_mb * 1_000_000))
     print(f"* Running on http://{host}:{port} (chat) and http://{host}:{port}/v1 "
           "(OpenAI-compatible API)", flush=True)
     # Open chat streams must not hold a stop (SIGTERM, Ctrl-C) for ever.
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)
+    uvicorn.run(UploadsOnly(app, uploads), host=host, port=port, log_level="warning",
+                timeout_graceful_shutdown=3)
+
+
+def upload_folder(settings: Settings) -> Path:
+    """The folder uploads arrive in, made private to this user. Gradio's upload route and
+    cache read it from ``GRADIO_TEMP_DIR`` (its documented setting), so it is set here, in
+    the process's entry point, before any Gradio block exists."""
+    folder = settings.upload_dir or (Path(tempfile.gettempdir())
+                                     / f"news-assistant-uploads-{os.getuid()}")
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.environ["GRADIO_TEMP_DIR"] = str(folder)
+    return folder.resolve()

@@ -260,6 +260,28 @@ def test_encodings_are_detected_or_refused_and_crlf_is_read(tmp_path: Path) -> N
     (tmp_path / "noise.txt").write_bytes(bytes(range(128, 256)) * 3)
     with pytest.raises(ArticleError, match="encoding cannot be told"):
         parse_file(tmp_path / "noise.txt")
+    # Latin-1 and Windows-1252 English is read as such: a statistical guess took these few
+    # accented letters for cp1250 ("Naďve") or cp1125 ("cafщ").
+    western = {"naive.txt": ("The Naïve café owner said the crème brûlée was déjà vu. "
+                             "Business in Zürich was good, à la carte.", "latin-1"),
+               "quotes.txt": ("He said “the harbour will reopen” — and it did, at 3 °C.",
+                              "cp1252")}
+    for name, (text, codec) in western.items():
+        (tmp_path / name).write_bytes(text.encode(codec))
+        article = parse_file(tmp_path / name)[0]
+        assert (article.text, article.encoding) == (text, "cp1252")
+    russian = "Премьер-министр Японии встретился с британским коллегой в Токио в пятницу."
+    (tmp_path / "cp1251.txt").write_bytes(russian.encode("cp1251"))
+    assert parse_file(tmp_path / "cp1251.txt")[0].text == russian
+    # Stray bytes in English, or Latin-2 Polish that Windows-1252 would garble: refused, not
+    # read as Big5 or "odby³o".
+    for name, raw in [("stray.txt", b"The harbour reopened on Monday \xa4\xb6 after repairs "
+                                    b"\xd7\xf7 costing money."),
+                      ("polish.txt", "Spotkanie w Łodzi odbyło się w środę, powiedział "
+                                     "rzecznik.".encode("cp1250"))]:
+        (tmp_path / name).write_bytes(raw)
+        with pytest.raises(ArticleError, match="encoding cannot be told"):
+            parse_file(tmp_path / name)
     # Windows line ends: front matter, the heading and paragraph breaks are all seen.
     (tmp_path / "crlf.md").write_bytes(
         b"---\r\ntitle: Harbour reopens\r\ndate: 2026-03-02\r\nsource: Coastal Herald\r\n"

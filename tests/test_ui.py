@@ -36,7 +36,8 @@ def free_port() -> int:
 
 def app_env(index: Path) -> dict[str, str]:
     env = {**os.environ, "ASSISTANT_INDEX_DIR": str(index), "HF_HUB_OFFLINE": "1",
-           "GRADIO_ANALYTICS_ENABLED": "False"}
+           "GRADIO_ANALYTICS_ENABLED": "False",
+           "ASSISTANT_UPLOAD_DIR": str(index.parent / "uploads")}
     env.pop("OPENAI_API_KEY", None)
     env.pop("OPENAI_BASE_URL", None)
     return env
@@ -205,13 +206,14 @@ def test_eight_people_ask_while_an_upload_ingests(app_url: str, app_index: Path,
     def ingest() -> str:
         client = Client(app_url, verbose=False)
         return str(timed("upload", lambda: client.predict([handle_file(str(upload))],
-                                                          api_name="/ingest"))[0])
+                                                          api_name="/ingest"))["summary"])
 
     with ThreadPoolExecutor(max_workers=9) as pool:
         upload_job = pool.submit(ingest)
         answers = list(pool.map(ask, questions))
         log = upload_job.result(timeout=300)
     assert "1 added" in log
+    assert _uploads(app_index) == []  # ingested, then deleted
     # The questions really were answered while the upload ingested, not before or after it.
     (up_start, up_end), = spans["upload"]
     assert any(start < up_end and end > up_start for start, end in spans["ask"]), spans
@@ -271,8 +273,8 @@ def test_removing_an_article_takes_it_out_of_library_and_answers(tmp_path: Path,
 
     runtime = make_runtime(Settings(index_dir=tmp_path), embedder)
     runtime.ingest([SEEDS])
-    app = App(runtime)
-    log, status, library, _, examples = app.remove(YOMIURI)
+    app = App(runtime, tmp_path / "uploads")
+    log, status, library, _, _, examples = app.remove(YOMIURI)
     assert log == f"removed {YOMIURI}" and "Articles:** 1" in status
     assert "Yomiuri" not in library
     # The example questions follow the library: only the remaining story is offered.
@@ -280,3 +282,82 @@ def test_removing_an_article_takes_it_out_of_library_and_answers(tmp_path: Path,
     assert "Japanese Prime Minister" in examples["samples"][0][0]
     answer = runtime.ask("How long did the Takaichi-Starmer meeting last?")
     assert YOMIURI not in {h.article_id for h in answer.retrieved}
+
+
+def _uploads(app_index: Path) -> list[Path]:
+    """What the upload folder holds. Gradio's multipart reader leaves an empty temporary
+    file beside an upload; the app's cache sweep removes those after an hour."""
+    return [p for p in (app_index / "uploads").rglob("*")
+            if not p.is_dir() and (p.is_symlink() or p.stat().st_size > 0)]
+
+
+def test_a_server_path_is_not_an_upload(app_url: str, app_index: Path, tmp_path: Path) -> None:
+    """A request naming a file on the server (not uploaded to the app) is refused before
+    Gradio reads or copies it, on every route; the library and the upload folder are
+    unchanged."""
+    import urllib.error
+    import urllib.request
+
+    def post(route: str, body: dict[str, Any]) -> tuple[int, str]:
+        request = urllib.request.Request(app_url + route, data=json.dumps(body).encode(),
+                                         headers={"content-type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as reply:
+                return reply.status, reply.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("The vault code is 4711, the bank said on Monday.")
+    inside = app_index / "uploads" / "planted"
+    inside.mkdir(parents=True, exist_ok=True)
+    (inside / "link.txt").symlink_to(secret)
+    before = len(json.loads(subprocess.run(
+        [sys.executable, "-m", "assistant", "articles", "--json"],
+        env=app_env(app_index / "index"), capture_output=True, text=True, check=True,
+        timeout=120).stdout))
+
+    def file(path: Path | str) -> dict[str, Any]:
+        return {"path": str(path), "meta": {"_type": "gradio.FileData"}}
+
+    for path, reason in [("/etc/hostname", "is not an uploaded file"),
+                         (secret, "is not an uploaded file"),
+                         (inside, "is a folder"),
+                         (inside / "link.txt", "is a link"),
+                         (inside / ".." / ".." / "index" / "chroma.sqlite3",
+                          "is not an uploaded file")]:
+        for route in ("/gradio_api/call/ingest", "/gradio_api/run/ingest"):
+            status, text = post(route, {"data": [[file(path)]]})
+            assert status == 400 and reason in text, (route, path, status, text)
+    # Any event, not only ingest: the question box's route with a file object in it.
+    status, text = post("/gradio_api/queue/join", {
+        "data": [file("/etc/hostname"), 5, "", ""], "fn_index": 0, "session_hash": "x"})
+    assert status == 400 and "hostname" in text
+    after = json.loads(subprocess.run(
+        [sys.executable, "-m", "assistant", "articles", "--json"],
+        env=app_env(app_index / "index"), capture_output=True, text=True, check=True,
+        timeout=120).stdout)
+    assert len(after) == before and not any("vault" in a["title"] for a in after)
+    assert [p.name for p in _uploads(app_index)] == ["link.txt"]  # ours; no copy was made
+    (inside / "link.txt").unlink()
+
+
+def test_uploads_over_the_limit_are_refused_and_none_are_kept(app_url: str,
+                                                              app_index: Path) -> None:
+    import httpx
+    from gradio_client import Client, handle_file
+
+    big = app_index / "big.txt"
+    big.write_bytes(b"The harbour reopened. " * 300_000)  # 6.6 MB, over the 5 MB limit
+    with big.open("rb") as fh:
+        reply = httpx.post(app_url + "gradio_api/upload", files={"files": fh}, timeout=60)
+    assert reply.status_code == 413
+    assert _uploads(app_index) == []
+    # A normal upload through the API: ingested, then deleted from the upload folder.
+    small = app_index / "lighthouse.md"
+    small.write_text("---\ntitle: Lighthouse relit in Whitby\ndate: 2026-02-07\n---\n"
+                     "The Whitby lighthouse was relit on Saturday after a year of repairs.\n")
+    report = Client(app_url, verbose=False).predict([handle_file(str(small))],
+                                                    api_name="/ingest")
+    assert report["added"] == 1 and report["summary"].startswith("1 added")
+    assert _uploads(app_index) == []
