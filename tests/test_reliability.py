@@ -207,17 +207,18 @@ def test_llm_errors_in_the_cli_are_messages_without_secrets(
 
 
 def test_the_ui_turns_llm_failures_into_messages_and_keeps_serving(
-        seeds_runtime, embedder, openai_settings) -> None:
+        seeds_runtime, embedder, openai_settings, tmp_path: Path) -> None:
     broken = make_runtime(seeds_runtime.settings.with_(
         **{**openai_settings, "llm_model": "cut-stream", "llm_retries": 0}), embedder)
-    app = App(broken)
+    app = App(broken, tmp_path / "uploads")
     for _ in range(2):
         *_, (chat, turns, _, _) = list(app.respond("What about cyber?", [], [], 5, "", ""))
         assert chat[-1]["content"].startswith("⚠ the LLM endpoint")
         assert API_KEY not in chat[-1]["content"] and turns == []
     status = app.status().replace("\\", "")  # Markdown escapes
     assert API_KEY not in status and "OPENAI_API_KEY is set" in status
-    working = App(make_runtime(seeds_runtime.settings.with_(**openai_settings), embedder))
+    working = App(make_runtime(seeds_runtime.settings.with_(**openai_settings), embedder),
+                  tmp_path / "uploads")
     *_, (chat, _, evidence, _) = list(working.respond("What about cyber?", [], [], 5, "", ""))
     assert "](#src-1)" in chat[-1]["content"] and 'id="src-1"' in evidence
 
@@ -327,7 +328,7 @@ def test_failures_below_our_code_become_messages_not_tracebacks(
                             base_url=fake_openai.base_url)
     assert remote.embed([]).shape[0] == 0
     # A bug of ours under the chat: a message in the bubble, and the app answers again.
-    app = App(make_runtime(seeds_runtime.settings, embedder))
+    app = App(make_runtime(seeds_runtime.settings, embedder), tmp_path / "uploads")
     monkeypatch.setattr(app.runtime, "ask_stream", lambda *a, **k: iter([1 / 0]))
     *_, (chat, *_rest) = list(app.respond("What about cyber?", [], [], 5, "", ""))
     assert chat[-1]["content"].startswith("⚠ Something went wrong on our side")
