@@ -15,7 +15,7 @@ import importlib.util
 import math
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -215,29 +215,36 @@ class LocalEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         encodings = self._tokenizer.encode_batch(list(texts))
-        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
-            width = max(len(encodings[i].ids) for i in idx)
-            ids = np.zeros((len(idx), width), dtype=np.int64)
-            mask = np.zeros((len(idx), width), dtype=np.int64)
-            for row, i in enumerate(idx):
-                n = len(encodings[i].ids)
-                ids[row, :n] = encodings[i].ids
-                mask[row, :n] = 1
-            try:
-                with self._lock:
-                    (hidden,) = self._session.run(None, {"input_ids": ids,
-                                                         "attention_mask": mask})
-            except Exception as e:  # onnxruntime raises its own Fail/RuntimeException types
-                raise EmbeddingError(f"the embedding model failed on a batch of "
-                                     f"{len(idx)} texts: {e}") from e
-            m = mask[:, :, None].astype(np.float32)
-            pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+        for idx, pooled in mean_pooled(self._session, self._lock, encodings, self.batch_size,
+                                       "the embedding model failed on a batch of {n} texts"):
             norms = np.linalg.norm(pooled, axis=1, keepdims=True)
             out[idx] = pooled / np.clip(norms, 1e-12, None)
         return out
+
+
+def mean_pooled(session: Any, lock: threading.Lock, encodings: Sequence[Any], batch_size: int,
+                failure: str) -> Iterator[tuple[list[int], np.ndarray]]:
+    """(indices, mean of their last hidden states) for batches of similar length (little of
+    each batch is padding) run through a BERT graph of ``build_bert_onnx``. ``failure`` names
+    what failed, with ``{n}`` for the batch size."""
+    order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        width = max(len(encodings[i].ids) for i in idx)
+        ids = np.zeros((len(idx), width), dtype=np.int64)
+        mask = np.zeros((len(idx), width), dtype=np.int64)
+        for row, i in enumerate(idx):
+            n = len(encodings[i].ids)
+            ids[row, :n] = encodings[i].ids
+            mask[row, :n] = 1
+        try:
+            with lock:
+                (hidden,) = session.run(None, {"input_ids": ids, "attention_mask": mask})
+        except Exception as e:  # onnxruntime raises its own Fail/RuntimeException types
+            raise EmbeddingError(f"{failure.format(n=len(idx))}: {e}") from e
+        m = mask[:, :, None].astype(np.float32)
+        yield idx, (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
 
 
 def make_embedder(name: str, threads: int = 0, batch_size: int = 32,

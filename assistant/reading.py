@@ -1,0 +1,70 @@
+"""The reading model: scores (question, sentence) pairs for "this sentence answers the
+question", on ONNX Runtime.
+
+It is MiniLM-L6 as a cross-encoder: the shipped all-MiniLM-L6-v2 weights for the embeddings
+and lower layers, and the top layers and a linear head over the mean-pooled states trained on
+RealTime QA's 2022-2023 news questions (``scripts/reader/``, docs/reader-training.md). The
+trained part ships in ``assistant/models/reader.safetensors`` (fp16, a few MB) and is joined
+with the base weights into one ONNX graph at load time, as the embedder builds its own.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .embedding import LOCAL_MODELS, build_bert_onnx, mean_pooled, model_dir
+from .errors import EmbeddingError
+
+WEIGHTS = Path(__file__).resolve().parent / "models" / "reader.safetensors"
+MAX_TOKENS = 128  # question and sentence together, as trained
+BATCH = 32
+
+
+class ReadingModel:
+    def __init__(self, weights: Path = WEIGHTS, threads: int = 0) -> None:
+        try:
+            import onnxruntime as ort
+            from safetensors.numpy import load_file
+            from tokenizers import Tokenizer
+
+            base_dir = model_dir(LOCAL_MODELS["all-MiniLM-L6-v2"])
+            config = json.loads((base_dir / "config.json").read_text())
+            base = load_file(str(base_dir / "model.safetensors"))
+            trained = load_file(str(weights))
+            for key, value in trained.items():
+                if key.startswith("layer."):
+                    base["encoder." + key] = value.astype(np.float32)
+            self._head_w = trained["head.weight"].astype(np.float32).reshape(-1)
+            self._head_b = float(trained["head.bias"].astype(np.float32).reshape(-1)[0])
+            graph = build_bert_onnx(base, config["num_attention_heads"],
+                                    config["layer_norm_eps"])
+            options = ort.SessionOptions()
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            options.log_severity_level = 3
+            options.add_session_config_entry("session.force_spinning_stop", "1")
+            if threads:
+                options.intra_op_num_threads = threads
+            self._session = ort.InferenceSession(graph, options,
+                                                 providers=["CPUExecutionProvider"])
+            self._tokenizer = Tokenizer.from_file(str(base_dir / "tokenizer.json"))
+        except Exception as e:  # a missing file, or onnxruntime's own error types
+            raise EmbeddingError(f"cannot load the reading model from {weights}: {e}") from e
+        self._tokenizer.enable_truncation(MAX_TOKENS, strategy="only_second")
+        self._tokenizer.no_padding()
+        self._lock = threading.Lock()
+
+    def score(self, question: str, sentences: Sequence[str]) -> np.ndarray:
+        """One logit per sentence: above 0, the model thinks it answers the question."""
+        if not sentences:
+            return np.zeros(0, dtype=np.float32)
+        encodings = self._tokenizer.encode_batch([(question, s) for s in sentences])
+        out = np.zeros(len(sentences), dtype=np.float32)
+        for idx, pooled in mean_pooled(self._session, self._lock, encodings, BATCH,
+                                       "the reading model failed on {n} pairs"):
+            out[idx] = pooled @ self._head_w + self._head_b
+        return out
