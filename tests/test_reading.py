@@ -13,7 +13,7 @@ from assistant.reading import WEIGHTS, ReadingModel
 
 from .conftest import ROOT, SEEDS
 
-BUDGET_BYTES = 10_000_000
+BUDGET_BYTES = 12_000_000  # the stated budget (docs/reader-training.md)
 
 
 def test_the_shipped_weights_are_the_logged_ones_and_small() -> None:
