@@ -35,7 +35,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from .answer.model import Answer
+from .answer.model import MARKER, Answer
 from .errors import AssistantError, InputError, LLMError
 from .runtime import Runtime
 
@@ -136,14 +136,12 @@ def _inert_answer(answer: Answer) -> str:
     """The answer made inert except its own citation markers ``[n]``."""
     numbers = {c.n for c in answer.citations}
     out, last = [], 0
-    for m in re.finditer(r"\[(\d+)\]", answer.answer):
+    for m in MARKER.finditer(answer.answer):
         if int(m.group(1)) in numbers:
             out += [answer.answer[last : m.start()].translate(_ACTIVE), m.group()]
             last = m.end()
     out.append(answer.answer[last:].translate(_ACTIVE))
     return "".join(out)
-
-
 
 
 def content(answer: Answer) -> str:

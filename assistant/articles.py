@@ -208,26 +208,29 @@ def _western(raw: bytes) -> str | None:
         elif not ch.isalpha():
             return None
         elif not (before.isalpha() or after.isalpha()) and \
-                not unicodedata.decomposition(ch).startswith(("0061", "0065", "0069", "006F",
-                                                              "0075", "0041", "0045", "0049",
-                                                              "004F", "0055")):
+                unicodedata.normalize("NFD", ch)[0] not in "aeiouAEIOU":
             return None  # a letter alone, and not an accented vowel: a stray byte
-    letters = [c for c in text if c.isalpha()]
-    if sum(1 for c in letters if ord(c) >= 128) * 3 >= len(letters):
+    letters, foreign = _letters(text)
+    if len(foreign) * 3 >= letters:
         return None  # Western languages write most letters in ASCII; Greek or Russian do not
     return text
 
 
 def _other_script(text: str) -> bool:
     """Whether the text is written in a script other than Latin: at least a third of its
-    letters are outside ASCII and most of those are not Latin. A few stray bytes in English
-    read as Big5 or cp1125 are neither."""
+    letters are outside ASCII (the complement of ``_western``'s share) and most of those are
+    not Latin. A few stray bytes in English read as Big5 or cp1125 are neither."""
     import unicodedata
 
-    letters = [c for c in text if c.isalpha()]
-    foreign = [c for c in letters if ord(c) >= 128]
+    letters, foreign = _letters(text)
     latin = sum(1 for c in foreign if unicodedata.name(c, "").startswith("LATIN"))
-    return len(foreign) * 3 >= len(letters) > 0 and latin * 2 < len(foreign)
+    return len(foreign) * 3 >= letters > 0 and latin * 2 < len(foreign)
+
+
+def _letters(text: str) -> tuple[int, list[str]]:
+    """How many letters the text holds, and those of them outside ASCII."""
+    letters = [c for c in text if c.isalpha()]
+    return len(letters), [c for c in letters if ord(c) >= 128]
 
 
 def _jsonl_lines(path: Path, max_bytes: int

@@ -20,7 +20,7 @@ from typing import Any
 
 import gradio as gr
 
-from .answer.model import Answer, Citation
+from .answer.model import MARKER, Answer, Citation
 from .articles import SUFFIXES, date_window
 from .config import Settings
 from .errors import AssistantError, ConfigError
@@ -32,7 +32,6 @@ from .uploads import UploadsOnly, discard, upload_problem
 
 EXAMPLE_COUNT = 4
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
-_MARK = re.compile(r"\[(\d+)\]")
 
 CSS = """
 .gradio-container {max-width: 1500px !important}
@@ -83,7 +82,7 @@ def render_answer(answer: Answer) -> str:
         by_n = {c.n: c for c in answer.citations}
         parts = []
         last = 0
-        for m in _MARK.finditer(answer.answer):
+        for m in MARKER.finditer(answer.answer):
             parts.append(escape_md(answer.answer[last : m.start()]))
             n = int(m.group(1))
             flag = "" if by_n.get(n) and by_n[n].supported else " ⚠"
@@ -219,8 +218,7 @@ def ingest_summary(report: IngestReport, refused: list[tuple[str, str]], shown: 
                    ) -> tuple[str, str]:
     """The reply to an upload (counts, what was updated, the first problems) and the full
     list of problems, for the "every problem" button."""
-    problems = [f"skipped {name}: {reason}" for name, reason in refused]
-    problems += [f"skipped {Path(s['path']).name}: {s['reason']}" for s in report.skipped]
+    problems = [f"skipped {name}: {reason}" for name, reason in skipped_files(report, refused)]
     notes = [f"note: {_shown_name(n)}" for n in report.notes]
     lines = [f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
              f"{len(problems)} skipped · {report.chunks} chunks in the store"]
@@ -233,6 +231,12 @@ def ingest_summary(report: IngestReport, refused: list[tuple[str, str]], shown: 
     if len(rest) > shown:
         lines.append(f"… and {len(rest) - shown:,} more: press “Every problem” to see them all")
     return "\n".join(lines), "\n".join(rest) or "No problems: every file was read."
+
+
+def skipped_files(report: IngestReport, refused: list[tuple[str, str]]
+                  ) -> list[tuple[str, str]]:
+    """(file name, reason) of every file not ingested: refused as no upload, or skipped."""
+    return refused + [(Path(s["path"]).name, s["reason"]) for s in report.skipped]
 
 
 def _shown_name(note: str) -> str:
@@ -317,9 +321,8 @@ class App:
         report, refused = self.ingest_uploads(files)
         summary, _ = ingest_summary(report, refused)
         return {"summary": summary, **report.to_json(),
-                "skipped": [{"file": name, "reason": why} for name, why in refused]
-                + [{"file": Path(s["path"]).name, "reason": s["reason"]}
-                   for s in report.skipped],
+                "skipped": [{"file": name, "reason": why}
+                            for name, why in skipped_files(report, refused)],
                 "updated_ids": report.updated_ids,
                 "notes": [_shown_name(n) for n in report.notes]}
 

@@ -33,16 +33,16 @@ MAX_EVENT_BYTES = 20_000_000  # a chat history is sent with each question; files
 _UPLOAD_ROUTE = "/gradio_api/upload"
 
 
+_NOT_UPLOADED = "is not an uploaded file: only files uploaded to the app are read"
+
+
 def upload_problem(path: str | os.PathLike[str], root: Path) -> str | None:
     """Why ``path`` is not a file uploaded to this app, or None when it is one."""
     raw = os.fspath(path)
     if "://" in raw:
         return "is an address, not an uploaded file"
-    if not os.path.isabs(raw):
-        return "is not an uploaded file"
-    lexical = os.path.normpath(raw)
-    if not (_inside(lexical, os.path.abspath(root)) or _inside(lexical, os.path.realpath(root))):
-        return "is not an uploaded file: only files uploaded to the app are read"
+    if not _named_inside(raw, root):
+        return _NOT_UPLOADED
     try:
         mode = os.lstat(raw).st_mode
     except OSError:
@@ -54,8 +54,16 @@ def upload_problem(path: str | os.PathLike[str], root: Path) -> str | None:
     if not stat.S_ISREG(mode):
         return "is not a regular file"
     if not _inside(os.path.realpath(raw), os.path.realpath(root)):
-        return "is not an uploaded file: only files uploaded to the app are read"
+        return _NOT_UPLOADED  # a folder on the way is a link out of the upload folder
     return None
+
+
+def _named_inside(raw: str, root: Path) -> bool:
+    """Whether an absolute path names something below ``root`` as written (``..`` resolved,
+    links not followed), ``root`` taken as given or with its own links resolved."""
+    lexical = os.path.normpath(raw)
+    return os.path.isabs(raw) and (_inside(lexical, os.path.abspath(root))
+                                   or _inside(lexical, os.path.realpath(root)))
 
 
 def _inside(path: str, base: str) -> bool:
@@ -67,8 +75,7 @@ def discard(path: str | os.PathLike[str], root: Path) -> None:
     points at) and its folder once that is empty; never anything outside the upload
     folder."""
     raw = os.path.normpath(os.fspath(path))
-    if not os.path.isabs(raw) or not (_inside(raw, os.path.abspath(root))
-                                      or _inside(raw, os.path.realpath(root))):
+    if not _named_inside(raw, root):
         return
     try:
         mode = os.lstat(raw).st_mode

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..store import Hit
 
 WEAK_AT = 0.3  # a support score under this is no support at all
+MARKER = re.compile(r"\[(\d+)\]")  # a citation marker in an answer's text: "[2]"
 
 
 @dataclass(frozen=True)

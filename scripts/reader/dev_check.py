@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from evaluate import both_scores
 from examples import metrics
 
 from assistant.chunking import split_sentences
@@ -60,17 +61,7 @@ def main() -> None:
         for _, text in pool[:CANDIDATES]:
             rows.append({"qid": f["id"], "question": f["question"], "sentence": text,
                          "label": int(any(p.search(text) for p in answers))})
-    by_question: dict[str, list[int]] = {}
-    for i, row in enumerate(rows):
-        by_question.setdefault(row["question"], []).append(i)
-    model, embedder = ReadingModel(args.weights), LocalEmbedder()
-    read = np.zeros(len(rows), dtype=np.float32)
-    cos = np.zeros(len(rows), dtype=np.float32)
-    for question, idx in by_question.items():
-        texts = [rows[i]["sentence"] for i in idx]
-        read[idx] = model.score(question, texts)
-        vectors = embedder.embed([question, *texts])
-        cos[idx] = vectors[1:] @ vectors[0]
+    read, cos = both_scores(rows, ReadingModel(args.weights), LocalEmbedder())
     print(json.dumps({"reader": metrics(rows, read), "cosine": metrics(rows, cos),
                       "combined (leave one week out)": metrics(rows, combined(rows, read, cos)),
                       "questions": len(fixtures), "pairs": len(rows)}, indent=1))
