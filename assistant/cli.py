@@ -263,7 +263,8 @@ def eval_command(fixtures: Path, json_out: Path | None, report_dir: Path | None,
     if settings.answer_mode == "openai":
         # The model's answers beside the extractive answerer's, on the same store and run.
         plain = Runtime(settings=settings.with_(llm="extractive"), store=runtime.store,
-                        _embedder=runtime.embedder, _tagger=runtime.tagger)
+                        _embedder=runtime.embedder, _tagger=runtime.tagger,
+                        _reader=runtime.reader)
 
         def ask_extractive(f: Fixture) -> Answer:
             day = date.fromisoformat(f.asked_on) if f.asked_on else None
@@ -297,7 +298,10 @@ def eval_command(fixtures: Path, json_out: Path | None, report_dir: Path | None,
         payload = results if baseline else results["ours"]
         json_out.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     if report_dir:
-        path = write_report(report_dir, results, ours, fixtures, notes)
+        fitted = runtime.extractive.combination
+        path = write_report(report_dir, results, ours, fixtures, notes,
+                            threshold=f"{fitted.threshold:.2f} ({fitted.threshold_no_window:.2f} "
+                            "where the store holds no report of the days asked about)")
         click.echo(f"report: {path}", err=True)
 
 

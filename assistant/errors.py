@@ -11,7 +11,7 @@ decide how a failure reads to a person::
      ├── StoreError             the vector store failed
      │    ├── StoreUnavailable  the Chroma server cannot be reached
      │    └── ModelMismatch     the collection was built with another embedding model
-     ├── EmbeddingError         the embedding model (or the entity tagger) cannot be loaded or run
+     ├── EmbeddingError         a local model (embedder, tagger, reader) cannot be loaded or run
      └── LLMError               the chat model endpoint failed
           ├── LLMAuthError      401/403: the key is wrong
           ├── LLMModelNotFound  404: no such model on that server

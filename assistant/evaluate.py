@@ -171,11 +171,66 @@ def metrics(outcomes: Sequence[Outcome]) -> dict[str, Any]:
             "own_fact_recall": _mean([o.fact_recall or 0.0 if o.answer.fallback is None
                                       else 0.0 for o in model if o.fact_recall is not None]),
         }
+    if any(o.answer.confidence is not None for o in outcomes):
+        result["calibration"] = calibration(outcomes)
     judged = [o.judged for o in outcomes if o.judged]
     if judged:
         result["judged"] = {k: _mean([j[k] for j in judged if k in j])
                             for k in ("faithfulness", "correctness")}
     return result
+
+
+CALIBRATION_AT = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def _right(o: Outcome) -> bool:
+    """An answer that says something right: a fact of the fixture, or (a fixture without
+    facts) a citation of one of its sources."""
+    if not o.fixture.answerable or o.answer.abstained:
+        return False
+    if o.fact_recall is not None:
+        return o.fact_recall > 0
+    return any(c.article_id in o.fixture.sources for c in o.answer.citations)
+
+
+def calibration(outcomes: Sequence[Outcome], at: Sequence[float] = CALIBRATION_AT
+                ) -> list[dict[str, Any]]:
+    """For each score t: the answers whose confidence reaches t (abstentions never count),
+    their precision (share right), recall (right ones over the answerable questions) and
+    the share of unanswerable questions answered. The product answers at its own threshold;
+    a t below it reads as that threshold."""
+    answerable = sum(o.fixture.answerable for o in outcomes)
+    unanswerable = len(outcomes) - answerable
+    rows = []
+    for t in at:
+        answered = [o for o in outcomes if not o.answer.abstained
+                    and (o.answer.confidence or 0.0) >= t]
+        right = sum(_right(o) for o in answered)
+        false = sum(not o.fixture.answerable for o in answered)
+        rows.append({"at": t, "answered": len(answered),
+                     "precision": round(right / len(answered), 4) if answered else None,
+                     "recall": round(right / answerable, 4) if answerable else None,
+                     "false_answer": round(false / unanswerable, 4) if unanswerable else None})
+    return rows
+
+
+def calibration_table(results: dict[str, dict[str, Any]], threshold: str | None
+                      ) -> list[str]:
+    """Markdown lines: answered at score >= t against precision and recall, per run."""
+    runs = [n for n in results if "calibration" in results[n]]
+    if not runs:
+        return []
+    chosen = f" The product answers at {threshold} and above." if threshold else ""
+    lines = ["", "## Calibration", "",
+             "Answers whose score (the fitted probability that the question is answered, "
+             f"read off the sentence the answer leads with) reaches t.{chosen}", "",
+             "| run | t | answered | precision | recall | false answers |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for n in runs:
+        for r in results[n]["calibration"]:
+            lines.append(f"| {n} | {r['at']:.2f} | {r['answered']} | {_fmt(r['precision'])} | "
+                         f"{_fmt(r['recall'])} | {_fmt(r['false_answer'])} |")
+    return lines
 
 
 CURRENT_DAYS = 14  # a source this many days before the asker's day reports "this week"
@@ -317,7 +372,8 @@ def _fmt(value: Any) -> str:
 
 
 def write_report(folder: Path, results: dict[str, dict[str, Any]],
-                 outcomes: Sequence[Outcome], fixtures_path: Path, notes: Sequence[str]) -> Path:
+                 outcomes: Sequence[Outcome], fixtures_path: Path, notes: Sequence[str],
+                 threshold: str | None = None) -> Path:
     """A Markdown report with PNG charts, and a table of every failed fixture of ours."""
     import matplotlib
 
@@ -365,6 +421,7 @@ def write_report(folder: Path, results: dict[str, dict[str, Any]],
             "![latency](latency.png)", ""]
     text += [f"- {n}" for n in notes]
     text += source_age_table(results)
+    text += calibration_table(results, threshold)
     text += _left_out_section(outcomes)
     text += ["", f"## Failed fixtures ({len(failed)})", ""]
     if rows:

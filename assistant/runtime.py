@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from .answer.combination import Combination
 from .answer.extractive import ExtractiveAnswerer
 from .answer.generative import GenerativeAnswerer
 from .answer.model import Answer
@@ -24,6 +25,7 @@ from .ingest import IngestReport, ingest, remove_article
 from .llm import ChatModel
 from .news import NearDuplicates, Scope, question_scope
 from .prompts import render
+from .reading import ReadingModel
 from .retrieve import Filters, LexicalIndex, Retriever
 from .spelling import other_spellings
 from .store import Hit, RegistryChange, Store
@@ -43,6 +45,7 @@ class Runtime:
     store: Store
     _embedder: Embedder | None = None
     _tagger: EntityTagger | None = None
+    _reader: ReadingModel | None = None
     _parts: dict[str, Any] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _ingest_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -79,6 +82,13 @@ class Runtime:
                 self._tagger = EntityTagger.load()
             return self._tagger
 
+    @property
+    def reader(self) -> ReadingModel:
+        with self._lock:
+            if self._reader is None:
+                self._reader = ReadingModel(threads=self.settings.embed_threads)
+            return self._reader
+
     def _frequency(self, words: Sequence[str]) -> tuple[dict[str, int], int]:
         return self.retriever.lexical.document_frequency(words)
 
@@ -87,9 +97,9 @@ class Runtime:
         with self._lock:
             if "extractive" not in self._parts:
                 self._parts["extractive"] = ExtractiveAnswerer(
-                    self.embedder, tagger=self.tagger,
+                    self.embedder, self.reader, Combination.load(), tagger=self.tagger,
                     names_in=self.retriever.lexical.article_holds,
-                    frequency=self._frequency)
+                    frequency=self._frequency, days_held=self.retriever.lexical.holds_days)
             answerer: ExtractiveAnswerer = self._parts["extractive"]
             return answerer
 

@@ -31,20 +31,22 @@ def main() -> None:
     parser.add_argument("--index-dir")
     parser.add_argument("--show", action="store_true", help="print every failed pair")
     parser.add_argument("--rows", nargs="*", help="rows of scripts/tune_news.py")
+    parser.add_argument("--combination", type=Path,
+                        help="a combination file in place of the shipped one")
     args = parser.parse_args()
     folder = Path(args.index_dir or tempfile.mkdtemp(prefix="conflicts-"))
     runtime = Runtime.open(Settings.load(index_dir=str(folder), llm="extractive"))
     runtime.ingest([DATA / "articles.jsonl"])
     fixtures = [json.loads(line) for line in (DATA / "fixtures.jsonl").open()]
-    if not args.rows:
-        measure(runtime, fixtures, args.show, "the defaults")
-        return
     sys.path.insert(0, str(ROOT / "scripts"))
     from tune_news import ROWS, configure
 
+    from assistant.answer.combination import Combination
+
     runtime.retriever.refresh()
-    for name in args.rows:
-        configure(runtime, *ROWS[name])
+    combination = Combination.load(args.combination) if args.combination else None
+    for name in args.rows or ["chosen (the defaults)"]:
+        configure(runtime, *ROWS[name], combination)
         measure(runtime, fixtures, args.show, name)
 
 

@@ -2,15 +2,19 @@
 
     .venv/bin/python scripts/make_news_subset.py
 
-Three weeks of ../shared/corpora/news_dev (two with answers in the articles, one without),
-every article those weeks' questions cite, and a fixed sample of other articles of the corpus
-as distractors. Deterministic: the same input gives the same files.
+Three weeks of ../shared/corpora/news_dev (two with answers in the articles, one without;
+the fixtures as relabelled for issue 37: an answer only in older articles is no target),
+every article those weeks' questions cite, every article of the fortnight before each week
+(what a reader of that week's news had: the answerer reads a report against the days a
+question is about when the store holds them), and a fixed sample of other articles of the
+corpus as distractors. Deterministic: the same input gives the same files.
 """
 
 from __future__ import annotations
 
 import json
 import random
+from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,8 +27,11 @@ DISTRACTORS = 150
 def main() -> None:
     fixtures = [json.loads(line) for line in (SOURCE / "fixtures.jsonl").open()]
     chosen = [f for f in fixtures if f.get("asked_on") in WEEKS]
-    cited = {s for f in chosen for s in f.get("sources", [])}
     articles = [json.loads(line) for line in (SOURCE / "articles.jsonl").open()]
+    cited = {s for f in chosen for s in f.get("sources", [])}
+    for week in WEEKS:
+        first = (date.fromisoformat(week) - timedelta(days=14)).isoformat()
+        cited |= {a["id"] for a in articles if first <= (a.get("date") or "") <= week}
     others = [a for a in articles if a["id"] not in cited]
     random.Random(11).shuffle(others)
     keep = {a["id"] for a in others[:DISTRACTORS]} | cited

@@ -4,6 +4,7 @@ an OpenAI-compatible server on 127.0.0.1."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -20,6 +21,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from assistant.config import Settings
 from assistant.embedding import LocalEmbedder
+from assistant.reading import ReadingModel
 from assistant.runtime import Runtime
 from assistant.store import Store
 
@@ -77,9 +79,16 @@ def embedder() -> LocalEmbedder:
     return LocalEmbedder()
 
 
+@functools.cache
+def reading_model() -> ReadingModel:
+    """One reading model for the whole session (building its graph takes a few seconds)."""
+    return ReadingModel()
+
+
 def make_runtime(settings: Settings, embedder: LocalEmbedder) -> Runtime:
     runtime = Runtime(settings=settings, store=Store.from_settings(settings))
     runtime._embedder = embedder
+    runtime._reader = reading_model()
     return runtime
 
 

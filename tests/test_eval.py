@@ -5,6 +5,7 @@ llama-index pipeline over the same store."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from assistant.baseline import HybridPipeline, StockPipeline
 from assistant.evaluate import (
     Fixture,
     by_source_age,
+    calibration,
     load_fixtures,
     metrics,
     run,
@@ -113,6 +115,28 @@ def test_metrics_follow_the_contract_definitions(tmp_path: Path) -> None:
     text = report.read_text()
     assert "## Failed fixtures (3)" in text and "q2" in text
     assert (tmp_path / "quality.png").stat().st_size > 5000
+
+
+def test_the_calibration_table_counts_answers_by_their_score(tmp_path: Path) -> None:
+    """Answered at score >= t against precision and recall: what a threshold would buy,
+    read off one run (an abstention never counts as answered, whatever its score)."""
+    fixtures = [Fixture("a", "q1", [["March"]], ["x"], True),
+                Fixture("b", "q2", [], [], False),
+                Fixture("c", "q3", [["May"]], ["x"], True)]
+    answers = {"q1": replace(_answer("x", "It reopens in March [1]."), confidence=0.9),
+               "q2": replace(_answer("x", "Something [1]."), confidence=0.5),
+               "q3": replace(_answer("x", "No idea", abstained=True), confidence=0.7)}
+    outcomes = run(fixtures, lambda f: answers[f.question])
+    rows = {r["at"]: r for r in calibration(outcomes, at=(0.4, 0.6, 0.95))}
+    assert rows[0.4] == {"at": 0.4, "answered": 2, "precision": 0.5, "recall": 0.5,
+                         "false_answer": 1.0}
+    assert rows[0.6] == {"at": 0.6, "answered": 1, "precision": 1.0, "recall": 0.5,
+                         "false_answer": 0.0}
+    assert rows[0.95]["answered"] == 0 and rows[0.95]["precision"] is None
+    m = metrics(outcomes)
+    report = write_report(tmp_path, {"ours": m}, outcomes, Path("f.jsonl"), [], threshold="0.69")
+    assert "| ours | 0.60 | 1 | 1.000 | 0.500 | 0.000 |" in report.read_text()
+    assert "The product answers at 0.69 and above." in report.read_text()
 
 
 def test_answerable_questions_are_split_by_their_newest_source_s_age(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from assistant.answer.combination import Combination
 from assistant.answer.model import Answer
 from assistant.config import Settings
 from assistant.entities import (
@@ -33,7 +34,7 @@ from assistant.retrieve import RetrievalTuning, rank_articles
 from assistant.runtime import Runtime
 from assistant.store import Hit
 
-from .conftest import JIJI, SEEDS, YOMIURI, make_runtime
+from .conftest import JIJI, SEEDS, YOMIURI, make_runtime, reading_model
 
 FEST_A = """---
 title: Harbour Lights festival picks its host
@@ -236,10 +237,10 @@ def test_an_account_answers_a_which_question_only_when_clearly_strong(embedder) 
     hit = _report("s", text, "Energy standards", "2024-02-01")
     question = "Which home appliances do the new energy standards target?"
     vector = embedder.embed([question])[0]
-    lenient = ExtractiveAnswerer(embedder, ExtractiveTuning(), tagger=_NoEntities())  # type: ignore[arg-type]
+    lenient = ExtractiveAnswerer(embedder, reading_model(), Combination.load(), ExtractiveTuning(), tagger=_NoEntities())  # type: ignore[arg-type]
     answer = lenient.answer(question, vector, [hit])
     assert not answer.abstained and "gas stoves" in answer.answer
-    strict = ExtractiveAnswerer(embedder, ExtractiveTuning(untyped_threshold=1.0),
+    strict = ExtractiveAnswerer(embedder, reading_model(), Combination.load(), ExtractiveTuning(untyped_margin=1.0),
                                 tagger=_NoEntities())  # type: ignore[arg-type]
     assert strict.answer(question, vector, [hit]).abstained
 
@@ -260,7 +261,7 @@ def test_an_article_about_someone_else_does_not_answer(reader: Runtime) -> None:
     loose = Runtime(settings=reader.settings, store=reader.store)
     loose._parts.update(reader._parts)
     loose._parts["extractive"] = ExtractiveAnswerer(
-        reader.embedder, ExtractiveTuning(names_required=False), tagger=reader.tagger)
+        reader.embedder, reading_model(), Combination.load(), ExtractiveTuning(names_required=False), tagger=reader.tagger)
     assert not loose.ask(question).abstained
 
 
@@ -298,7 +299,7 @@ def test_a_place_is_named_by_its_rarest_word_not_its_common_ones(embedder) -> No
         return {w: counts.get(w, 0) for w in words}, 1000
 
     def reader(tuning: ExtractiveTuning) -> ExtractiveAnswerer:
-        return ExtractiveAnswerer(embedder, tuning, tagger=_Tagged(park),  # type: ignore[arg-type]
+        return ExtractiveAnswerer(embedder, reading_model(), Combination.load(), tuning, tagger=_Tagged(park),  # type: ignore[arg-type]
                                   frequency=frequency)
 
     assert reader(ExtractiveTuning()).answer(question, vector, [hit]).abstained
@@ -313,7 +314,7 @@ def _from_one_passage(text: str, question: str, reader: Runtime, embedder,  # ty
     from assistant.answer.extractive import ExtractiveAnswerer, ExtractiveTuning
 
     hit = _report("p", text, "A report", "2024-01-30")
-    answerer = ExtractiveAnswerer(embedder, ExtractiveTuning(**tuning), tagger=reader.tagger)
+    answerer = ExtractiveAnswerer(embedder, reading_model(), Combination.load(), ExtractiveTuning(**tuning), tagger=reader.tagger)
     return answerer.answer(question, embedder.embed([question])[0], [hit])
 
 
@@ -342,7 +343,7 @@ def test_a_report_from_the_week_asked_about_leads(reader: Runtime, embedder) -> 
             _report("n", new, "Bridge opens", "2024-03-24", score=0.9)]
     question = "Who opened the new Springfield bridge?"
     vector = embedder.embed([question])[0]
-    answerer = ExtractiveAnswerer(embedder, tagger=reader.tagger)
+    answerer = ExtractiveAnswerer(embedder, reading_model(), Combination.load(), tagger=reader.tagger)
     assert answerer.answer(question, vector, hits).answer.startswith("Tom Baker")
     week = answerer.answer(question, vector, hits, favoured=("2024-03-22", "2024-03-29"))
     assert week.answer.startswith("Ann Lee"), week.answer
@@ -396,7 +397,7 @@ def _two_reports(reader: Runtime, embedder, one: str, name: str, other_name: str
             _report("b", one.replace(name, other_name), "Report", "2024-03-05",
                     "Western Gazette", score=0.9)]
     vector = embedder.embed([question])[0]
-    return ExtractiveAnswerer(embedder, ExtractiveTuning(**tuning),
+    return ExtractiveAnswerer(embedder, reading_model(), Combination.load(), ExtractiveTuning(**tuning),
                               tagger=reader.tagger).answer(question, vector, hits)
 
 
@@ -452,7 +453,7 @@ def _answer(reader: Runtime, embedder, question: str, hits: list[Hit],
     from assistant.answer.extractive import ExtractiveAnswerer, ExtractiveTuning
 
     vector = embedder.embed([question])[0]
-    return ExtractiveAnswerer(embedder, ExtractiveTuning(**tuning), tagger=reader.tagger,
+    return ExtractiveAnswerer(embedder, reading_model(), Combination.load(), ExtractiveTuning(**tuning), tagger=reader.tagger,
                               frequency=frequency).answer(question, vector, hits,
                                                           favoured=favoured, today=today)
 
@@ -626,7 +627,7 @@ def test_a_sentence_holding_little_of_the_question_is_no_rival_version() -> None
     def cand(article: str, text: str, lexical: float) -> Candidate:
         hit = _report(article, text, "Flag", "2024-05-22")
         return Candidate(hit=hit, start=0, end=len(text), text=text, semantic=0.7,
-                         lexical=lexical, score=0.6)
+                         lexical=lexical, score=0.6, answers=0.9)
 
     def named(text: str, name: str) -> Entity:
         start = text.index(name)
@@ -638,7 +639,7 @@ def test_a_sentence_holding_little_of_the_question_is_no_rival_version() -> None
         cands = [cand("a", lead, 0.5), cand("b", text, lexical)]
         phrases = {0: [named(lead, "the Post Office")], 1: [named(text, name)]}
         return bool(Versions(None, tuning).rival_answers(cands, vecs, phrases, [[0]],
-                                                         (0, phrases[0][0])))
+                                                         (0, phrases[0][0]), threshold=0.69))
 
     assert not rivals(other, "The Times", 0.2, ExtractiveTuning())
     assert rivals(told_again, "the Town Hall", 0.5, ExtractiveTuning())
@@ -656,7 +657,7 @@ def test_two_versions_from_one_outlet_say_which_report_gives_each(reader: Runtim
     hits = [_report("early", said.format("Lyon"), "Festival", "2026-05-04"),
             _report("late", said.format("Marseille"), "Festival", "2026-05-05", score=0.9)]
     question = "Which city will host the Harbour Lights festival this summer?"
-    answer = ExtractiveAnswerer(embedder, tagger=reader.tagger).answer(
+    answer = ExtractiveAnswerer(embedder, reading_model(), Combination.load(), tagger=reader.tagger).answer(
         question, embedder.embed([question])[0], hits)
     assert answer.answer.startswith(
         "The reports differ: Example Daily (2026-05-04) gives Lyon [1]; "
@@ -688,7 +689,7 @@ def test_a_place_asked_about_must_be_in_what_was_retrieved(reader: Runtime, embe
     from assistant.answer.extractive import ExtractiveAnswerer, ExtractiveTuning
 
     def ask(question: str, text: str, **tuning: Any) -> Answer:
-        answerer = ExtractiveAnswerer(embedder, ExtractiveTuning(**tuning), tagger=reader.tagger,
+        answerer = ExtractiveAnswerer(embedder, reading_model(), Combination.load(), ExtractiveTuning(**tuning), tagger=reader.tagger,
                                       names_in=lambda article, words: True)
         return answerer.answer(question, embedder.embed([question])[0],
                                [_report("roundup", text, "Around the states", "2024-08-28")])

@@ -1,17 +1,26 @@
 """The reading model as it ships: the committed weights are the ones the training log names,
-within the size budget, and load and read on ONNX Runtime with no PyTorch installed."""
+within the size budget, and load and read on ONNX Runtime with no PyTorch installed; the
+fitted combination that turns its scores into an answer's."""
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import re
+from datetime import date
 
+import pytest
+
+from assistant.answer.combination import FEATURES, FITTED, Combination
+from assistant.answer.extractive import ExtractiveAnswerer
 from assistant.articles import parse_file
 from assistant.chunking import split_sentences
+from assistant.errors import EmbeddingError
 from assistant.reading import WEIGHTS, ReadingModel
+from assistant.store import Hit
 
-from .conftest import ROOT, SEEDS
+from .conftest import ROOT, SEEDS, reading_model
 
 BUDGET_BYTES = 12_000_000  # the stated budget (docs/reader-training.md)
 
@@ -36,3 +45,41 @@ def test_it_reads_without_pytorch_and_finds_the_answering_sentence() -> None:
                           sentences)
     assert "2035" in sentences[int(fighter.argmax())]
     assert model.score("anything", []).shape == (0,)
+
+
+def test_the_answer_combination_ships_fitted_and_a_broken_file_is_named(tmp_path) -> None:
+    """The shipped weights load; a file fitted on other features is refused by name,
+    not read as if its columns lined up."""
+    shipped = Combination.load()
+    assert 0.0 < shipped.threshold < 1.0
+    assert len(shipped.sentence.weights) == len(shipped.answer.weights) == len(FEATURES)
+    data = json.loads(FITTED.read_text())
+    data["features"] = [*FEATURES[:-1], "headline"]
+    wrong = tmp_path / "combination.json"
+    wrong.write_text(json.dumps(data))
+    with pytest.raises(EmbeddingError, match=r"combination\.json.*headline"):
+        Combination.load(wrong)
+
+
+def test_a_report_from_other_days_counts_against_it_only_when_those_days_are_held(
+        embedder) -> None:
+    """A question about now (the asker's fortnight) is answered from an older report when
+    the store holds nothing of now (last year's articles, essays); when the store holds
+    reports of the asked days and this one is not among them, the same sentence is much
+    less likely to be the answer: the store's own week did not report it."""
+    text = ("The city council approved a new tram line to the airport on Tuesday, with "
+            "construction to start next spring.")
+    hit = Hit("t::0", "t", text, 0, len(text), 1.0, "Tram line approved", "2023-05-02",
+              "Example Daily", None)
+    question = "What did the city council approve for the airport?"
+    vector = embedder.embed([question])[0]
+
+    def answerer(held: bool) -> ExtractiveAnswerer:
+        return ExtractiveAnswerer(embedder, reading_model(), Combination.load(),
+                                  days_held=lambda first, last: held)
+
+    today = date(2024, 6, 1)
+    old_store = answerer(False).answer(question, vector, [hit], today=today)
+    assert not old_store.abstained and "tram line" in old_store.answer
+    this_week_held = answerer(True).answer(question, vector, [hit], today=today)
+    assert (this_week_held.confidence or 0.0) < (old_store.confidence or 0.0) / 2

@@ -45,8 +45,12 @@ def held_by(sentence: str, passage: str) -> bool:
 
 
 def shown_sentences(answer: Answer) -> list[tuple[str, list[int]]]:
+    """Each shown sentence with its citation numbers; "S — reported by A [1] and B [2]." is
+    S cited to 1 and 2."""
+    text = re.sub(r"\s+—\s+reported by ((?:[^\[\]]+?\s*(?:\[\d+\])+)+)\.",
+                  lambda m: " " + "".join(re.findall(r"\[\d+\]", m.group(1))), answer.answer)
     return [(m.group(1).strip(), [int(n) for n in re.findall(r"\d+", m.group(2))])
-            for m in re.finditer(r"([^\[\]]+?)\s*((?:\[\d+\])+)", answer.answer)]
+            for m in re.finditer(r"([^\[\]]+?)\s*((?:\[\d+\])+)", text)]
 
 
 @dataclass

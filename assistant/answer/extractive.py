@@ -1,10 +1,12 @@
 """The extractive answerer: no generative model, every sentence of the answer is a quote.
 
-It scores each sentence of the retrieved chunks by meaning (cosine to the question with the
-same embedding model) and by lexical evidence (share of the question's content words it
-holds), keeps the best few, folds a sentence that repeats a fact already chosen from another
-article into that fact's citations (so the answer says who else reported it), and abstains
-when nothing clears a threshold calibrated on the dev fixtures (docs/tuning.md).
+It reads the most promising sentences of the retrieved chunks with the reading model (a
+cross-encoder trained on news questions, ``reading``) and scores each as the probability that
+it answers the question, fitted on the dev sets from its meaning (cosine to the question),
+its words (share of the question's content words it holds), the reader's logit, its report's
+date and its article's rank (``combination``). It keeps the best few, folds a sentence that
+repeats a fact already chosen from another article into that fact's citations (so the answer
+says who else reported it), and abstains when no sentence reaches the fitted threshold.
 A question asking for a name, place, number or date ("which city", "how many") is answered
 first with that phrase, verbatim from the cited sentence: the kind is read from the
 question's form (``entities.answer_kind``), and for a noun no entity label stands for
@@ -15,13 +17,13 @@ previous instructions" is just another sentence to score: there is nothing to st
 This module scores the sentences and assembles the answer; its judgements live beside it:
 ``typed`` (the phrase of the asked kind), ``naming`` (which articles name what the question
 names), ``versions`` (one fact or two versions of it), ``numbered`` (another of a series),
-and ``tuning`` holds every weight.
+and ``tuning`` holds the settings that are not fitted.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 
 import numpy as np
@@ -38,9 +40,11 @@ from ..entities import (
     fold,
 )
 from ..news import Reported, annotate_weekdays, find_conflicts
+from ..reading import ReadingModel
 from ..store import Hit
 from ..text import content_stems, coverage, has_stem, key_weights, stems
 from .citations import ANSWERS_AT, support_score
+from .combination import Combination, feature_rows
 from .model import Answer, Citation, Conflict
 from .naming import Frequency, NameCheck, NamesIn
 from .numbered import another_of_series, numbered
@@ -59,12 +63,19 @@ ABSTAIN_TEXT = "The articles don't say. None of the ingested articles answers th
 class ExtractiveAnswerer:
     mode = "extractive"
 
-    def __init__(self, embedder: Embedder, tuning: ExtractiveTuning | None = None,
+    def __init__(self, embedder: Embedder, reader: ReadingModel,
+                 combination: Combination, tuning: ExtractiveTuning | None = None,
                  tagger: EntityTagger | None = None, names_in: NamesIn | None = None,
-                 frequency: Frequency | None = None) -> None:
-        """``tagger``: without one, no kind of phrase is read and no name is required;
-        ``names_in``, ``frequency``: see ``naming.NameCheck``."""
+                 frequency: Frequency | None = None,
+                 days_held: Callable[[str, str], bool] | None = None) -> None:
+        """``reader`` and ``combination``: the reading model and the fitted weights that
+        turn a sentence's evidence into its score (``combination``); ``tagger``: without
+        one, no kind of phrase is read and no name is required; ``names_in``,
+        ``frequency``: see ``naming.NameCheck``; ``days_held``: whether the store holds
+        a report of those ISO days (without it, whether a retrieved one is)."""
         self.embedder = embedder
+        self.reader = reader
+        self.combination = combination
         self.tuning = tuning or ExtractiveTuning()
         self.vectors = SentenceVectors(embedder)
         self.tagger = tagger
@@ -73,6 +84,7 @@ class ExtractiveAnswerer:
         self.names = (NameCheck(tagger, self.tuning, names_in, frequency)
                       if tagger is not None else None)
         self.versions = Versions(tagger, self.tuning)
+        self.days_held = days_held
 
     def score(self, question: str, query_vector: np.ndarray, hits: list[Hit]
               ) -> tuple[list[Candidate], np.ndarray, set[str]]:
@@ -88,23 +100,63 @@ class ExtractiveAnswerer:
         for cand, own in zip(cands, sentence_stems, strict=True):
             cand.lexical = coverage(keys, own, weights, passage_stems[cand.hit.chunk_id], credit)
             cand.stems = own
-        # Embedding the sentences is most of an answer's time: only the most promising
-        # `embed_budget` (by lexical evidence, then retrieval order) are embedded; the rest
-        # keep a semantic score of 0 and so rarely make an answer.
+        # Embedding and reading the sentences is most of an answer's time: only the most
+        # promising `embed_budget` (by lexical evidence, then retrieval order) are read; the
+        # rest are never quoted.
         ranked = sorted(range(len(cands)), key=lambda i: -cands[i].lexical)
         chosen = sorted(ranked[: t.embed_budget]) if t.embed_budget else list(range(len(cands)))
         vecs = np.zeros((len(cands), len(query_vector)), dtype=np.float32)
         if chosen:
             vecs[chosen] = self.vectors.get([cands[i] for i in chosen])
+            logits = self.reader.score(question, [cands[i].text for i in chosen])
+            for i, logit in zip(chosen, logits, strict=True):
+                cands[i].reading = float(logit)
         for cand, sim in zip(cands, vecs @ query_vector, strict=True):
             cand.semantic = float(sim)
-            cand.score = t.semantic_weight * cand.semantic + t.lexical_weight * cand.lexical
         # The focus: the most telling keys that the passages do contain ("cyber" in "what did
         # X and Y agree on cyber?"). Every sentence after the first must hold one of them.
         present = [k for k in keys if any(has_stem(k, own) for own in sentence_stems)]
         top = max((weights[k] for k in present), default=0.0)
         focus = {k for k in present if weights[k] >= t.focus_share * top}
         return cands, vecs, focus
+
+    def features(self, cands: list[Candidate], retrieved: list[str],
+                 favoured: tuple[str, str] | None
+                 ) -> tuple[list[Candidate], np.ndarray, bool]:
+        """The read sentences, their rows of ``combination.FEATURES``, and whether the store
+        holds reports of the asked days. ``retrieved``: the
+        articles, best first; ``favoured``: the ISO days the question is about. A report
+        counts as from other days only when the store holds reports of those days: one
+        that holds nothing of them (essays, last year's articles asked about today) is
+        read on its merits."""
+        read = [c for c in cands if c.reading is not None]
+        ranks = {a: n for n, a in enumerate(retrieved)}
+        lo, hi = favoured or ("", "")
+
+        def inside(c: Candidate) -> bool:
+            return bool(c.hit.date and lo <= c.hit.date <= hi)
+
+        window_held = bool(favoured) and (self.days_held(lo, hi) if self.days_held
+                                          else any(inside(c) for c in cands))
+        rows = feature_rows(
+            [c.semantic for c in read], [c.lexical for c in read],
+            [c.reading or 0.0 for c in read],
+            [window_held and not inside(c) for c in read],
+            [ranks[c.hit.article_id] for c in read], not window_held)
+        return read, rows, window_held
+
+    def rate(self, cands: list[Candidate], retrieved: list[str],
+             favoured: tuple[str, str] | None) -> float:
+        """Each read sentence's two fitted probabilities (``combination``): that it answers
+        (``score``, which orders them) and that the question is answered if it leads
+        (``answers``, which the bars are on); a sentence that was not read has 0 for both
+        and is never quoted. Returns the threshold the answer is held to."""
+        read, rows, window_held = self.features(cands, retrieved, favoured)
+        model = self.combination
+        for c, p, a in zip(read, model.sentence.probability(rows),
+                           model.answer.probability(rows), strict=True):
+            c.score, c.answers = float(p), float(a)
+        return model.threshold_for(window_held)
 
     def answer(self, question: str, query_vector: np.ndarray, hits: list[Hit],
                prefer_recent: bool = False, absent: Sequence[str] = (),
@@ -135,34 +187,20 @@ class ExtractiveAnswerer:
         if len(keep) < len(cands):
             cands, vecs = [cands[i] for i in keep], vecs[keep]
         keys = set(content_stems(question))
+        if favoured is None and today is not None and t.asker_days:
+            # A news question that names no time asks about now: the asker's last fortnight.
+            favoured = ((today - timedelta(days=t.asker_days)).isoformat(), today.isoformat())
+        retrieved = list(dict.fromkeys(h.article_id for h in hits))  # articles, best first
+        threshold = self.rate(cands, retrieved, favoured)
         if prefer_recent and cands:
             # "latest" / "most recent": among sentences that answer, the newest report wins.
-            good = [c for c in cands if c.score >= t.threshold and c.hit.date]
+            good = [c for c in cands if c.answers >= threshold and c.hit.date]
             newest = max((c.hit.date or "" for c in good), default="")
             for c in cands:
                 if newest and c.hit.date == newest:
                     c.score += t.recency_bonus
-        if favoured is None and today is not None and t.asker_days:
-            # A news question that names no time asks about now: between close sentences,
-            # the one from a report of the asker's last fortnight (retrieval is not moved).
-            favoured = ((today - timedelta(days=t.asker_days)).isoformat(), today.isoformat())
-        if favoured and t.window_bonus:
-            # A report from the window the question names tells of that week's event; an
-            # older one on the same topic, of an earlier one.
-            lo, hi = favoured
-            for c in cands:
-                if c.hit.date and lo <= c.hit.date <= hi:
-                    c.score += t.window_bonus
         kind = (answer_kind(question, loose=t.loose_kinds) if self.phrases is not None
                 and t.kind_tagged else None)
-        base = [c.score for c in cands]  # before the kind of phrase held moves the ranking
-        retrieved = list(dict.fromkeys(h.article_id for h in hits))  # articles, best first
-        if t.rank_penalty:
-            # Retrieval's article ranking is evidence too (several passages, both rankers):
-            # between two close sentences, the one from the better-ranked article leads.
-            ranks = {a: n for n, a in enumerate(retrieved)}
-            for c in cands:
-                c.score -= t.rank_penalty * ranks[c.hit.article_id]
         # "What is the name of ...": a proper name answers, whatever the embedding model
         # places near the noun ("HoloLens" is not near "Microsoft's AR headset").
         noun = (asked_noun(question) if kind == NAME and t.head_typing
@@ -177,14 +215,15 @@ class ExtractiveAnswerer:
             # A "who / which city / how many" question is answered only by a sentence that
             # holds a phrase of that kind which the question does not already hold.
             order = [i for i in order if phrases.get(i)]
-        if kind and (not order or base[order[0]] < t.threshold):
+        if kind and (not order or cands[order[0]].answers < threshold):
             # No sentence names a phrase of the asked kind: an account may still answer
             # ("which beer" answered by "Guinness said ..."), but only a clearly strong one.
-            strong = [i for i in everything if base[i] >= t.untyped_threshold]
+            bar = threshold + t.untyped_margin * (1.0 - threshold)
+            strong = [i for i in everything if cands[i].answers >= bar]
             if strong:
                 kind, order, phrases = None, strong, {}
-        confidence = base[order[0]] if order else 0.0
-        if not order or base[order[0]] < t.threshold:
+        confidence = cands[order[0]].answers if order else 0.0
+        if not order or confidence < threshold:
             return Answer(question=question, answer=ABSTAIN_TEXT, abstained=True,
                           mode=self.mode, retrieved=hits, confidence=confidence)
         best = cands[order[0]].score
@@ -205,6 +244,14 @@ class ExtractiveAnswerer:
         for i in order:
             if cands[i].score < cutoff and facts:
                 break
+            same = next((f for f in facts
+                         if self.versions.same_fact(cands, vecs, f[0], i, keys)), None)
+            if same is not None:
+                # A second article reporting the same fact becomes a second citation,
+                # whatever its article's rank: who else reported it is what it adds.
+                if all(cands[j].hit.article_id != cands[i].hit.article_id for j in same):
+                    same.append(i)
+                continue
             if (cands[i].hit.article_id not in lead_articles
                     and cands[i].score < t.outsider_share * best):
                 continue
@@ -213,16 +260,9 @@ class ExtractiveAnswerer:
             if (direct is not None and facts and phrases.get(i)
                     and fold(direct[1].text) not in fold(cands[i].text)):
                 continue  # another answer of the asked kind: a rival, shown as one below
-            same = next((f for f in facts
-                         if self.versions.same_fact(cands, vecs, f[0], i, keys)), None)
-            if same is not None:
-                # A second article reporting the same fact becomes a second citation.
-                if all(cands[j].hit.article_id != cands[i].hit.article_id for j in same):
-                    same.append(i)
-                continue
             if len(facts) < (t.max_sentences if direct is None else t.typed_sentences):
                 facts.append([i])
-        rivals = (self.versions.rival_answers(cands, vecs, phrases, facts, direct)
+        rivals = (self.versions.rival_answers(cands, vecs, phrases, facts, direct, threshold)
                   if direct and direct[1].label != "NOUN" else [])
         if direct is not None and t.full_names and not rivals and self.phrases is not None:
             fuller = self.phrases.full_name(question, cands, direct)

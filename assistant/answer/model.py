@@ -70,7 +70,8 @@ class Answer:
     standalone_question: str | None = None
     copies: dict[str, list[str]] = field(default_factory=dict)  # article id -> re-publications
     # The extractive answerer's score for its best answering sentence (abstained or not):
-    # how close the articles came to answering; None for answerers that have no such score.
+    # the fitted probability that it answers the question (answer/combination.py); None for
+    # answerers that have no such score.
     confidence: float | None = None
     # Sentences of a model's answer that were not shown because no quote supports them,
     # as (sentence, reason); and what answered instead when none was left ("extractive").

@@ -23,7 +23,9 @@ class Candidate:
     text: str
     semantic: float = 0.0
     lexical: float = 0.0
-    score: float = 0.0
+    reading: float | None = None  # the reading model's logit; None: not read
+    score: float = 0.0  # the probability that it answers (``combination``)
+    answers: float = 0.0  # the probability that the question is answered if it leads
     stems: set[str] = field(default_factory=set)
 
 

@@ -7,15 +7,13 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, kw_only=True)
 class ExtractiveTuning:
-    """Every weight and rule of the extractive reader, each chosen on all dev sets together
+    """The extractive reader's settings that are not fitted (the sentence score and the
+    abstention threshold are: ``combination``), each chosen on all dev sets together
     (docs/tuning.md names the rows); the booleans turn off rules kept there, so that a row
     can be measured again without them."""
 
-    semantic_weight: float = 0.5
-    lexical_weight: float = 0.5
-    threshold: float = 0.32  # below this best score: abstain (docs/tuning.md)
-    relative_cutoff: float = 0.40  # keep sentences scoring at least this share of the best
-    floor: float = 0.3  # no sentence below this joins an answer
+    relative_cutoff: float = 0.15  # keep sentences scoring at least this share of the best
+    floor: float = 0.1  # no sentence whose probability of answering is below this joins
     max_sentences: int = 4
     lead_articles: int = 1  # further facts come from the first articles retrieved...
     outsider_share: float = 0.8  # ... or must score this share of the best sentence
@@ -31,15 +29,15 @@ class ExtractiveTuning:
     loose_kinds: bool = True  # "which sport" asks for a name (False: for an account)
     rival_days: int = 14  # two answers disagree only in reports this close in time
     rival_words: float = 0.8  # ... and when the rival holds this share of the lead's words
-    untyped_threshold: float = 0.45  # an account answers a "which/who" question above this
+    # An account answers a "which/who" question when its answer probability is this share of
+    # the way from the threshold to 1 (0.9 at the news threshold).
+    untyped_margin: float = 0.68
     typed_sentences: int = 2  # sentences after a direct answer (with its own, and rivals)
     absent_abstains: bool = True  # a question word that no chunk holds means "don't know"
     names_required: bool = True  # the people and places asked about are in the answering article
     names_whole_article: bool = False  # ... anywhere in it (False: in what was retrieved of it)
     people_anywhere: bool = True  # ... but a person anywhere in it
-    rank_penalty: float = 0.02  # off a sentence's score per article ranked above its own
-    window_bonus: float = 0.1  # "this week": added to sentences of reports inside the window
-    asker_days: int = 14  # ... and, when the question names no window, the asker's fortnight
+    asker_days: int = 14  # a question that names no window is about the asker's fortnight
     head_typing: bool = True  # "which sport": phrases read against the noun the question names
     head_sentences: int = 3  # ... in this many of the best sentences
     head_similarity: float = 0.3  # ... a phrase this close to the noun is of its kind
@@ -50,7 +48,7 @@ class ExtractiveTuning:
     name_conflicts: bool = True  # one fact told with different names is a disagreement
     closeness: float = 3.0  # a phrase's vote halves at this many words from the question's
     role_words: bool = True  # ... words outside the names it asks about
-    days_first: bool = True  # "when": a bare year's vote counts 0.6 of a day's
+    days_first: bool = True  # "when": a bare year does not answer where a good sentence gives a day
     rare_share: float = 0.0005  # the question's rarest noun, if in this share of chunks or
     # fewer, must be in the answering article (docs/tuning.md)
     past_years: int = 3  # a window the question names: sentences of years this far before

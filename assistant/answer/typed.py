@@ -192,7 +192,7 @@ def direct_phrase(cands: list[Candidate], order: list[int], phrases: Phrases, cu
             share = 1.0 if name not in votes else 0.25
             preferred = 0.6 if prefer_person and label != "PERSON" else 1.0
             if prefer_day and _BARE_YEAR.fullmatch(name):
-                preferred = 0.6
+                preferred = 0.0
             near = weight.get(name, 1.0) if weight else 1.0  # closeness to the noun
             votes[name] = (votes.get(name, 0.0) + share * preferred * near
                            * near_words[name] * cands[i].score)

@@ -37,7 +37,8 @@ class Versions:
 
     def rival_answers(self, cands: list[Candidate], vecs: np.ndarray,
                       phrases: dict[int, list[Entity]], facts: list[list[int]],
-                      direct: tuple[int, Entity]) -> list[tuple[int, Entity]]:
+                      direct: tuple[int, Entity], threshold: float
+                      ) -> list[tuple[int, Entity]]:
         """A sentence of another article that gives a different answer of the asked kind
         to the same question (another city, winner, company): both versions are shown."""
         lead, answer = direct
@@ -46,7 +47,7 @@ class Versions:
         for i, ents in phrases.items():
             c = cands[i]
             if (not ents or i in chosen or c.hit.article_id == cands[lead].hit.article_id
-                    or c.score < self.tuning.threshold
+                    or c.answers < threshold
                     or float(vecs[lead] @ vecs[i]) < self.tuning.same_topic
                     # Two versions of one fact are told in like words: a sentence that
                     # holds much less of the question is on the topic, naming something
