@@ -554,11 +554,11 @@ class LexicalIndex:
                 "WHERE c.article_id = ?", (article_id,))]
         return any(set(w) <= chunk for w in wanted for chunk in stored)
 
-    def holds_days(self, first: str, last: str) -> bool:
-        """Whether any chunk is dated from ``first`` to ``last`` (ISO days, inclusive)."""
-        lo, hi = (int(d[:10].replace("-", "")) for d in (first, last))
-        return self._db().execute("SELECT 1 FROM chunks WHERE day BETWEEN ? AND ? LIMIT 1",
-                                  (lo, hi)).fetchone() is not None
+    def holds(self, filters: Any) -> bool:
+        """Whether any chunk passes the filters (``retrieve.Filters``): one indexed row."""
+        where, args = self._where(filters)
+        return self._db().execute(f"SELECT 1 FROM chunks c WHERE 1{where} LIMIT 1",
+                                  args).fetchone() is not None
 
     def document_frequency(self, words: Sequence[str]) -> tuple[dict[str, int], int]:
         """In how many chunks each word occurs (by its stem; a stem of four letters or more

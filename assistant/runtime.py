@@ -89,6 +89,9 @@ class Runtime:
                 self._reader = ReadingModel(threads=self.settings.embed_threads)
             return self._reader
 
+    def _holds_days(self, first: str, last: str) -> bool:
+        return self.retriever.lexical.holds(Filters(since=first, until=last))
+
     def _frequency(self, words: Sequence[str]) -> tuple[dict[str, int], int]:
         return self.retriever.lexical.document_frequency(words)
 
@@ -99,7 +102,7 @@ class Runtime:
                 self._parts["extractive"] = ExtractiveAnswerer(
                     self.embedder, self.reader, Combination.load(), tagger=self.tagger,
                     names_in=self.retriever.lexical.article_holds,
-                    frequency=self._frequency, days_held=self.retriever.lexical.holds_days)
+                    frequency=self._frequency, days_held=self._holds_days)
             answerer: ExtractiveAnswerer = self._parts["extractive"]
             return answerer
 

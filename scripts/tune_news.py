@@ -216,7 +216,7 @@ def configure(runtime: Runtime, retrieval: RetrievalTuning, answer: ExtractiveTu
         runtime.embedder, current.reader, combination or current.combination, answer,
         tagger=tagger,
         names_in=runtime.retriever.lexical.article_holds, frequency=runtime._frequency,
-        days_held=runtime.retriever.lexical.holds_days)
+        days_held=runtime._holds_days)
 
 
 def row(name: str, label: str, m: dict[str, Any]) -> str:

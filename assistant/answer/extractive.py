@@ -120,12 +120,21 @@ class ExtractiveAnswerer:
         focus = {k for k in present if weights[k] >= t.focus_share * top}
         return cands, vecs, focus
 
+    def asked_days(self, favoured: tuple[str, str] | None, today: date | None
+                   ) -> tuple[str, str] | None:
+        """The ISO days a question is about: those it names (``favoured``), else, a news
+        question that names no time asking about now, the asker's last fortnight."""
+        if favoured is None and today is not None and self.tuning.asker_days:
+            first = today - timedelta(days=self.tuning.asker_days)
+            return first.isoformat(), today.isoformat()
+        return favoured
+
     def features(self, cands: list[Candidate], retrieved: list[str],
                  favoured: tuple[str, str] | None
                  ) -> tuple[list[Candidate], np.ndarray, bool]:
         """The read sentences, their rows of ``combination.FEATURES``, and whether the store
-        holds reports of the asked days. ``retrieved``: the
-        articles, best first; ``favoured``: the ISO days the question is about. A report
+        holds reports of the asked days. ``retrieved``: the articles, best first;
+        ``favoured``: the ISO days the question is about (``asked_days``). A report
         counts as from other days only when the store holds reports of those days: one
         that holds nothing of them (essays, last year's articles asked about today) is
         read on its merits."""
@@ -187,9 +196,7 @@ class ExtractiveAnswerer:
         if len(keep) < len(cands):
             cands, vecs = [cands[i] for i in keep], vecs[keep]
         keys = set(content_stems(question))
-        if favoured is None and today is not None and t.asker_days:
-            # A news question that names no time asks about now: the asker's last fortnight.
-            favoured = ((today - timedelta(days=t.asker_days)).isoformat(), today.isoformat())
+        favoured = self.asked_days(favoured, today)
         retrieved = list(dict.fromkeys(h.article_id for h in hits))  # articles, best first
         threshold = self.rate(cands, retrieved, favoured)
         if prefer_recent and cands:

@@ -69,8 +69,8 @@ class Answer:
     notes: list[str] = field(default_factory=list)
     standalone_question: str | None = None
     copies: dict[str, list[str]] = field(default_factory=dict)  # article id -> re-publications
-    # The extractive answerer's score for its best answering sentence (abstained or not):
-    # the fitted probability that it answers the question (answer/combination.py); None for
+    # The extractive answerer's score for the sentence it leads with (abstained or not): the
+    # fitted probability that the question is answered (answer/combination.py); None for
     # answerers that have no such score.
     confidence: float | None = None
     # Sentences of a model's answer that were not shown because no quote supports them,

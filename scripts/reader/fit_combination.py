@@ -118,9 +118,7 @@ def collect(index_dir: str, conflicts_dir: str, out: Path) -> None:
                 vector, hits = runtime_._retrieve(scope.topic, None, scope.filters, generation,
                                                  scope.favoured, settled=True)
                 cands, _, _ = answerer.score(scope.topic, vector, hits)
-                favoured = scope.favoured or (
-                    (today - timedelta(days=answerer.tuning.asker_days)).isoformat(),
-                    today.isoformat())
+                favoured = answerer.asked_days(scope.favoured, today)
                 read, rows, _ = answerer.features(
                     cands, list(dict.fromkeys(h.article_id for h in hits)), favoured)
                 f.write(json.dumps({
