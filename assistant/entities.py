@@ -134,9 +134,9 @@ def _spaced(question: str) -> str:
     return re.sub(r"[?!.,;:]", " ", question) + " "
 
 
-def answer_kind(question: str, loose: bool = True) -> frozenset[str] | None:
-    """The entity labels a direct answer to ``question`` would carry, or None. ``loose``:
-    "which <noun we know no kind for>" ("which sport", "which beer") asks for some name."""
+def answer_kind(question: str) -> frozenset[str] | None:
+    """The entity labels a direct answer to ``question`` would carry, or None. "Which <noun
+    we know no kind for>" ("which sport", "which beer") asks for some name."""
     q = question.strip()
     if re.search(r"\bhow long\b", q, re.I):
         return DURATION
@@ -170,7 +170,7 @@ def answer_kind(question: str, loose: bool = True) -> frozenset[str] | None:
         return WHEN
     if _NAME_OF.search(q):
         return NAME
-    if loose and re.search(r"\bwhich\b", q, re.I):
+    if re.search(r"\bwhich\b", q, re.I):
         return NAME
     return None
 

@@ -181,8 +181,6 @@ class Runtime:
         """The question's words that no chunk of the store holds (as written), leaving out
         words that only name the kind of answer ("city") and words the lexical index cannot
         hold (contractions)."""
-        if not self.extractive.tuning.absent_abstains:
-            return []
         spelled = content_terms(question)
         # A British spelling asked of American reports ("personalised", "personalized") is
         # not a word the store lacks.

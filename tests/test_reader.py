@@ -247,10 +247,7 @@ def test_an_account_answers_a_which_question_only_when_clearly_strong(embedder) 
 
 def test_an_article_about_someone_else_does_not_answer(reader: Runtime) -> None:
     """The festival articles say where it is held but never name Starmer: a question about
-    Starmer's festival is not answered from them. Without the rule (``names_required``
-    off, the design before) it was: the false answer the rule stops."""
-    from assistant.answer.extractive import ExtractiveAnswerer, ExtractiveTuning
-
+    Starmer's festival is not answered from them."""
     question = "Which city did Starmer pick to host the Harbour Lights festival?"
     assert reader.ask(question).abstained
     # A question whose people and places the article names is still answered...
@@ -258,11 +255,6 @@ def test_an_article_about_someone_else_does_not_answer(reader: Runtime) -> None:
     # ... also when the name is in the article but not in the passage that answers.
     named = reader.ask("What did Takaichi and Starmer agree on cyber?")
     assert not named.abstained, named.answer
-    loose = Runtime(settings=reader.settings, store=reader.store)
-    loose._parts.update(reader._parts)
-    loose._parts["extractive"] = ExtractiveAnswerer(
-        reader.embedder, reading_model(), Combination.load(), ExtractiveTuning(names_required=False), tagger=reader.tagger)
-    assert not loose.ask(question).abstained
 
 
 class _Tagged:
@@ -291,21 +283,22 @@ def test_a_place_is_named_by_its_rarest_word_not_its_common_ones(embedder) -> No
             "wildfires spreading to nearby homes.")
     hit = _report("r", text, "Controlled burn", "2024-03-01")
     question = "Why will rangers burn brush at Brandywine Creek Park?"
-    park = Entity(38, 59, "FAC", "Brandywine Creek Park")
-    vector = embedder.embed([question])[0]
-    counts = {"brandywine": 2, "creek": 40, "park": 90}
+    counts = {"brandywine": 2, "rock": 5, "creek": 40, "park": 90}
 
     def frequency(words):  # type: ignore[no-untyped-def]
         return {w: counts.get(w, 0) for w in words}, 1000
 
-    def reader(tuning: ExtractiveTuning) -> ExtractiveAnswerer:
-        return ExtractiveAnswerer(embedder, reading_model(), Combination.load(), tuning, tagger=_Tagged(park),  # type: ignore[arg-type]
-                                  frequency=frequency)
+    def ask(question: str, park: Entity) -> Answer:
+        answerer = ExtractiveAnswerer(embedder, reading_model(), Combination.load(),
+                                      ExtractiveTuning(), tagger=_Tagged(park),  # type: ignore[arg-type]
+                                      frequency=frequency)
+        return answerer.answer(question, embedder.embed([question])[0], [hit])
 
-    assert reader(ExtractiveTuning()).answer(question, vector, [hit]).abstained
-    # Held by any of its words (the rule before), the report on another park answered.
-    loose = reader(ExtractiveTuning(rarest_name_word=False)).answer(question, vector, [hit])
-    assert not loose.abstained and "Rock Creek Park" in loose.answer
+    assert ask(question, Entity(38, 59, "FAC", "Brandywine Creek Park")).abstained
+    # The park the report names is answered from it.
+    rock = ask("Why will rangers burn brush at Rock Creek Park?",
+               Entity(38, 53, "FAC", "Rock Creek Park"))
+    assert not rock.abstained and "Rock Creek Park" in rock.answer, rock.answer
 
 
 def _from_one_passage(text: str, question: str, reader: Runtime, embedder,  # type: ignore[no-untyped-def]
@@ -327,8 +320,6 @@ def test_a_surname_answer_is_given_in_full_from_the_same_article(reader: Runtime
     assert answer.answer.startswith("Sarah Johnson [1]."), answer.answer
     assert "Sarah Johnson" in answer.citations[0].quote  # verbatim in the quote it cites
     assert any(c.quote.startswith("Johnson chose Lyon") for c in answer.citations)
-    short = _from_one_passage(text, question, reader, embedder, full_names=False)
-    assert short.answer.startswith("Johnson [1]."), short.answer
 
 
 def test_a_report_from_the_week_asked_about_leads(reader: Runtime, embedder) -> None:
@@ -365,8 +356,6 @@ def test_a_which_question_about_a_common_noun_gets_a_phrase_of_that_kind(reader:
     question = "Anna Petrova was banned from which sport?"
     answer = _from_one_passage(text, question, reader, embedder)
     assert answer.answer.startswith("figure skating [1]."), answer.answer
-    before = _from_one_passage(text, question, reader, embedder, head_typing=False)
-    assert not before.answer.startswith("figure skating"), before.answer
     # Asked for "the name of" something, a proper name answers, not a common noun.
     assert asks_for_a_name("What is the name of Microsoft's AR headset?")
     assert asks_for_a_name("What is the new voice assistant called?")
@@ -415,9 +404,6 @@ def test_one_sentence_told_with_another_name_is_a_disagreement(reader: Runtime,
     claims = {text: numbers for text, numbers in answer.conflicts[0].claims}
     assert set(claims) == {"Maria Lindqvist", "Anna Berg"}
     assert {answer.citations[n - 1].article_id for ns in claims.values() for n in ns} == {"a", "b"}
-    off = _two_reports(reader, embedder, one, "Maria Lindqvist", "Anna Berg", question,
-                       name_conflicts=False)
-    assert not off.conflicts
 
 
 def test_one_sentence_with_another_name_is_not_cited_as_the_same_report(reader: Runtime,
@@ -471,15 +457,12 @@ def test_a_sentence_about_another_of_a_series_does_not_answer(reader: Runtime,
     answer = _answer(reader, embedder, question, hits)
     assert answer.answer.startswith("Anna Berg"), answer.answer
     assert "Lindqvist" not in answer.answer
-    assert "Lindqvist" in _answer(reader, embedder, question, hits, series=False).answer
     seasons = [_report("s", "The fourth season of Harbour Watch premieres on Netflix on "
                        "November 15, 2024. The third season of Harbour Watch arrived on "
                        "Netflix on November 17, 2023.", "Harbour Watch", "2024-10-01")]
     answer = _answer(reader, embedder, "When did season 3 of Harbour Watch premiere?",
                      seasons)
     assert answer.answer.startswith("November 17, 2023"), answer.answer
-    assert _answer(reader, embedder, "When did season 3 of Harbour Watch premiere?", seasons,
-                   series=False).answer.startswith("November 15, 2024")
 
 
 @pytest.mark.parametrize(("question", "sentence", "other"), [
@@ -512,8 +495,6 @@ def test_when_is_answered_with_the_day_rather_than_the_bare_year(reader: Runtime
     question = "When does the new Harbour Bridge open?"
     answer = _answer(reader, embedder, question, hits)
     assert answer.answer.startswith("March 3, 2025"), answer.answer
-    assert _answer(reader, embedder, question, hits, days_first=False
-                   ).answer.startswith("2025"), "the test no longer tells the two apart"
 
 
 def test_the_question_s_rarest_noun_must_be_in_the_answering_article(reader: Runtime,
@@ -590,8 +571,6 @@ def test_a_name_the_tagger_missed_must_be_in_the_answering_article(reader: Runti
                        "2021.", "Facebook", "2021-05-01", score=0.8)
     assert reader.tagger is not None and "Facebook" in reader.tagger.untagged_names(question)
     assert _answer(reader, embedder, question, [apple]).abstained
-    assert _answer(reader, embedder, question, [apple],
-                   untagged_names=False).answer.startswith("Tim Cook")
     answer = _answer(reader, embedder, question, [apple, facebook])
     assert answer.answer.startswith("Mark Zuckerberg"), answer.answer
 
@@ -674,8 +653,6 @@ def test_who_speaks_in_a_sentence_is_not_what_it_states(reader: Runtime, embedde
     question = "Who founded the City Museum?"
     answer = _from_one_passage(text, question, reader, embedder)
     assert answer.answer.startswith("Karl Brandt [1]."), answer.answer
-    before = _from_one_passage(text, question, reader, embedder, speakers=True)
-    assert before.answer.startswith("Anna Weber"), before.answer
     said = _from_one_passage(text, "Who said the founder of the City Museum loved the harbour?",
                              reader, embedder)
     assert said.answer.startswith("Anna Weber [1]."), said.answer
@@ -688,9 +665,11 @@ def test_a_place_asked_about_must_be_in_what_was_retrieved(reader: Runtime, embe
     says "the mayor")."""
     from assistant.answer.extractive import ExtractiveAnswerer, ExtractiveTuning
 
-    def ask(question: str, text: str, **tuning: Any) -> Answer:
-        answerer = ExtractiveAnswerer(embedder, reading_model(), Combination.load(), ExtractiveTuning(**tuning), tagger=reader.tagger,
-                                      names_in=lambda article, words: True)
+    def ask(question: str, text: str, article_names: bool = True) -> Answer:
+        # ``names_in``: whether the whole article (not what was retrieved of it) names them.
+        answerer = ExtractiveAnswerer(embedder, reading_model(), Combination.load(),
+                                      ExtractiveTuning(), tagger=reader.tagger,
+                                      names_in=lambda article, words: article_names)
         return answerer.answer(question, embedder.embed([question])[0],
                                [_report("roundup", text, "Around the states", "2024-08-28")])
 
@@ -698,10 +677,9 @@ def test_a_place_asked_about_must_be_in_what_was_retrieved(reader: Runtime, embe
             "eagles were found sick near the water.")
     question = "Why did wildlife officials in Missouri close the river trail?"
     assert ask(question, item).abstained
-    assert not ask(question, item, names_whole_article=True).abstained
     mayor = ("The mayor closed the river trail on Tuesday after five bald eagles were found "
              "sick near the water.")
     answer = ask("Why did Mayor Ann Lee close the river trail?", mayor)
     assert not answer.abstained, answer.answer
     assert ask("Why did Mayor Ann Lee close the river trail?", mayor,
-               people_anywhere=False).abstained
+               article_names=False).abstained

@@ -175,7 +175,7 @@ class ExtractiveAnswerer:
         ``favoured``: the ISO date window a relative phrase names ("this week");
         ``today``: the asker's day."""
         t = self.tuning
-        if absent and t.absent_abstains:
+        if absent:
             # A word of the question that no article of the store holds ("rice"): whatever
             # else matches, the articles cannot say anything about it.
             said = ", ".join(f"“{w}”" for w in absent)
@@ -188,7 +188,7 @@ class ExtractiveAnswerer:
         # 2018", "the fourth season" for "season 3"), and, when the question names a window
         # ("this week", "recently", "in 2018"), a sentence every year of which is long
         # before it ("Later in 2020, three states ...", "on Aug. 13, 1944").
-        series = numbered(question, whole=True) if t.series else []
+        series = numbered(question, whole=True)
         before = int(favoured[0][:4]) - t.past_years if t.past_years and favoured else None
         keep = [i for i, c in enumerate(cands)
                 if not another_of_series(series, c.text)
@@ -206,16 +206,16 @@ class ExtractiveAnswerer:
             for c in cands:
                 if newest and c.hit.date == newest:
                     c.score += t.recency_bonus
-        kind = (answer_kind(question, loose=t.loose_kinds) if self.phrases is not None
+        kind = (answer_kind(question) if self.phrases is not None
                 and t.kind_tagged else None)
         # "What is the name of ...": a proper name answers, whatever the embedding model
         # places near the noun ("HoloLens" is not near "Microsoft's AR headset").
-        noun = (asked_noun(question) if kind == NAME and t.head_typing
+        noun = (asked_noun(question) if kind == NAME
                 and not asks_for_a_name(question) else None)
         phrases, weight, close = (self.phrases.typed(question, cands, kind, noun)
                                   if kind and self.phrases is not None else ({}, {}, {}))
         order = sorted(range(len(cands)), key=lambda i: -cands[i].score)
-        if t.names_required and self.names is not None:
+        if self.names is not None:
             order = self.names.keep(question, cands, order)
         everything = list(order)  # supporting sentences need not hold a phrase of the kind
         if kind:
@@ -237,7 +237,7 @@ class ExtractiveAnswerer:
         cutoff = max(t.floor, best * t.relative_cutoff)
         direct = (direct_phrase(cands, order, phrases, cutoff, prefer_person="PERSON" in kind
                                 and len(kind) > 1, weight=weight, close=close,
-                                prefer_day=kind == WHEN and t.days_first)
+                                prefer_day=kind == WHEN)
                   if kind else None)
         if direct is not None:
             # The sentence that states the direct answer leads; the best of the others,
@@ -271,7 +271,7 @@ class ExtractiveAnswerer:
                 facts.append([i])
         rivals = (self.versions.rival_answers(cands, vecs, phrases, facts, direct, threshold)
                   if direct and direct[1].label != "NOUN" else [])
-        if direct is not None and t.full_names and not rivals and self.phrases is not None:
+        if direct is not None and not rivals and self.phrases is not None:
             fuller = self.phrases.full_name(question, cands, direct)
             if fuller is not None:
                 # The full name leads, cited to the sentence of the same article that has it.

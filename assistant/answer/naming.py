@@ -6,7 +6,8 @@ tariffs). The people, places and bodies the question names, the names the tagger
 the question's rarest noun must each be in what the question retrieved of the article (its
 title and passages). Not anywhere in the article: a long article names much in passing, and
 what was retrieved of it is what answers (measured on every dev set, docs/tuning.md, fifth
-round; ``names_whole_article`` reads the whole article through ``names_in`` again).
+round). A person is the exception: a report names its people once, then says "the mayor",
+so a person the question names may be anywhere in the article (``names_in``).
 """
 
 from __future__ import annotations
@@ -64,9 +65,7 @@ class NameCheck:
                 name = words[n]
                 held[(article, n)] = any(
                     re.search(rf"\b{re.escape(w)}", passages[article]) for w in name) or (
-                    self.names_in is not None
-                    and (self.tuning.names_whole_article
-                         or (self.tuning.people_anywhere and n in people))
+                    self.names_in is not None and n in people
                     and self.names_in(article, [w for w in name if len(w) > 3]))
             return held[(article, n)]
 
@@ -78,21 +77,17 @@ class NameCheck:
         names it in an article; and which of them name people."""
         t = self.tuning
         names = [(e.text, e.label) for e in self.tagger.tag([question])[0]
-                 if e.label in _NAMED
-                 # An acronym ("NFL") is often left out of a report that names the team.
-                 or (t.org_names and e.label == "ORG" and not e.text.isupper())]
-        if t.untagged_names:
-            # A name the NER missed is a name still; titles ("President") and acronyms are
-            # often left out of a report that names the person or body.
-            names += [(n, "ORG") for n in self.tagger.untagged_names(question)
-                      if not n.isupper() and n.lower() not in KIND_WORDS]
+                 if e.label in _NAMED]
+        # A name the NER missed is a name still; titles ("President") and acronyms are
+        # often left out of a report that names the person or body.
+        names += [(n, "ORG") for n in self.tagger.untagged_names(question)
+                  if not n.isupper() and n.lower() not in KIND_WORDS]
         words: list[set[str]] = []
         people: set[int] = set()
         for name, label in names:
             parts = re.findall(r"[A-Za-z][\w'-]*", name)
             said = {w.lower() for w in parts if len(w) > 2 and w.lower() not in _ARTICLES}
-            if (len(said) > 1 and label != "PERSON" and self.frequency is not None
-                    and t.rarest_name_word):
+            if len(said) > 1 and label != "PERSON" and self.frequency is not None:
                 # "Brandywine Creek State Park" is not named by a report on Rock Creek: of a
                 # place's or body's many-word name, the word fewest chunks hold tells it (a
                 # person is named by surname alone, whichever word is rarer).

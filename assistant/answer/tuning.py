@@ -9,8 +9,9 @@ from dataclasses import dataclass
 class ExtractiveTuning:
     """The extractive reader's settings that are not fitted (the sentence score and the
     abstention threshold are: ``combination``), each chosen on all dev sets together
-    (docs/tuning.md names the rows); the booleans turn off rules kept there, so that a row
-    can be measured again without them."""
+    (docs/tuning.md names the rows). The reader's rules are not switches: each one kept
+    earns its place on a dev set or holds a case its test names (docs/tuning.md, "Which of
+    the reader's rules still earn their place")."""
 
     relative_cutoff: float = 0.15  # keep sentences scoring at least this share of the best
     floor: float = 0.1  # no sentence whose probability of answering is below this joins
@@ -26,33 +27,19 @@ class ExtractiveTuning:
     kind_tagged: int = 16  # sentences whose entities are read, best first
     kind_bonus: float = 0.1  # a sentence holding a phrase of the asked kind...
     kind_penalty: float = 0.15  # ... and one that holds none, for "who/which/how many"
-    loose_kinds: bool = True  # "which sport" asks for a name (False: for an account)
     rival_days: int = 14  # two answers disagree only in reports this close in time
     rival_words: float = 0.8  # ... and when the rival holds this share of the lead's words
     # An account answers a "which/who" question when its answer probability is this share of
     # the way from the threshold to 1 (0.9 at the news threshold).
     untyped_margin: float = 0.68
     typed_sentences: int = 2  # sentences after a direct answer (with its own, and rivals)
-    absent_abstains: bool = True  # a question word that no chunk holds means "don't know"
-    names_required: bool = True  # the people and places asked about are in the answering article
-    names_whole_article: bool = False  # ... anywhere in it (False: in what was retrieved of it)
-    people_anywhere: bool = True  # ... but a person anywhere in it
     asker_days: int = 14  # a question that names no window is about the asker's fortnight
-    head_typing: bool = True  # "which sport": phrases read against the noun the question names
+    # "Which sport": phrases are read against the noun the question names
     head_sentences: int = 3  # ... in this many of the best sentences
     head_similarity: float = 0.3  # ... a phrase this close to the noun is of its kind
     head_phrases: int = 24  # ... of at most this many phrases (names first)
-    full_names: bool = True  # a surname answer is given as the article's full form of it
-    org_names: bool = True  # organisations (not acronyms) must be named in the article too
-    rarest_name_word: bool = True  # a many-word name is held by its rarest word (or initials)
-    name_conflicts: bool = True  # one fact told with different names is a disagreement
     closeness: float = 3.0  # a phrase's vote halves at this many words from the question's
-    role_words: bool = True  # ... words outside the names it asks about
-    days_first: bool = True  # "when": a bare year does not answer where a good sentence gives a day
     rare_share: float = 0.0005  # the question's rarest noun, if in this share of chunks or
     # fewer, must be in the answering article (docs/tuning.md)
     past_years: int = 3  # a window the question names: sentences of years this far before
-    series: bool = True  # "the 2018 final": a sentence about the 2014 one does not answer
-    speakers: bool = False  # a name that speaks in its sentence ("X, a curator, said") answers
     own_share: float = 0.75  # a phrase this much the question's own words does not answer it
-    untagged_names: bool = True  # proper nouns the NER missed must be in the answering article

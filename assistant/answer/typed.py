@@ -71,7 +71,7 @@ class PhraseReader:
             text = cands[i].text
             new = [e for e in ents if kind_matches(e, kind)
                    and new_to(e, asked, asked_stems, t.own_share)
-                   and (t.speakers or reports_saying or not _speaks(text, e))
+                   and (reports_saying or not _speaks(text, e))
                    # "how many goals": a number that counts goals, not countries
                    and (unit is None or has_stem(unit, set(stems(
                        text[e.start : e.end + 40].split(".")[0]))))]
@@ -81,13 +81,7 @@ class PhraseReader:
             # "Who is the director", "when was it released": of the people (dates) a
             # sentence names, the one by the question's words ("directed by X", "released
             # on D"). Not for the loose kinds, whose answer often stands apart from them.
-            # The words the question asks with, not those of the names it asks about ("the
-            # iPhone 11" in "when was the iPhone 11 released"): a date by the name is often
-            # another event's.
             keys = list(asked_stems)
-            if t.role_words:
-                named = {k for e in self.tagger.tag([question])[0] for k in stems(e.text)}
-                keys = [k for k in keys if k not in named]
             for i in top:
                 if out[i]:
                     near = closeness(cands[i].text, out[i], keys, t.closeness)

@@ -74,7 +74,7 @@ class Versions:
         for f in facts:
             a = f[0]
             figures = bool(quantities(cands[a].text))
-            names = t.name_conflicts and self.tagger is not None
+            names = self.tagger is not None
             if not figures and not names:
                 continue
             for b, c in enumerate(cands):
@@ -95,7 +95,7 @@ class Versions:
                        number: dict[int, int], question: str) -> list[Conflict]:
         """Pairs of the answer's facts that are one fact with different names: each
         version's own names, with its citation."""
-        if not self.tuning.name_conflicts or self.tagger is None:
+        if self.tagger is None:
             return []
         out: list[Conflict] = []
         seen: set[int] = set()
@@ -120,8 +120,8 @@ class Versions:
         ("Pixar's Soul has won" / "Pixar's Toy Story 2 has won" cite different claims)."""
         if self.tagger is None:
             return False
-        return self.tagger.names_differ(a, b) is not None or (
-            self.tuning.name_conflicts and self._other_names(a, b) is not None)
+        return (self.tagger.names_differ(a, b) is not None
+                or self._other_names(a, b) is not None)
 
     def _other_names(self, a: str, b: str) -> tuple[list[str], list[str]] | None:
         """The names each of two sentences gives in place of the other's: the tagger's
