@@ -6,11 +6,18 @@ and lower layers, and the top layers and a linear head over the mean-pooled stat
 RealTime QA's 2022-2023 news questions (``scripts/reader/``, docs/reader-training.md). The
 trained part ships in ``assistant/models/reader.safetensors`` (fp16, a few MB) and is joined
 with the base weights into one ONNX graph at load time, as the embedder builds its own.
+
+The graph's weights are then quantized to int8, one scale per output channel (ONNX Runtime's
+dynamic quantization): it reads twice as fast on the CPU, and its logits follow fp32's
+(correlation 0.994 on dev pairs; the answer combination fitted on them ranks and abstains as
+fp32's did, docs/reader-training.md). One scale per matrix (correlation 0.97) lost abstention.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,8 +48,8 @@ class ReadingModel:
                     base["encoder." + key] = value.astype(np.float32)
             self._head_w = trained["head.weight"].astype(np.float32).reshape(-1)
             self._head_b = float(trained["head.bias"].astype(np.float32).reshape(-1)[0])
-            graph = build_bert_onnx(base, config["num_attention_heads"],
-                                    config["layer_norm_eps"])
+            graph = _int8(build_bert_onnx(base, config["num_attention_heads"],
+                                          config["layer_norm_eps"]))
             options = ort.SessionOptions()
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             options.log_severity_level = 3
@@ -68,3 +75,28 @@ class ReadingModel:
                                        "the reading model failed on {n} pairs"):
             out[idx] = pooled @ self._head_w + self._head_b
         return out
+
+
+class _NotPreprocessed(logging.Filter):
+    """ONNX Runtime's quantizer advises shape pre-processing on the root logger; the graph is
+    ours and fully shaped, so the advice is noise on a user's terminal."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "pre-processing before quantization" not in record.getMessage()
+
+
+def _int8(graph: bytes) -> bytes:
+    """``graph`` with its matrix weights quantized to int8 per output channel."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quiet = _NotPreprocessed()
+    logging.getLogger().addFilter(quiet)
+    try:
+        with tempfile.TemporaryDirectory(prefix="reader-") as tmp:
+            out = Path(tmp) / "reader-int8.onnx"
+            quantize_dynamic(onnx.load_from_string(graph), out, per_channel=True,
+                             weight_type=QuantType.QInt8)
+            return out.read_bytes()
+    finally:
+        logging.getLogger().removeFilter(quiet)
