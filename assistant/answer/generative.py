@@ -136,6 +136,11 @@ class GenerativeAnswerer:
                     citations.append(replace(c, n=len(citations) + 1))
                     marks += f"[{len(citations)}]"
             parts.append(f"{claim.text} {marks}")
+        attributed = sum(c.attributed for c in kept)
+        if attributed:
+            notes.append(f"{attributed} sentence{'s' if attributed > 1 else ''} of the model's "
+                         f"answer cited no source; the check found the quote that supports "
+                         f"{'them' if attributed > 1 else 'it'}")
         if left_out:
             notes.append(f"{len(left_out)} sentence{'s' if len(left_out) > 1 else ''} of the "
                          "model's answer left out: no quote supports "
