@@ -5,11 +5,13 @@ were seen to write (docs/llm.md)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from assistant.answer.citations import check_claims, clean_model_text, split_claims
 from assistant.answer.generative import UNCHECKED_NOTE, GenerativeAnswerer, StreamCleaner
-from assistant.answer.model import Answer
+from assistant.answer.model import Answer, Citation
 from assistant.entities import EntityTagger
 from assistant.store import Hit
 
@@ -146,3 +148,43 @@ def test_with_nothing_verified_the_extractive_answer_is_given(embedder, tagger) 
     assert answer.notes[0] == UNCHECKED_NOTE
     assert answer.left_out and answer.left_out[0][0] == "The summit was a success."
     assert "from extractive" in answer.notes
+
+
+def test_a_list_item_s_number_is_layout_not_a_figure(embedder, tagger) -> None:
+    """A model that answers in a numbered list despite the prompt: "2." opens a line, it is
+    not a figure the sentence states, so the item is checked as the sentence it is."""
+    checked, _ = check_claims("The outage:\n1. 12 million households lost power on Monday [1].\n"
+                              "2. Repairs will take three weeks [1].", [hit()], embedder, tagger)
+    assert [c.text for c in checked][-1] == "Repairs will take three weeks.", checked
+    assert all(c.supported for c in checked), [c.problems for c in checked]
+
+
+
+def test_a_fact_the_model_left_out_joins_from_the_extractive_answer(embedder, tagger) -> None:
+    """The model states one fact; the extractive reader quotes that one and another: the
+    other joins the answer after the model's sentence, cited to its own quote, and the
+    one the model said is not repeated."""
+    report = hit()
+    power = REPORT.index("The ministry said")
+    repairs = REPORT.index("Repairs will")
+    extractive = Answer(
+        question="q", answer="... [1] ... [2]", abstained=False, mode="extractive",
+        citations=[Citation(n=1, article_id="a1", title="Report 1", date="2026-01-05",
+                            source="Wire", quote=REPORT[power:repairs].strip(), start=power,
+                            end=repairs - 1, supported=True),
+                   Citation(n=2, article_id="a1", title="Report 1", date="2026-01-05",
+                            source="Wire", quote=REPORT[repairs:REPORT.index(" Prime")],
+                            start=repairs, end=REPORT.index(" Prime"), supported=True)])
+    answerer = GenerativeAnswerer(_NoModel(), embedder, tagger)  # type: ignore[arg-type]
+    answer = answerer.finish("What happened after the storm?", [report],
+                             "12 million households lost power on Monday [1].",
+                             fallback=lambda: extractive)
+    assert answer.answer == ("12 million households lost power on Monday. [1] Repairs will "
+                             "take three weeks, the utility said. [2]"), answer.answer
+    assert [c.quote for c in answer.citations][1].startswith("Repairs will take")
+    assert any("quoted from the articles by the extractive reader" in n for n in answer.notes)
+    # An extractive answer that abstained adds nothing.
+    alone = answerer.finish("What happened after the storm?", [report],
+                            "12 million households lost power on Monday [1].",
+                            fallback=lambda: replace(extractive, abstained=True))
+    assert alone.answer == "12 million households lost power on Monday. [1]"

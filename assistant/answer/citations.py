@@ -35,6 +35,8 @@ _MARKUP = re.compile(  # multiline: a tag cut off at a line's end is still marku
     r"|\[/?INST\]|<<\s*/?SYS\s*>>", re.IGNORECASE | re.MULTILINE)
 _ECHOED_LINE = re.compile(r"^\s*(?:question|rules?|sources?)\s*:.*$", re.IGNORECASE | re.MULTILINE)
 _ANSWER_LABEL = re.compile(r"^\s*(?:answer|model|assistant)\s*:\s*", re.IGNORECASE | re.MULTILINE)
+# A list item's number or bullet at a line's start: layout, not a figure the answer states.
+_LIST_MARK = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*•])\s+", re.MULTILINE)
 # Weights and bar of the support check, measured on the dev fixtures (docs/tuning.md).
 SUPPORT_LEXICAL = 0.5
 SUPPORT_SEMANTIC = 0.5
@@ -69,6 +71,7 @@ def clean_model_text(text: str) -> str:
     text = _MARKUP.sub(" ", text)
     text = _ECHOED_LINE.sub("", text)
     text = _ANSWER_LABEL.sub("", text)
+    text = _LIST_MARK.sub("", text)
     return "\n".join(" ".join(line.split()) for line in text.strip().splitlines()).strip()
 
 
