@@ -7,7 +7,9 @@ figure, another name, too little of its content) is left out of the answer and l
 ``Answer.left_out`` with the reason, which every surface shows under the answer. Leaving out
 beats marking: a reader skims, and a marked sentence is still read as the answer. When no
 sentence is left, the extractive answer (or its abstention) is given instead, with one line
-saying the model's answer could not be checked. Prompt markup and chat-template tokens are
+saying the model's answer could not be checked. Where the model's kept sentences leave out a
+fact the extractive reader quotes, that quote joins the answer after them, cited (a small
+model often answers part of a question well). Prompt markup and chat-template tokens are
 removed before anything is shown, also while streaming (``StreamCleaner``)."""
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ..llm import ChatModel
 from ..news import Reported, find_conflicts
 from ..prompts import render
 from ..store import Hit
+from ..text import content_stems, coverage, stems
 from .citations import NameChecker, check_claims, clean_model_text
 from .model import Answer, Citation, Conflict
 
@@ -30,6 +33,9 @@ _ABSTAIN = re.compile(
     re.IGNORECASE,
 )
 ABSTAIN_TEXT = "The articles don't say."
+# A quote of the extractive answer (at most its few sentences) joins a model's answer unless
+# this share of its content words is already in the model's kept sentences (the same fact).
+SAID_ALREADY = 0.6
 UNCHECKED_NOTE = ("The model's answer could not be checked against the articles, so the "
                   "passages that answer the question are quoted instead.")
 
@@ -136,6 +142,11 @@ class GenerativeAnswerer:
                     citations.append(replace(c, n=len(citations) + 1))
                     marks += f"[{len(citations)}]"
             parts.append(f"{claim.text} {marks}")
+        joined = self._join(parts, citations, [c.text for c in kept],
+                            fallback() if fallback is not None else None)
+        if joined:
+            notes.append(f"{joined} fact{'s' if joined > 1 else ''} the model's answer left "
+                         "out, quoted from the articles by the extractive reader")
         attributed = sum(c.attributed for c in kept)
         if attributed:
             notes.append(f"{attributed} sentence{'s' if attributed > 1 else ''} of the model's "
@@ -152,6 +163,28 @@ class GenerativeAnswerer:
         return Answer(question=question, answer=" ".join(parts), abstained=False,
                       mode=self.mode, citations=citations, retrieved=hits, notes=notes,
                       conflicts=conflicts, left_out=left_out)
+
+    @staticmethod
+    def _join(parts: list[str], citations: list[Citation], said: list[str],
+              extractive: Answer | None) -> int:
+        """Appends to ``parts`` and ``citations`` the extractive answer's quotes that the
+        model's kept sentences (``said``) do not state; returns how many."""
+        if extractive is None or extractive.abstained:
+            return 0
+        words = set(stems(" ".join(said)))
+        joined = 0
+        for c in extractive.citations:
+            if not c.supported or any(
+                    c.article_id == m.article_id and c.start < m.end and m.start < c.end
+                    for m in citations):
+                continue
+            if coverage(content_stems(c.quote), words) >= SAID_ALREADY:
+                continue
+            citations.append(replace(c, n=len(citations) + 1))
+            parts.append(f"{' '.join(c.quote.split())} [{len(citations)}]")
+            words |= set(stems(c.quote))
+            joined += 1
+        return joined
 
     def answer(self, question: str, hits: list[Hit],
                fallback: Callable[[], Answer] | None = None, **_: Any) -> Answer:
