@@ -13,7 +13,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from .answer.choice import PhraseModel
 from .answer.combination import Combination
 from .answer.extractive import ExtractiveAnswerer
 from .answer.generative import GenerativeAnswerer
@@ -101,8 +100,7 @@ class Runtime:
         with self._lock:
             if "extractive" not in self._parts:
                 self._parts["extractive"] = ExtractiveAnswerer(
-                    self.embedder, self.reader, Combination.load(), PhraseModel.load(),
-                    tagger=self.tagger,
+                    self.embedder, self.reader, Combination.load(), tagger=self.tagger,
                     names_in=self.retriever.lexical.article_holds,
                     frequency=self._frequency, days_held=self._holds_days)
             answerer: ExtractiveAnswerer = self._parts["extractive"]

@@ -22,7 +22,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from assistant.answer.choice import PhraseModel  # noqa: E402
 from assistant.answer.combination import Combination  # noqa: E402
 from assistant.answer.extractive import ExtractiveAnswerer, ExtractiveTuning  # noqa: E402
 from assistant.config import Settings  # noqa: E402
@@ -165,16 +164,14 @@ def sets(holdout: bool) -> dict[str, list[Fixture]]:
 
 
 def configure(runtime: Runtime, retrieval: RetrievalTuning, answer: ExtractiveTuning,
-              combination: Combination | None = None, choice: PhraseModel | None = None
-              ) -> None:
+              combination: Combination | None = None) -> None:
     retriever = runtime.retriever
     runtime._parts["retriever"] = Retriever(retriever.store, retriever.embedder,
                                             retriever.lexical, retrieval)
     tagger = runtime.tagger if answer.kind_tagged else None
     current = runtime.extractive
     runtime._parts["extractive"] = ExtractiveAnswerer(
-        runtime.embedder, current.reader, combination or current.combination,
-        choice or current.choice, answer,
+        runtime.embedder, current.reader, combination or current.combination, answer,
         tagger=tagger,
         names_in=runtime.retriever.lexical.article_holds, frequency=runtime._frequency,
         days_held=runtime._holds_days)

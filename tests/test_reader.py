@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from assistant.answer.choice import PhraseModel
 from assistant.answer.combination import Combination
 from assistant.answer.model import Answer
 from assistant.config import Settings
@@ -238,10 +237,10 @@ def test_an_account_answers_a_which_question_only_when_clearly_strong(embedder) 
     hit = _report("s", text, "Energy standards", "2024-02-01")
     question = "Which home appliances do the new energy standards target?"
     vector = embedder.embed([question])[0]
-    lenient = ExtractiveAnswerer(embedder, reading_model(), Combination.load(), PhraseModel.load(), ExtractiveTuning(), tagger=_NoEntities())  # type: ignore[arg-type]
+    lenient = ExtractiveAnswerer(embedder, reading_model(), Combination.load(), ExtractiveTuning(), tagger=_NoEntities())  # type: ignore[arg-type]
     answer = lenient.answer(question, vector, [hit])
     assert not answer.abstained and "gas stoves" in answer.answer
-    strict = ExtractiveAnswerer(embedder, reading_model(), Combination.load(), PhraseModel.load(), ExtractiveTuning(untyped_margin=1.0),
+    strict = ExtractiveAnswerer(embedder, reading_model(), Combination.load(), ExtractiveTuning(untyped_margin=1.0),
                                 tagger=_NoEntities())  # type: ignore[arg-type]
     assert strict.answer(question, vector, [hit]).abstained
 
@@ -290,7 +289,7 @@ def test_a_place_is_named_by_its_rarest_word_not_its_common_ones(embedder) -> No
         return {w: counts.get(w, 0) for w in words}, 1000
 
     def ask(question: str, park: Entity) -> Answer:
-        answerer = ExtractiveAnswerer(embedder, reading_model(), Combination.load(), PhraseModel.load(),
+        answerer = ExtractiveAnswerer(embedder, reading_model(), Combination.load(),
                                       ExtractiveTuning(), tagger=_Tagged(park),  # type: ignore[arg-type]
                                       frequency=frequency)
         return answerer.answer(question, embedder.embed([question])[0], [hit])
@@ -308,7 +307,7 @@ def _from_one_passage(text: str, question: str, reader: Runtime, embedder,  # ty
     from assistant.answer.extractive import ExtractiveAnswerer, ExtractiveTuning
 
     hit = _report("p", text, "A report", "2024-01-30")
-    answerer = ExtractiveAnswerer(embedder, reading_model(), Combination.load(), PhraseModel.load(), ExtractiveTuning(**tuning), tagger=reader.tagger)
+    answerer = ExtractiveAnswerer(embedder, reading_model(), Combination.load(), ExtractiveTuning(**tuning), tagger=reader.tagger)
     return answerer.answer(question, embedder.embed([question])[0], [hit])
 
 
@@ -335,7 +334,7 @@ def test_a_report_from_the_week_asked_about_leads(reader: Runtime, embedder) -> 
             _report("n", new, "Bridge opens", "2024-03-24", score=0.9)]
     question = "Who opened the new Springfield bridge?"
     vector = embedder.embed([question])[0]
-    answerer = ExtractiveAnswerer(embedder, reading_model(), Combination.load(), PhraseModel.load(), tagger=reader.tagger)
+    answerer = ExtractiveAnswerer(embedder, reading_model(), Combination.load(), tagger=reader.tagger)
     assert answerer.answer(question, vector, hits).answer.startswith("Tom Baker")
     week = answerer.answer(question, vector, hits, favoured=("2024-03-22", "2024-03-29"))
     assert week.answer.startswith("Ann Lee"), week.answer
@@ -387,7 +386,7 @@ def _two_reports(reader: Runtime, embedder, one: str, name: str, other_name: str
             _report("b", one.replace(name, other_name), "Report", "2024-03-05",
                     "Western Gazette", score=0.9)]
     vector = embedder.embed([question])[0]
-    return ExtractiveAnswerer(embedder, reading_model(), Combination.load(), PhraseModel.load(), ExtractiveTuning(**tuning),
+    return ExtractiveAnswerer(embedder, reading_model(), Combination.load(), ExtractiveTuning(**tuning),
                               tagger=reader.tagger).answer(question, vector, hits)
 
 
@@ -440,7 +439,7 @@ def _answer(reader: Runtime, embedder, question: str, hits: list[Hit],
     from assistant.answer.extractive import ExtractiveAnswerer, ExtractiveTuning
 
     vector = embedder.embed([question])[0]
-    return ExtractiveAnswerer(embedder, reading_model(), Combination.load(), PhraseModel.load(), ExtractiveTuning(**tuning), tagger=reader.tagger,
+    return ExtractiveAnswerer(embedder, reading_model(), Combination.load(), ExtractiveTuning(**tuning), tagger=reader.tagger,
                               frequency=frequency).answer(question, vector, hits,
                                                           favoured=favoured, today=today)
 
@@ -637,7 +636,7 @@ def test_two_versions_from_one_outlet_say_which_report_gives_each(reader: Runtim
     hits = [_report("early", said.format("Lyon"), "Festival", "2026-05-04"),
             _report("late", said.format("Marseille"), "Festival", "2026-05-05", score=0.9)]
     question = "Which city will host the Harbour Lights festival this summer?"
-    answer = ExtractiveAnswerer(embedder, reading_model(), Combination.load(), PhraseModel.load(), tagger=reader.tagger).answer(
+    answer = ExtractiveAnswerer(embedder, reading_model(), Combination.load(), tagger=reader.tagger).answer(
         question, embedder.embed([question])[0], hits)
     assert answer.answer.startswith(
         "The reports differ: Example Daily (2026-05-04) gives Lyon [1]; "
@@ -668,7 +667,7 @@ def test_a_place_asked_about_must_be_in_what_was_retrieved(reader: Runtime, embe
 
     def ask(question: str, text: str, article_names: bool = True) -> Answer:
         # ``names_in``: whether the whole article (not what was retrieved of it) names them.
-        answerer = ExtractiveAnswerer(embedder, reading_model(), Combination.load(), PhraseModel.load(),
+        answerer = ExtractiveAnswerer(embedder, reading_model(), Combination.load(),
                                       ExtractiveTuning(), tagger=reader.tagger,
                                       names_in=lambda article, words: article_names)
         return answerer.answer(question, embedder.embed([question])[0],

@@ -12,7 +12,6 @@ from datetime import date
 
 import pytest
 
-from assistant.answer.choice import PhraseModel
 from assistant.answer.combination import FEATURES, FITTED, Combination
 from assistant.answer.extractive import ExtractiveAnswerer
 from assistant.articles import parse_file
@@ -76,7 +75,7 @@ def test_a_report_from_other_days_counts_against_it_only_when_those_days_are_hel
     vector = embedder.embed([question])[0]
 
     def answerer(held: bool) -> ExtractiveAnswerer:
-        return ExtractiveAnswerer(embedder, reading_model(), Combination.load(), PhraseModel.load(),
+        return ExtractiveAnswerer(embedder, reading_model(), Combination.load(),
                                   days_held=lambda first, last: held)
 
     today = date(2024, 6, 1)

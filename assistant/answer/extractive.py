@@ -43,7 +43,6 @@ from ..news import Reported, annotate_weekdays, find_conflicts
 from ..reading import ReadingModel
 from ..store import Hit
 from ..text import content_stems, coverage, has_stem, key_weights, stems
-from .choice import PhraseModel, person_first, phrase_rows
 from .citations import ANSWERS_AT, support_score
 from .combination import Combination, feature_rows
 from .model import Answer, Citation, Conflict
@@ -51,7 +50,7 @@ from .naming import Frequency, NameCheck, NamesIn
 from .numbered import another_of_series, numbered
 from .sentences import Candidate, SentenceVectors, candidates
 from .tuning import ExtractiveTuning
-from .typed import PhraseReader
+from .typed import PhraseReader, direct_phrase
 from .versions import Versions
 
 __all__ = ["ABSTAIN_TEXT", "ExtractiveAnswerer", "ExtractiveTuning", "candidates"]
@@ -65,8 +64,7 @@ class ExtractiveAnswerer:
     mode = "extractive"
 
     def __init__(self, embedder: Embedder, reader: ReadingModel,
-                 combination: Combination, choice: PhraseModel,
-                 tuning: ExtractiveTuning | None = None,
+                 combination: Combination, tuning: ExtractiveTuning | None = None,
                  tagger: EntityTagger | None = None, names_in: NamesIn | None = None,
                  frequency: Frequency | None = None,
                  days_held: Callable[[str, str], bool] | None = None) -> None:
@@ -78,7 +76,6 @@ class ExtractiveAnswerer:
         self.embedder = embedder
         self.reader = reader
         self.combination = combination
-        self.choice = choice
         self.tuning = tuning or ExtractiveTuning()
         self.vectors = SentenceVectors(embedder)
         self.tagger = tagger
@@ -238,9 +235,9 @@ class ExtractiveAnswerer:
                           mode=self.mode, retrieved=hits, confidence=confidence)
         best = cands[order[0]].score
         cutoff = max(t.floor, best * t.relative_cutoff)
-        direct = (self.choice.choose(phrase_rows(
-            cands, order, phrases, cutoff, keys, prefer_person=person_first(kind),
-            prefer_day=kind == WHEN, weight=weight, close=close))
+        direct = (direct_phrase(cands, order, phrases, cutoff, prefer_person="PERSON" in kind
+                                and len(kind) > 1, weight=weight, close=close,
+                                prefer_day=kind == WHEN)
                   if kind else None)
         if direct is not None:
             # The sentence that states the direct answer leads; the best of the others,

@@ -13,11 +13,19 @@ from __future__ import annotations
 import re
 
 from ..entities import WHEN, Entity, EntityTagger, counted_noun, fold, kind_matches
-from ..text import content_stems, has_stem, stems
-from .choice import WHO_KIND, Closeness, Phrases
+from ..text import MONTH_PATTERN, content_stems, has_stem, stems
 from .phrases import closeness, new_to
 from .sentences import Candidate, SentenceVectors
 from .tuning import ExtractiveTuning
+
+_BARE_YEAR = re.compile(r"(?:in\s+)?(?:19|20)\d\d")
+_MONTH = rf"(?:{MONTH_PATTERN})\b\.?"
+_DAY = re.compile(rf"\b{_MONTH}\s+\d{{1,2}}\b|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}",
+                  re.I)
+_WHO_KIND = frozenset({"PERSON", "ORG", "GPE", "NORP"})  # what "who ...?" asks for
+Closeness = dict[int, dict[Entity, float]]  # per candidate, each phrase's nearness
+Phrases = dict[int, list[Entity]]  # per candidate, the phrases of the asked kind it holds
+
 
 _SAYS_AFTER = re.compile(r"(?:,[^,]{0,100},)?\s+(?:said|says|told|explained|added|noted|wrote)\b")
 _SAYS_BEFORE = re.compile(r"\baccording to (?:the )?\Z", re.I)
@@ -69,23 +77,21 @@ class PhraseReader:
                        text[e.start : e.end + 40].split(".")[0]))))]
             out[i] = new
         weight: dict[str, float] = {}
+        if t.closeness and (("PERSON" in kind and kind <= _WHO_KIND) or kind == WHEN):
+            # "Who is the director", "when was it released": of the people (dates) a
+            # sentence names, the one by the question's words ("directed by X", "released
+            # on D"). Not for the loose kinds, whose answer often stands apart from them.
+            keys = list(asked_stems)
+            for i in top:
+                if out[i]:
+                    near = closeness(cands[i].text, out[i], keys, t.closeness)
+                    out[i] = sorted(out[i], key=lambda e: -near[e])
+                    close[i] = near
         if noun:
             weight = self._near_noun(noun, cands, top[: t.head_sentences], out, asked,
                                      asked_stems)
             for i in top[t.head_sentences:]:
                 out[i] = []
-        # How near each phrase stands to the question's words, a feature of the choice of
-        # the answer (``choice``). "Who is the director", "when was it released": the
-        # people (dates) of a sentence are also listed nearest first ("directed by X").
-        by_nearness = bool(t.closeness) and (("PERSON" in kind and kind <= WHO_KIND)
-                                             or kind == WHEN)
-        keys = list(asked_stems)
-        for i in top:
-            if out[i] and t.closeness:
-                near = closeness(cands[i].text, out[i], keys, t.closeness)
-                close[i] = near
-                if by_nearness:
-                    out[i] = sorted(out[i], key=lambda e: -near[e])
         for i in top:
             cands[i].score += t.kind_bonus if out[i] else -t.kind_penalty
         for i in range(len(cands)):
@@ -144,3 +150,52 @@ class PhraseReader:
                         and e.text.lower() not in asked):
                     return j, e
         return None
+
+
+def direct_phrase(cands: list[Candidate], order: list[int], phrases: Phrases, cutoff: float,
+                  prefer_person: bool = False, prefer_day: bool = False,
+                  weight: dict[str, float] | None = None, close: Closeness | None = None
+                  ) -> tuple[int, Entity] | None:
+    """The answer phrase most of the good sentences agree on (weighted by their scores),
+    and the best sentence stating it."""
+    votes: dict[str, float] = {}
+    # "When": a bare year only dates what a day, where a good sentence gives one, says.
+    prefer_day = prefer_day and any(_DAY.search(e.text) for i in order
+                                    if cands[i].score >= cutoff for e in phrases[i])
+    for i in order:
+        if cands[i].score < cutoff:
+            break
+        # Of the phrases a sentence holds, the one nearest the question's words (the
+        # "director" of "directed by X and written by Y") says what was asked.
+        near_words: dict[str, float] = {}
+        labels: dict[str, str] = {}
+        for e in phrases[i]:
+            name = fold(e.text)
+            labels.setdefault(name, e.label)
+            near_words[name] = max(near_words.get(name, 0.0),
+                                   (close or {}).get(i, {}).get(e, 1.0))
+        # Relative to the sentence's nearest phrase: closeness picks within a sentence,
+        # not between sentences (an answer often stands apart from the question's words).
+        nearest = max(near_words.values(), default=1.0)
+        near_words = {n: v / nearest for n, v in near_words.items()}
+        for name, label in labels.items():
+            # The best sentence's phrase counts whole; agreement from other sentences
+            # adds a quarter of theirs, so a phrase many sentences repeat in passing (a
+            # weekday, a country) does not outvote the one that answers. A phrase of
+            # the kind's first choice (a person, for "who") counts more than the rest.
+            share = 1.0 if name not in votes else 0.25
+            preferred = 0.6 if prefer_person and label != "PERSON" else 1.0
+            if prefer_day and _BARE_YEAR.fullmatch(name):
+                preferred = 0.0
+            near = weight.get(name, 1.0) if weight else 1.0  # closeness to the noun
+            votes[name] = (votes.get(name, 0.0) + share * preferred * near
+                           * near_words[name] * cands[i].score)
+    if not votes:
+        i = order[0]
+        return i, phrases[i][0]
+    winner = max(votes, key=lambda n: votes[n])
+    for i in order:
+        for e in phrases[i]:
+            if fold(e.text) == winner:
+                return i, e
+    return None  # pragma: no cover  (the winner came from these phrases)
