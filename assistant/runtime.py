@@ -15,7 +15,7 @@ from typing import Any
 
 from .answer.combination import Combination
 from .answer.extractive import ExtractiveAnswerer
-from .answer.generative import GenerativeAnswerer
+from .answer.generative import LOCAL_MODEL_SENTENCES, GenerativeAnswerer
 from .answer.model import Answer
 from .config import Settings
 from .embedding import Embedder, make_embedder
@@ -23,6 +23,7 @@ from .entities import KIND_WORDS, EntityTagger
 from .followup import history_text, rewrite_followup
 from .ingest import IngestReport, ingest, remove_article
 from .llm import ChatModel
+from .local_llm import served_here
 from .news import NearDuplicates, Scope, question_scope
 from .prompts import render
 from .reading import ReadingModel
@@ -161,8 +162,14 @@ class Runtime:
         with self._lock:
             if "generative" not in self._parts:
                 chat = ChatModel.from_settings(self.settings)
-                self._parts["generative"] = GenerativeAnswerer(chat, self.embedder,
-                                                               names=self.tagger)
+                s = self.settings
+                # A model of ours on this machine's CPU reads a prompt at ~90 tokens a
+                # second: it reads the reader's best sentences, not the five chunks
+                # (docs/llm.md). A served model reads the chunks.
+                local = served_here(s.llm_model, s.openai_base_url) is not None
+                self._parts["generative"] = GenerativeAnswerer(
+                    chat, self.embedder, names=self.tagger,
+                    sentences=LOCAL_MODEL_SENTENCES if local else 0)
             answerer: GenerativeAnswerer = self._parts["generative"]
             return answerer
 
@@ -263,9 +270,13 @@ class Runtime:
                             mode=self.settings.answer_mode)
         elif self.settings.answer_mode == "openai":
             answerer = self.generative
+            sources = (self.extractive.passages(topic, query_vector, hits, scope.favoured,
+                                                today or date.today(), answerer.sentences)
+                       if answerer.sentences else []) or hits
             raw: list[str] = []
-            yield from answerer.stream(question, hits, raw)
-            answer = answerer.finish(question, hits, "".join(raw), fallback=extractive)
+            yield from answerer.stream(question, sources, raw)
+            answer = replace(answerer.finish(question, sources, "".join(raw),
+                                             fallback=extractive), retrieved=hits)
         else:
             answer = extractive()
         done = time.perf_counter()

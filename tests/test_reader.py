@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -683,3 +684,29 @@ def test_a_place_asked_about_must_be_in_what_was_retrieved(reader: Runtime, embe
     assert not answer.abstained, answer.answer
     assert ask("Why did Mayor Ann Lee close the river trail?", mayor,
                article_names=False).abstained
+
+
+def test_a_local_model_reads_the_best_sentences_verbatim_in_article_order(reader: Runtime,
+                                                                          embedder) -> None:
+    """What a model on this machine's CPU reads instead of whole chunks: the sentences the
+    reader rates best, each an exact slice of its article at its own offsets (so every
+    quote the model gives is checked against the article's words), the article's order
+    kept and neighbours joined into one passage."""
+    from assistant.answer.extractive import ExtractiveAnswerer
+
+    text = ("The city council met on Tuesday. The council approved a new bridge over the "
+            "river. It will cost 40 million euros. Work starts in March. The mayor thanked "
+            "the engineers. Parking fees rise next year. A new park opens in the north.")
+    hit = replace(_report("b", text, "Council news", "2024-01-30"), start=1000,
+                  end=1000 + len(text))
+    answerer = ExtractiveAnswerer(embedder, reading_model(), Combination.load(),
+                                  tagger=reader.tagger)
+    question = "How much will the new bridge cost?"
+    passages = answerer.passages(question, embedder.embed([question])[0], [hit], None, None, 3)
+    assert passages and all(p.article_id == "b" for p in passages)
+    for p in passages:
+        assert text[p.start - 1000 : p.end - 1000] == p.text  # verbatim, at its offsets
+    assert [p.start for p in passages] == sorted(p.start for p in passages)
+    read = " ".join(p.text for p in passages)
+    assert "40 million euros" in read
+    assert len(read) < len(text)  # fewer words than the chunk: what makes it fast

@@ -10,7 +10,13 @@ from dataclasses import replace
 import pytest
 
 from assistant.answer.citations import check_claims, clean_model_text, split_claims
-from assistant.answer.generative import UNCHECKED_NOTE, GenerativeAnswerer, StreamCleaner
+from assistant.answer.generative import (
+    ABSTAINED_NOTE,
+    OVERRULES_ABSTENTION,
+    UNCHECKED_NOTE,
+    GenerativeAnswerer,
+    StreamCleaner,
+)
 from assistant.answer.model import Answer, Citation
 from assistant.entities import EntityTagger
 from assistant.store import Hit
@@ -188,3 +194,19 @@ def test_a_fact_the_model_left_out_joins_from_the_extractive_answer(embedder, ta
                             "12 million households lost power on Monday [1].",
                             fallback=lambda: replace(extractive, abstained=True))
     assert alone.answer == "12 million households lost power on Monday. [1]"
+
+
+def test_a_confident_reader_overrules_the_model_s_abstention(embedder, tagger) -> None:
+    """The model says the articles don't say; the extractive reader found the answer and is
+    sure of it: its quotes are given, with a note. A reader unsure of its answer leaves the
+    model's abstention standing (an unanswerable question is where a reader guesses)."""
+    answerer = GenerativeAnswerer(_NoModel(), embedder, tagger)  # type: ignore[arg-type]
+    sure = Answer(question="q", answer="Quoted passage. [1]", abstained=False,
+                  mode="extractive", confidence=OVERRULES_ABSTENTION + 0.05)
+    answer = answerer.finish("q", [hit()], "The articles don't say.", fallback=lambda: sure)
+    assert not answer.abstained and answer.answer == "Quoted passage. [1]"
+    assert answer.fallback == "extractive" and answer.mode == "openai"
+    assert answer.notes[0] == ABSTAINED_NOTE
+    unsure = replace(sure, confidence=OVERRULES_ABSTENTION - 0.05)
+    answer = answerer.finish("q", [hit()], "The articles don't say.", fallback=lambda: unsure)
+    assert answer.abstained and answer.fallback is None

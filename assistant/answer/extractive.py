@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import date, timedelta
 
 import numpy as np
@@ -166,6 +167,29 @@ class ExtractiveAnswerer:
                            model.answer.probability(rows), strict=True):
             c.score, c.answers = float(p), float(a)
         return model.threshold_for(window_held)
+
+    def passages(self, question: str, query_vector: np.ndarray, hits: list[Hit],
+                 favoured: tuple[str, str] | None, today: date | None, n: int) -> list[Hit]:
+        """The ``n`` sentences the reader rates best, as sources for a language model: in
+        retrieval's order of their articles and each article's own order, neighbours of one
+        chunk joined into one passage, each passage verbatim with its article offsets."""
+        cands, _, _ = self.score(question, query_vector, hits)
+        retrieved = list(dict.fromkeys(h.article_id for h in hits))
+        self.rate(cands, retrieved, self.asked_days(favoured, today))
+        best = sorted((c for c in cands if c.reading is not None), key=lambda c: -c.score)[:n]
+        rank = {a: i for i, a in enumerate(retrieved)}
+        best.sort(key=lambda c: (rank[c.hit.article_id], c.start))
+        out: list[Hit] = []
+        for c in best:
+            chunk = c.hit
+            last = out[-1] if out else None
+            if (last is not None and last.chunk_id == chunk.chunk_id and last.end <= c.start
+                    and not chunk.text[last.end - chunk.start : c.start - chunk.start].strip()):
+                out[-1] = replace(last, text=chunk.text[last.start - chunk.start
+                                                         : c.end - chunk.start], end=c.end)
+            else:
+                out.append(replace(chunk, text=c.text, start=c.start, end=c.end))
+        return out
 
     def answer(self, question: str, query_vector: np.ndarray, hits: list[Hit],
                prefer_recent: bool = False, absent: Sequence[str] = (),

@@ -9,8 +9,10 @@ beats marking: a reader skims, and a marked sentence is still read as the answer
 sentence is left, the extractive answer (or its abstention) is given instead, with one line
 saying the model's answer could not be checked. Where the model's kept sentences leave out a
 fact the extractive reader quotes, that quote joins the answer after them, cited (a small
-model often answers part of a question well). Prompt markup and chat-template tokens are
-removed before anything is shown, also while streaming (``StreamCleaner``)."""
+model often answers part of a question well); where the model says the articles don't say
+and the extractive reader is confident they do, its answer is given, with a note. Prompt
+markup and chat-template tokens are removed before anything is shown, also while streaming
+(``StreamCleaner``)."""
 
 from __future__ import annotations
 
@@ -36,6 +38,16 @@ ABSTAIN_TEXT = "The articles don't say."
 # A quote of the extractive answer (at most its few sentences) joins a model's answer unless
 # this share of its content words is already in the model's kept sentences (the same fact).
 SAID_ALREADY = 0.6
+# A model that says the articles don't say is overruled by an extractive answer whose
+# probability of answering (``Answer.confidence``) is at least this: on the seeds, essays and
+# our negatives every extractive answer this sure answers an answerable question, and every
+# false one is below it (0.32-0.61; docs/llm.md). Below it the model's abstention stands.
+OVERRULES_ABSTENTION = 0.7
+# How many of the reader's best sentences a model on this machine's CPU reads instead of
+# the chunks: the same facts on the seeds in half the time (docs/llm.md).
+LOCAL_MODEL_SENTENCES = 8
+ABSTAINED_NOTE = ("The model found no answer in the passages; the extractive reader did, "
+                  "and its quotes are given instead.")
 UNCHECKED_NOTE = ("The model's answer could not be checked against the articles, so the "
                   "passages that answer the question are quoted instead.")
 
@@ -84,7 +96,10 @@ class GenerativeAnswerer:
     mode = "openai"
 
     def __init__(self, chat: ChatModel, embedder: Embedder,
-                 names: NameChecker | None = None) -> None:
+                 names: NameChecker | None = None, sentences: int = 0) -> None:
+        """``sentences``: how many of the sentences the reader rates best the model reads
+        (``ExtractiveAnswerer.passages``) in place of the retrieved chunks; 0: the chunks."""
+        self.sentences = sentences
         self.chat = chat
         self.embedder = embedder
         self.names = names
@@ -120,6 +135,11 @@ class GenerativeAnswerer:
         verified citations; ``fallback()`` (the extractive answer) when none is left."""
         text = clean_model_text(raw)
         if not hits or not text or _ABSTAIN.match(text):
+            instead = fallback() if hits and fallback is not None else None
+            if (instead is not None and not instead.abstained
+                    and (instead.confidence or 0.0) >= OVERRULES_ABSTENTION):
+                return replace(instead, mode=self.mode, fallback=instead.mode,
+                               notes=[ABSTAINED_NOTE, *instead.notes])
             return Answer(question=question, answer=ABSTAIN_TEXT, abstained=True,
                           mode=self.mode, retrieved=hits)
         checked, notes = check_claims(text, hits, self.embedder, self.names)
