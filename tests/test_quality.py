@@ -55,3 +55,11 @@ def test_declared_and_imported_dependencies_agree() -> None:
     used = {d for m in imported for d in providers.get(m, set())}
     unused = sorted(declared - used - set(NOT_IMPORTED))
     assert not unused, f"declared but never imported: {unused}"
+
+
+def test_the_readme_figures_are_the_measured_ones() -> None:
+    """The README's table of figures is what docs/eval/ and docs/bench.json hold: a run
+    that changes them and a README not regenerated after it fail here."""
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "readme_figures.py"),
+                           "--check"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
