@@ -13,6 +13,7 @@ Two collections per name:
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -108,7 +109,7 @@ class Store:
         self.name = collection
         self.embed_model = embed_model
         self.label = label or collection
-        try:
+        with self._chroma():
             self._chunks = client.get_or_create_collection(
                 collection,
                 metadata={"embed_model": embed_model},
@@ -120,15 +121,11 @@ class Store:
                 metadata={"embed_model": embed_model},
                 embedding_function=None,
             )
-        except Exception as e:
-            raise _translate(e, self.label) from e
         if (self._registry.metadata or {}).get("copy_bands") != "1":
-            try:
+            with self._chroma():
                 if self._registry.count() == 0:  # a new store: nothing to add bands to
                     self._registry.modify(metadata={**(self._registry.metadata or {}),
                                                     "copy_bands": "1"})
-            except Exception as e:
-                raise _translate(e, self.label) from e
         recorded = (self._chunks.metadata or {}).get("embed_model")
         if recorded and recorded != embed_model:
             raise ModelMismatch(
@@ -138,6 +135,17 @@ class Store:
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
         self.vector_store = ChromaVectorStore(chroma_collection=self._chunks)
+
+    @contextlib.contextmanager
+    def _chroma(self) -> Iterator[None]:
+        """The one place Chroma's errors become ours (``_translate``): every call to the
+        client or a collection runs inside it."""
+        try:
+            yield
+        except StoreError:
+            raise
+        except Exception as e:  # chromadb raises ValueError, ConnectionError, its own types
+            raise _translate(e, self.label) from e
 
     @classmethod
     def from_settings(cls, settings: Settings, embed_model: str | None = None) -> Store:
@@ -149,10 +157,8 @@ class Store:
 
     def _registry_records(self, **query: Any) -> list[ArticleRecord]:
         """Registry records by ids or by a ``where`` on their metadata (no query: all)."""
-        try:
+        with self._chroma():
             got = self._registry.get(include=["metadatas"], **query)
-        except Exception as e:
-            raise _translate(e, self.label) from e
         return [_record(i, m) for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)]
 
     def articles(self) -> list[ArticleRecord]:
@@ -194,54 +200,44 @@ class Store:
         """The generation, and whether a write is under way (or was killed) since it was set:
         while one is, the registry may already differ from what that generation's readers
         were told (``begin_write``). One request."""
-        try:
+        with self._chroma():
             meta = self._current_registry().metadata or {}
             return str(meta.get("generation", "0")), bool(meta.get("writing"))
-        except Exception as e:
-            raise _translate(e, self.label) from e
 
     def begin_write(self) -> bool:
         """Marks a write under way before it changes the registry; ``bump_generation`` ends
         it. Returns whether an earlier write's mark was still there (it was killed)."""
-        try:
+        with self._chroma():
             registry = self._current_registry()
             meta = dict(registry.metadata or {})
             leftover = bool(meta.get("writing"))
             meta["writing"] = uuid.uuid4().hex
             registry.modify(metadata=meta)
-        except Exception as e:
-            raise _translate(e, self.label) from e
         return leftover
 
     def bump_generation(self) -> tuple[str, str]:
         """A new generation tag, ending any write under way; returns (the tag before, the
         new one)."""
-        try:
+        with self._chroma():
             registry = self._current_registry()
             meta = dict(registry.metadata or {})
             before = str(meta.get("generation", "0"))
             meta["generation"] = uuid.uuid4().hex
             meta["writing"] = ""
             registry.modify(metadata=meta)
-        except Exception as e:
-            raise _translate(e, self.label) from e
         return before, str(meta["generation"])
 
     def article_text(self, article_id: str) -> str | None:
-        try:
+        with self._chroma():
             got = self._registry.get(ids=[article_id], include=["documents"])
-        except Exception as e:
-            raise _translate(e, self.label) from e
         docs = got.get("documents") or []
         return docs[0] if docs else None
 
     def article_texts(self, ids: Sequence[str]) -> dict[str, str]:
         if not ids:
             return {}
-        try:
+        with self._chroma():
             got = self._registry.get(ids=list(dict.fromkeys(ids)), include=["documents"])
-        except Exception as e:
-            raise _translate(e, self.label) from e
         return dict(zip(got["ids"], got["documents"] or [], strict=True))
 
     def commit_article(self, article: Article, chunks: int, duplicate_of: str | None,
@@ -264,17 +260,15 @@ class Store:
         } for a, n, dup, sig in items]
         for meta, keys in zip(metas, bands or [()] * len(metas), strict=True):
             meta.update({f"lsh{i}": key for i, key in enumerate(keys)})
-        try:
+        with self._chroma():
             self._registry.upsert(ids=[a.id for a, *_ in items],
                                   documents=[a.text for a, *_ in items], metadatas=metas,
                                   embeddings=[[1.0]] * len(items))
-        except Exception as e:
-            raise _translate(e, self.label) from e
 
     def ensure_copy_bands(self, bands_of: Callable[[str], list[str]]) -> None:
         """Stores written before copy detection asked by key lack the band keys: add them
         once, from each record's signature (the only whole read of the registry, once)."""
-        try:
+        with self._chroma():
             registry = self._current_registry()
             if (registry.metadata or {}).get("copy_bands") == "1":
                 return
@@ -294,30 +288,24 @@ class Store:
             fresh["copy_bands"] = "1"
             registry.modify(metadata=fresh)
             self._registry = registry
-        except Exception as e:
-            raise _translate(e, self.label) from e
 
     def mark_duplicate(self, article_id: str, original: str | None) -> None:
         """Records that a stored article re-publishes ``original`` (found after it)."""
-        try:
+        with self._chroma():
             got = self._registry.get(ids=[article_id], include=["metadatas"])
             if not got["ids"]:
                 return
             meta = dict((got["metadatas"] or [{}])[0] or {})
             meta["duplicate_of"] = original or ""
             self._registry.update(ids=[article_id], metadatas=[meta])
-        except Exception as e:
-            raise _translate(e, self.label) from e
 
     def delete_article(self, article_id: str) -> list[str]:
         """Registry record first, so readers stop seeing the article at once (hits of an
         article without a record are dropped), then its chunks; returns their ids. The
         caller bumps the generation. A crash in between leaves chunks no reader shows,
         removed by the next write of that id or by ``assistant reindex``."""
-        try:
+        with self._chroma():
             self._registry.delete(ids=[article_id])
-        except Exception as e:
-            raise _translate(e, self.label) from e
         return self.remove_stale_chunks([article_id], keep=set())
 
     def remove_stale_chunks(self, article_ids: Sequence[str], keep: set[str]) -> list[str]:
@@ -326,14 +314,12 @@ class Store:
         cost is that of the articles, not of the store."""
         if not article_ids:
             return []
-        try:
+        with self._chroma():
             got = self._chunks.get(where=_any_of("article_id", list(dict.fromkeys(article_ids))),
                                    include=[])
             stale = [cid for cid in got["ids"] if cid not in keep]
             if stale:
                 self._chunks.delete(ids=stale)
-        except Exception as e:
-            raise _translate(e, self.label) from e
         return stale
 
     # ------------------------------------------------------------ chunks
@@ -360,27 +346,21 @@ class Store:
                 node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(
                     node_id=article.id)
                 nodes.append(node)
-        try:
+        with self._chroma():
             for i in range(0, len(nodes), _WRITE_BATCH):
                 self.vector_store.add(nodes[i : i + _WRITE_BATCH])
-        except Exception as e:
-            raise _translate(e, self.label) from e
 
     def chunk_count(self) -> int:
-        try:
+        with self._chroma():
             return int(self._chunks.count())
-        except Exception as e:
-            raise _translate(e, self.label) from e
 
     def chunk_ids(self, batch: int = 10_000) -> set[str]:
         """Every chunk's id (ids only: what the side index compares itself with)."""
         out: set[str] = set()
         offset = 0
         while True:
-            try:
+            with self._chroma():
                 got = self._chunks.get(include=[], limit=batch, offset=offset)
-            except Exception as e:
-                raise _translate(e, self.label) from e
             if not got["ids"]:
                 return out
             out.update(got["ids"])
@@ -390,11 +370,9 @@ class Store:
                      ) -> Iterator[tuple[str, str, dict[str, Any], np.ndarray]]:
         """(chunk id, text, metadata, vector) of the given chunks, in pages."""
         for i in range(0, len(ids), batch):
-            try:
+            with self._chroma():
                 got = self._chunks.get(ids=list(ids[i : i + batch]),
                                        include=["documents", "metadatas", "embeddings"])
-            except Exception as e:
-                raise _translate(e, self.label) from e
             for cid, doc, meta, vec in zip(got["ids"], got["documents"] or [],
                                            got["metadatas"] or [], got["embeddings"],
                                            strict=True):
@@ -415,10 +393,8 @@ class Store:
         offset = 0
         empty = np.zeros(0, dtype=np.float32)
         while True:
-            try:
+            with self._chroma():
                 got = self._chunks.get(include=include, limit=batch, offset=offset)
-            except Exception as e:
-                raise _translate(e, self.label) from e
             ids = got["ids"]
             if not ids:
                 return
@@ -439,10 +415,8 @@ class Store:
             return []
         # Chroma answers with fewer results (or none) when n exceeds the collection.
         query = VectorStoreQuery(query_embedding=vector.tolist(), similarity_top_k=n)
-        try:
+        with self._chroma():
             result = self.vector_store.query(query, **({"where": where} if where else {}))
-        except Exception as e:
-            raise _translate(e, self.label) from e
         hits = []
         for node, sim in zip(result.nodes or [], result.similarities or [], strict=False):
             meta = node.metadata

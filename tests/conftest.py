@@ -173,3 +173,20 @@ def browser() -> Iterator[object]:
             "--disable-component-update", "--disable-sync", "--no-first-run"])
         yield b
         b.close()
+
+
+# Test tiers (`./dev test --quick` skips these three; `./dev test` and CI run everything).
+# A test is marked by what it uses, so a new test lands in the right tier by itself.
+_TIER_FIXTURES = {
+    "browser": {"browser", "app_url"},  # headless Chromium and a served app
+    "model": {"local_llm", "real_llm_settings"},  # a real language model on the CPU
+    "slow": {"news_runtime", "news_subset_runtime"},  # stores of hundreds of articles
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        for marker, fixtures in _TIER_FIXTURES.items():
+            if used & fixtures:
+                item.add_marker(getattr(pytest.mark, marker))
