@@ -263,8 +263,8 @@ def eval_command(fixtures: Path, json_out: Path | None, report_dir: Path | None,
     if settings.answer_mode == "openai":
         # The model's answers beside the extractive answerer's, on the same store and run.
         plain = Runtime(settings=settings.with_(llm="extractive"), store=runtime.store,
-                        _embedder=runtime.embedder, _tagger=runtime.tagger,
-                        _reader=runtime.reader)
+                        embedder=runtime.embedder, tagger=runtime.tagger,
+                        reader=runtime.reader)
 
         def ask_extractive(f: Fixture) -> Answer:
             day = date.fromisoformat(f.asked_on) if f.asked_on else None

@@ -8,13 +8,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .answer.combination import Combination
-from .answer.extractive import ExtractiveAnswerer
+from .answer.extractive import ExtractiveAnswerer, ExtractiveTuning
 from .answer.generative import LOCAL_MODEL_SENTENCES, GenerativeAnswerer
 from .answer.model import Answer
 from .config import Settings
@@ -25,6 +27,7 @@ from .ingest import IngestReport, ingest, remove_article
 from .llm import ChatModel
 from .local_llm import served_here
 from .news import NearDuplicates, Scope, question_scope
+from .nodes import NewsRetriever, QuestionRetriever, search
 from .prompts import render
 from .reading import ReadingModel
 from .retrieve import Filters, LexicalIndex, Retriever
@@ -40,20 +43,31 @@ def lexical_folder(settings: Settings) -> Path:
     return settings.index_dir / "lexical" / f"{settings.collection}-{tag}"
 
 
-@dataclass
 class Runtime:
-    settings: Settings
-    store: Store
-    _embedder: Embedder | None = None
-    _tagger: EntityTagger | None = None
-    _reader: ReadingModel | None = None
-    _parts: dict[str, Any] = field(default_factory=dict)
-    _lock: threading.RLock = field(default_factory=threading.RLock)
-    _ingest_lock: threading.Lock = field(default_factory=threading.Lock)
+    """The parts of a running assistant, each built on first use from ``settings`` unless
+    it is handed in (tests and the eval pass real parts they already hold: a loaded
+    embedding model, the store of another runtime)."""
+
+    def __init__(self, settings: Settings, store: Store, *, embedder: Embedder | None = None,
+                 reader: ReadingModel | None = None, tagger: EntityTagger | None = None,
+                 retriever: Retriever | None = None,
+                 extractive: ExtractiveAnswerer | None = None,
+                 generative: GenerativeAnswerer | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self._embedder = embedder
+        self._reader = reader
+        self._tagger = tagger
+        self._retriever = retriever
+        self._extractive = extractive
+        self._generative = generative
+        self._sources_of: tuple[str, list[str]] | None = None  # (generation, outlets)
+        self._lock = threading.RLock()
+        self._ingest_lock = threading.Lock()
 
     @classmethod
     def open(cls, settings: Settings) -> Runtime:
-        return cls(settings=settings, store=Store.from_settings(settings))
+        return cls(settings, Store.from_settings(settings))
 
     @property
     def embedder(self) -> Embedder:
@@ -70,11 +84,10 @@ class Runtime:
     @property
     def retriever(self) -> Retriever:
         with self._lock:
-            if "retriever" not in self._parts:
+            if self._retriever is None:
                 lexical = LexicalIndex(lexical_folder(self.settings))
-                self._parts["retriever"] = Retriever(self.store, self.embedder, lexical)
-            retriever: Retriever = self._parts["retriever"]
-            return retriever
+                self._retriever = Retriever(self.store, self.embedder, lexical)
+            return self._retriever
 
     @property
     def tagger(self) -> EntityTagger:
@@ -99,13 +112,19 @@ class Runtime:
     @property
     def extractive(self) -> ExtractiveAnswerer:
         with self._lock:
-            if "extractive" not in self._parts:
-                self._parts["extractive"] = ExtractiveAnswerer(
-                    self.embedder, self.reader, Combination.load(), tagger=self.tagger,
-                    names_in=self.retriever.lexical.article_holds,
-                    frequency=self._frequency, days_held=self._holds_days)
-            answerer: ExtractiveAnswerer = self._parts["extractive"]
-            return answerer
+            if self._extractive is None:
+                self._extractive = self.extractive_answerer()
+            return self._extractive
+
+    def extractive_answerer(self, tuning: ExtractiveTuning | None = None,
+                            combination: Combination | None = None) -> ExtractiveAnswerer:
+        """An extractive answerer over this runtime's parts (with other settings or fitted
+        weights, for the tuning scripts: ``Runtime(..., extractive=...)``)."""
+        tagger = self.tagger if tuning is None or tuning.kind_tagged else None
+        return ExtractiveAnswerer(
+            self.embedder, self.reader, combination or Combination.load(), tuning,
+            tagger=tagger, names_in=self.retriever.lexical.article_holds,
+            frequency=self._frequency, days_held=self._holds_days)
 
     def ingest(self, paths: Sequence[str | Path], prune: bool = False,
                progress: bool = False, dry_run: bool = False,
@@ -160,29 +179,41 @@ class Runtime:
     @property
     def generative(self) -> GenerativeAnswerer:
         with self._lock:
-            if "generative" not in self._parts:
+            if self._generative is None:
                 chat = ChatModel.from_settings(self.settings)
                 s = self.settings
                 # A model of ours on this machine's CPU reads a prompt at ~90 tokens a
                 # second: it reads the reader's best sentences, not the five chunks
                 # (docs/llm.md). A served model reads the chunks.
                 local = served_here(s.llm_model, s.openai_base_url) is not None
-                self._parts["generative"] = GenerativeAnswerer(
+                self._generative = GenerativeAnswerer(
                     chat, self.embedder, names=self.tagger,
                     sentences=LOCAL_MODEL_SENTENCES if local else 0)
-            answerer: GenerativeAnswerer = self._parts["generative"]
-            return answerer
+            return self._generative
 
     def _retrieve(self, question: str, top_k: int | None, filters: Filters | None,
                   generation: str, favoured: tuple[str, str] | None = None,
-                  settled: bool = False) -> tuple[Any, list[Hit]]:
+                  settled: bool = False) -> tuple[np.ndarray, list[Hit]]:
         k = top_k or self.settings.top_k
-        retriever = self.retriever
         self._catch_up(generation)
         query_vector = self.embedder.embed([question])[0]
-        return query_vector, retriever.retrieve(question, k, filters, query_vector,
-                                                favoured=favoured, generation=generation,
-                                                settled=settled)
+        # Through llama-index's retriever interface, as a llama-index user's engine would.
+        retriever = NewsRetriever(self.retriever, k, filters, favoured, generation, settled)
+        return query_vector, search(retriever, question, query_vector)
+
+    def as_retriever(self, top_k: int | None = None, filters: Filters | None = None,
+                     today: date | None = None) -> QuestionRetriever:
+        """The assistant's retrieval as a llama-index retriever, for a llama-index user's
+        own query or chat engine: each question read for its dates and outlets (against
+        ``today``), searched as the assistant searches it."""
+
+        def search_question(question: str) -> list[Hit]:
+            generation, writing = self.store.state()
+            scope = self.scope(question, filters, today, generation)
+            return self._retrieve(scope.topic, top_k, scope.filters, generation,
+                                  scope.favoured, settled=not writing)[1]
+
+        return QuestionRetriever(search_question)
 
     def _absent(self, question: str) -> list[str]:
         """The question's words that no chunk of the store holds (as written), leaving out
@@ -215,13 +246,12 @@ class Runtime:
 
     def _sources(self, generation: str) -> list[str]:
         """The outlets of the store (from the side index), re-read when the store changes."""
-        cached = self._parts.get("sources")
+        cached = self._sources_of
         if cached is None or cached[0] != generation:
             self._catch_up(generation)
             cached = (generation, self.retriever.lexical.sources())
-            self._parts["sources"] = cached
-        sources: list[str] = cached[1]
-        return sources
+            self._sources_of = cached
+        return cached[1]
 
     def scope(self, question: str, filters: Filters | None, today: date | None = None,
               generation: str | None = None) -> Scope:

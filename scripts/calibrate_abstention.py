@@ -33,8 +33,7 @@ def main() -> None:
     fixtures = read_jsonl(SEED_FIXTURES) + read_jsonl(PG_FIXTURES) + read_jsonl(NEGATIVES)
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(index_dir=Path(tmp) / "index")
-        runtime = Runtime(settings=settings, store=Store.from_settings(settings))
-        runtime._embedder = LocalEmbedder()
+        runtime = Runtime(settings, Store.from_settings(settings), embedder=LocalEmbedder())
         runtime.ingest([SEEDS, pg_subset(Path(tmp) / "essays.jsonl", args.essays)])
         runtime.retriever.refresh()
         rows = []

@@ -46,8 +46,7 @@ def main() -> None:
     runtime.retriever.refresh()
     combination = Combination.load(args.combination) if args.combination else None
     for name in args.rows or ["chosen (the defaults)"]:
-        configure(runtime, *ROWS[name], combination)
-        measure(runtime, fixtures, args.show, name)
+        measure(configure(runtime, *ROWS[name], combination), fixtures, args.show, name)
 
 
 def measure(runtime: Runtime, fixtures: list[dict[str, Any]], show: bool, name: str) -> None:

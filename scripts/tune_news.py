@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from assistant.answer.combination import Combination  # noqa: E402
-from assistant.answer.extractive import ExtractiveAnswerer, ExtractiveTuning  # noqa: E402
+from assistant.answer.extractive import ExtractiveTuning  # noqa: E402
 from assistant.config import Settings  # noqa: E402
 from assistant.evaluate import Fixture, load_fixtures, metrics, run  # noqa: E402
 from assistant.retrieve import RetrievalTuning, Retriever  # noqa: E402
@@ -164,17 +164,14 @@ def sets(holdout: bool) -> dict[str, list[Fixture]]:
 
 
 def configure(runtime: Runtime, retrieval: RetrievalTuning, answer: ExtractiveTuning,
-              combination: Combination | None = None) -> None:
-    retriever = runtime.retriever
-    runtime._parts["retriever"] = Retriever(retriever.store, retriever.embedder,
-                                            retriever.lexical, retrieval)
-    tagger = runtime.tagger if answer.kind_tagged else None
-    current = runtime.extractive
-    runtime._parts["extractive"] = ExtractiveAnswerer(
-        runtime.embedder, current.reader, combination or current.combination, answer,
-        tagger=tagger,
-        names_in=runtime.retriever.lexical.article_holds, frequency=runtime._frequency,
-        days_held=runtime._holds_days)
+              combination: Combination | None = None) -> Runtime:
+    """A runtime over the same store and models with a row's settings."""
+    base = runtime.retriever
+    retriever = Retriever(base.store, base.embedder, base.lexical, retrieval)
+    parts = {"embedder": runtime.embedder, "reader": runtime.reader, "tagger": runtime.tagger}
+    tuned = Runtime(runtime.settings, runtime.store, retriever=retriever, **parts)
+    return Runtime(runtime.settings, runtime.store, retriever=retriever,
+                   extractive=tuned.extractive_answerer(answer, combination), **parts)
 
 
 def row(name: str, label: str, m: dict[str, Any]) -> str:
@@ -205,16 +202,16 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name in chosen:
         retrieval, answer = ROWS[name]
-        configure(runtime, retrieval, answer,
-                  Combination.load(args.combination) if args.combination else None)
+        tuned = configure(runtime, retrieval, answer,
+                          Combination.load(args.combination) if args.combination else None)
         for label, fixtures in sets(args.holdout).items():
             if args.sets and label not in args.sets:
                 continue
             started = time.perf_counter()
 
-            def ask(f: Fixture) -> Any:
+            def ask(f: Fixture, tuned: Runtime = tuned) -> Any:
                 day = date.fromisoformat(f.asked_on) if f.asked_on else None
-                return runtime.ask(f.question, today=day)
+                return tuned.ask(f.question, today=day)
 
             outcomes = run(fixtures, ask)
             m = metrics(outcomes)

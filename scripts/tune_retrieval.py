@@ -77,8 +77,7 @@ def main() -> None:
             for overlap in [int(x) for x in args.overlaps.split(",")]:
                 settings = Settings(index_dir=Path(tmp) / f"i{size}-{overlap}",
                                     chunk_tokens=size, chunk_overlap_sentences=overlap)
-                runtime = Runtime(settings=settings, store=Store.from_settings(settings))
-                runtime._embedder = embedder
+                runtime = Runtime(settings, Store.from_settings(settings), embedder=embedder)
                 t = time.perf_counter()
                 report = runtime.ingest([SEEDS, essays])
                 secs = time.perf_counter() - t

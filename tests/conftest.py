@@ -86,10 +86,8 @@ def reading_model() -> ReadingModel:
 
 
 def make_runtime(settings: Settings, embedder: LocalEmbedder) -> Runtime:
-    runtime = Runtime(settings=settings, store=Store.from_settings(settings))
-    runtime._embedder = embedder
-    runtime._reader = reading_model()
-    return runtime
+    return Runtime(settings, Store.from_settings(settings), embedder=embedder,
+                   reader=reading_model())
 
 
 @pytest.fixture(scope="session")

@@ -209,3 +209,20 @@ def test_the_stream_reaches_the_browser(tmp_path: Path, seeds_runtime: Runtime,
         finally:
             proc.terminate()
             proc.wait(timeout=20)
+
+
+def test_the_readme_llama_index_example_runs(seeds_runtime: Runtime, local_llm: str) -> None:
+    """The README's llama-index example, as printed there: the assistant's retriever inside
+    llama-index's own query engine, with a real model behind it."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("<!-- llama-example -->")[1].split("```python")[1].split("```")[0]
+    env = {**_env(seeds_runtime.settings.index_dir, local_llm), "LLM_URL": local_llm,
+           "LLM_MODEL": "gemma-3-270m"}
+    done = subprocess.run([sys.executable, "-c", block], env=env, capture_output=True,
+                          text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.strip().splitlines()
+    # The retrieved chunks, best first, with their outlet and date; then the engine's answer.
+    assert any("Jiji Press, 2026-01-31" in line for line in lines), done.stdout
+    assert any("The Yomiuri Shimbun, 2026-02-02" in line for line in lines), done.stdout
+    assert len(lines) > 2 and lines[-1].strip(), done.stdout
