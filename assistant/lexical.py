@@ -600,6 +600,21 @@ class LexicalIndex:
                     f"({marks}) GROUP BY article_id", part))
         return out
 
+    def rows(self) -> dict[str, tuple[int, int]]:
+        """Each indexed chunk's row in the vector file and its day number: what an audit of
+        the index compares with the store and the files."""
+        return {cid: (int(row), int(day)) for cid, row, day in
+                self._db().execute("SELECT chunk_id, row, day FROM chunks")}
+
+    def term_counts(self) -> tuple[dict[str, int], dict[str, int]]:
+        """The document frequency kept for each term, and the same counted afresh from the
+        stored terms: they agree unless a write was lost."""
+        counted: dict[str, int] = {}
+        for (stored,) in self._db().execute("SELECT terms FROM fts"):
+            for term in set(stored.split()):
+                counted[term] = counted.get(term, 0) + 1
+        return dict(self._db().execute("SELECT term, n FROM df")), counted
+
     def count(self) -> int:
         """Chunks in the index (kept in its metadata: a count(*) scans the whole table)."""
         kept = self._meta("count")

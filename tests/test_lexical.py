@@ -30,8 +30,7 @@ STORY = {"id": "harbour", "title": "Harbour reopens", "date": "2026-03-02",
 
 
 def indexed_ids(runtime: Runtime) -> set[str]:
-    db = runtime.retriever.lexical._db()
-    return {cid for (cid,) in db.execute("SELECT chunk_id FROM chunks")}
+    return set(runtime.retriever.lexical.rows())
 
 
 @pytest.fixture()
@@ -82,12 +81,8 @@ def test_a_write_adds_only_what_it_adds(runtime: Runtime, tmp_path: Path,
     assert indexed_ids(runtime) == runtime.store.chunk_ids()
     assert lexical.sync(runtime.store) == (0, 0)
     # The document frequencies kept by each write equal those counted afresh.
-    db = lexical._db()
-    counted: dict[str, int] = {}
-    for (stored,) in db.execute("SELECT terms FROM fts"):
-        for term in set(stored.split()):
-            counted[term] = counted.get(term, 0) + 1
-    assert dict(db.execute("SELECT term, n FROM df")) == counted
+    kept, counted = lexical.term_counts()
+    assert kept == counted
     assert lexical.count() == len(indexed_ids(runtime))
 
 
@@ -278,15 +273,15 @@ def test_kill_9_during_a_sync_leaves_an_index_that_repairs(tmp_path: Path, embed
         # Whatever the kill left, it is all or nothing, and the next sync completes it.
         assert fresh.count() in (0, len(stored))
         fresh.sync(rt.store)
-        ids = {cid for (cid,) in fresh._db().execute("SELECT chunk_id FROM chunks")}
-        assert ids == stored
+        indexed = fresh.rows()
+        assert set(indexed) == stored
         vectors = fresh.vectors()
-        rows = np.array([r for (r,) in fresh._db().execute("SELECT row FROM chunks")])
+        rows = np.array([row for row, _ in indexed.values()])
         assert rows.max() < len(vectors)
         days = fresh.days()
         assert len(days) == len(vectors)
-        assert [int(days[r]) for r in rows] == \
-            [d for (d,) in fresh._db().execute("SELECT day FROM chunks")]
+        assert [int(days[row]) for row, _ in indexed.values()] == \
+            [day for _, day in indexed.values()]
         assert fresh.search("startup founders", 3)
     assert interrupted, "no kill landed before the sync finished: nothing was tested"
 

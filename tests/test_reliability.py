@@ -159,8 +159,7 @@ def test_kill_9_mid_ingestion_then_rerun_matches_a_clean_run(tmp_path: Path,
     assert 0 < len(committed) < 24
     reader.retriever.refresh()
     lexical = reader.retriever.lexical
-    assert {c for (c,) in lexical._db().execute("SELECT chunk_id FROM chunks")} == \
-        reader.store.chunk_ids()
+    assert set(lexical.rows()) == reader.store.chunk_ids()
     for question in ("How do startups raise money?", "What makes a good essay?"):
         found = {h.article_id for h in reader.retriever.retrieve(question, 10)}
         assert found and found <= committed
