@@ -15,8 +15,10 @@ fp32's did, docs/reader-training.md). One scale per matrix (correlation 0.97) lo
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
 import tempfile
 import threading
 from collections.abc import Sequence
@@ -32,32 +34,60 @@ MAX_TOKENS = 128  # question and sentence together, as trained
 BATCH = 32
 
 
+# Bump when the graph built from the same weights changes (build_bert_onnx, _int8): a cached
+# graph of another version is never read.
+GRAPH_VERSION = "1"
+
+
 class ReadingModel:
-    def __init__(self, weights: Path = WEIGHTS, threads: int = 0) -> None:
+    def __init__(self, weights: Path = WEIGHTS, threads: int = 0,
+                 cache: Path | None = None) -> None:
+        """``cache``: a folder where the built int8 graph is kept, so that the next process
+        loads it in a fraction of a second instead of building and quantizing it (about
+        2 s); without one, every process builds it."""
         try:
             import onnxruntime as ort
             from safetensors.numpy import load_file
             from tokenizers import Tokenizer
 
             base_dir = model_dir(LOCAL_MODELS["all-MiniLM-L6-v2"])
-            config = json.loads((base_dir / "config.json").read_text())
-            base = load_file(str(base_dir / "model.safetensors"))
             trained = load_file(str(weights))
-            for key, value in trained.items():
-                if key.startswith("layer."):
-                    base["encoder." + key] = value.astype(np.float32)
             self._head_w = trained["head.weight"].astype(np.float32).reshape(-1)
             self._head_b = float(trained["head.bias"].astype(np.float32).reshape(-1)[0])
-            graph = _int8(build_bert_onnx(base, config["num_attention_heads"],
-                                          config["layer_norm_eps"]))
+
+            def build() -> bytes:
+                config = json.loads((base_dir / "config.json").read_text())
+                base = load_file(str(base_dir / "model.safetensors"))
+                for key, value in trained.items():
+                    if key.startswith("layer."):
+                        base["encoder." + key] = value.astype(np.float32)
+                return _int8(build_bert_onnx(base, config["num_attention_heads"],
+                                             config["layer_norm_eps"]))
+
             options = ort.SessionOptions()
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             options.log_severity_level = 3
             options.add_session_config_entry("session.force_spinning_stop", "1")
             if threads:
                 options.intra_op_num_threads = threads
-            self._session = ort.InferenceSession(graph, options,
-                                                 providers=["CPUExecutionProvider"])
+            key = hashlib.sha256(weights.read_bytes() + f"|{GRAPH_VERSION}|{ort.__version__}|"
+                                 f"{(base_dir / 'model.safetensors').stat().st_size}"
+                                 .encode()).hexdigest()[:20]
+            kept = cache / f"reader-{key}.onnx" if cache is not None else None
+            session = None
+            if kept is not None and kept.exists():
+                try:
+                    session = ort.InferenceSession(kept.read_bytes(), options,
+                                                   providers=["CPUExecutionProvider"])
+                except Exception:  # a damaged file: built again below, and replaced
+                    session = None
+            if session is None:
+                graph = build()
+                session = ort.InferenceSession(graph, options,
+                                               providers=["CPUExecutionProvider"])
+                if kept is not None:
+                    _keep(kept, graph)
+            self._session = session
             self._tokenizer = Tokenizer.from_file(str(base_dir / "tokenizer.json"))
         except Exception as e:  # a missing file, or onnxruntime's own error types
             raise EmbeddingError(f"cannot load the reading model from {weights}: {e}") from e
@@ -83,6 +113,18 @@ class _NotPreprocessed(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "pre-processing before quantization" not in record.getMessage()
+
+
+def _keep(path: Path, graph: bytes) -> None:
+    """Writes the graph whole or not at all (another process may be reading the folder);
+    a folder that cannot be written only means the next process builds it again."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".reader-", delete=False) as f:
+            f.write(graph)
+        os.replace(f.name, path)
+    except OSError:
+        pass
 
 
 def _int8(graph: bytes) -> bytes:

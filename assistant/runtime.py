@@ -100,7 +100,10 @@ class Runtime:
     def reader(self) -> ReadingModel:
         with self._lock:
             if self._reader is None:
-                self._reader = ReadingModel(threads=self.settings.embed_threads)
+                # The built graph is kept beside the store's side index: the next process
+                # loads it instead of building it again.
+                self._reader = ReadingModel(threads=self.settings.embed_threads,
+                                            cache=self.settings.index_dir / "models")
             return self._reader
 
     def _holds_days(self, first: str, last: str) -> bool:

@@ -9,7 +9,9 @@ import importlib.util
 import json
 import re
 from datetime import date
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from assistant.answer.combination import FEATURES, FITTED, Combination
@@ -83,3 +85,22 @@ def test_a_report_from_other_days_counts_against_it_only_when_those_days_are_hel
     assert not old_store.abstained and "tram line" in old_store.answer
     this_week_held = answerer(True).answer(question, vector, [hit], today=today)
     assert (this_week_held.confidence or 0.0) < (old_store.confidence or 0.0) / 2
+
+
+def test_the_built_reader_is_kept_and_read_back_the_same(tmp_path: Path) -> None:
+    """The int8 graph built once is kept in the cache folder; the next process reads it back
+    instead of building it, and scores exactly as the one that built it. A damaged file is
+    built again, not an error."""
+    question = "How long did the meeting last?"
+    pairs = ["The meeting lasted about 90 minutes.", "Rice prices rose in Tokyo."]
+    built = ReadingModel(cache=tmp_path)
+    kept = list(tmp_path.glob("reader-*.onnx"))
+    assert len(kept) == 1
+    stamp = kept[0].stat().st_mtime_ns
+    again = ReadingModel(cache=tmp_path)
+    assert kept[0].stat().st_mtime_ns == stamp  # read, not written again
+    assert np.array_equal(again.score(question, pairs), built.score(question, pairs))
+    kept[0].write_bytes(b"not a graph")
+    repaired = ReadingModel(cache=tmp_path)
+    assert np.array_equal(repaired.score(question, pairs), built.score(question, pairs))
+    assert kept[0].read_bytes() != b"not a graph"
