@@ -84,9 +84,6 @@ class RetrievalTuning:
     depth: float = 0.0  # weight of an article's further good chunks
     extra_chunks: int = 2  # further chunks of those articles (best first), after one each
     favour: float = 1.0  # bonus, in top ranks, for articles inside the asked-about window
-    article_mode: str = "rrf"  # "rrf" of article rankings, or "best" chunk's fused score
-    # ("best" with diverse=False is the design before article ranking: docs/tuning.md)
-    diverse: bool = True  # one chunk per article first (False: the k best chunks)
     lexical_candidates: int = 10  # FTS5's best (this × pool) chunks, ranked again by BM25
     long_discount: float = 0.02  # off a dense score per e-fold of chunks past long_chunks...
     long_chunks: int = 40  # ... an article longer than this (a round-up) is discounted
@@ -256,18 +253,7 @@ def rank_articles(ranked_lists: Sequence[tuple[list[Hit], float]], k: int,
         by_article.setdefault(hit.article_id, []).append(
             replace(hit, score=round(chunk_score[cid], 6),
                     duplicate_of=copies.get(hit.article_id)))
-    if tuning.article_mode == "best":
-        for story in story_score:
-            story_score[story] = max(hits[0].score for a, hits in by_article.items()
-                                     if (copies.get(a) or a) == story)
     stories = sorted(story_score, key=lambda s: -story_score[s])[:k]
-    if not tuning.diverse:
-        keep = {story: (story if story in found else next(
-            a for a in by_article if (copies.get(a) or a) == story)) for story in story_score}
-        by_score = sorted((h for group in by_article.values() for h in group),
-                          key=lambda h: -h.score)
-        return [h for h in by_score
-                if keep.get(copies.get(h.article_id) or h.article_id) == h.article_id][:k]
     chosen: list[list[Hit]] = []
     for story in stories:
         # The original when it was found, else the best-placed copy.
@@ -279,18 +265,6 @@ def rank_articles(ranked_lists: Sequence[tuple[list[Hit], float]], k: int,
     out = [hits[0] for hits in chosen]
     further = sorted((h for hits in chosen for h in hits[1:]), key=lambda h: -h.score)
     return out + further[: k + tuning.extra_chunks - len(out)]
-
-
-def fuse(ranked_lists: Sequence[tuple[list[Hit], float]], k: int) -> list[Hit]:
-    """Weighted reciprocal-rank fusion; the fused score replaces each hit's score."""
-    scores: dict[str, float] = {}
-    first: dict[str, Hit] = {}
-    for hits, weight in ranked_lists:
-        for rank, hit in enumerate(hits):
-            scores[hit.chunk_id] = scores.get(hit.chunk_id, 0.0) + weight / (RRF_K + rank + 1)
-            first.setdefault(hit.chunk_id, hit)
-    order = sorted(scores, key=lambda cid: -scores[cid])[:k]
-    return [replace(first[cid], score=round(scores[cid], 6)) for cid in order]
 
 
 def chunk_version(chunk_id: str) -> str:

@@ -48,10 +48,9 @@ HOLDOUT_WEEKS = {"2024-03-29", "2024-07-18", "2024-11-07", "2024-11-08",
 # by code tried and removed after commit 0e0e575). A row names its changes against
 # the defaults of the moment it ran (docs/tuning.md gives them), not today's. The rows that
 # turned off one of the reader's rules ran at commit 70186d1: the rules are no longer switches.
+# The rows of the design before article ranking ("before (chunk fusion, no kinds)", "articles,
+# best chunk") ran at commit 676916c: its modes left the retriever.
 ROWS: dict[str, tuple[RetrievalTuning, ExtractiveTuning]] = {
-    "before (chunk fusion, no kinds)": (
-        RetrievalTuning(article_mode="best", diverse=False, lexical_weight=0.5, extra_chunks=0),
-        ExtractiveTuning(kind_tagged=0, relative_cutoff=0.45)),
     "chosen (the defaults)": (RetrievalTuning(), ExtractiveTuning()),
     "fitted, untyped margin 0.84": (RetrievalTuning(), ExtractiveTuning(untyped_margin=0.84)),
     "fitted, untyped margin 0.97": (RetrievalTuning(), ExtractiveTuning(untyped_margin=0.97)),
@@ -107,7 +106,6 @@ ROWS: dict[str, tuple[RetrievalTuning, ExtractiveTuning]] = {
                                     ExtractiveTuning()),
     "articles, k_a 10": (RetrievalTuning(article_rrf_k=10), ExtractiveTuning()),
     "articles, depth 0.5": (RetrievalTuning(depth=0.5), ExtractiveTuning()),
-    "articles, best chunk": (RetrievalTuning(article_mode="best"), ExtractiveTuning()),
     "bm25 1.0, penalty 0.3": (RetrievalTuning(lexical_weight=1.0),
                               ExtractiveTuning(kind_penalty=0.3)),
     "bm25 1.0, typed 3": (RetrievalTuning(lexical_weight=1.0),

@@ -14,6 +14,8 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,11 +23,22 @@ sys.path.insert(0, str(ROOT))
 
 from assistant.config import Settings  # noqa: E402
 from assistant.embedding import LocalEmbedder  # noqa: E402
-from assistant.retrieve import Filters, fuse  # noqa: E402
+from assistant.retrieve import RRF_K, Filters  # noqa: E402
 from assistant.runtime import Runtime  # noqa: E402
-from assistant.store import Store  # noqa: E402
+from assistant.store import Hit, Store  # noqa: E402
 from tests.conftest import PG_FIXTURES, SEED_FIXTURES, SEEDS, pg_subset, read_jsonl  # noqa: E402
 
+
+def fuse(ranked_lists: Sequence[tuple[list[Hit], float]], k: int) -> list[Hit]:
+    """Weighted reciprocal-rank fusion; the fused score replaces each hit's score."""
+    scores: dict[str, float] = {}
+    first: dict[str, Hit] = {}
+    for hits, weight in ranked_lists:
+        for rank, hit in enumerate(hits):
+            scores[hit.chunk_id] = scores.get(hit.chunk_id, 0.0) + weight / (RRF_K + rank + 1)
+            first.setdefault(hit.chunk_id, hit)
+    order = sorted(scores, key=lambda cid: -scores[cid])[:k]
+    return [replace(first[cid], score=round(scores[cid], 6)) for cid in order]
 
 def ranks(runtime: Runtime, fixtures: list[dict], how: str, k: int) -> list[dict]:
     out = []
