@@ -33,8 +33,8 @@ from .chunking import Chunk, chunk_article
 from .config import Settings
 from .embedding import LocalEmbedder, llama_embedding
 from .errors import ArticleError
+from .filters import Filters
 from .ingest import IngestReport, discover, stream_articles
-from .retrieve import Filters
 from .runtime import Runtime
 from .store import Store
 

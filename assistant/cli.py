@@ -157,7 +157,7 @@ def ask(question: str, as_json: bool, top_k: int | None, since: str | None,
         settings: Settings) -> None:
     """Answer a question from the ingested articles, with cited quotes."""
     from .articles import date_window, normalize_date
-    from .retrieve import Filters
+    from .filters import Filters
     from .runtime import Runtime
 
     if not question.strip():

@@ -36,6 +36,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .errors import StoreError
+from .filters import Filters
 from .store import ArticleRecord, Hit, RegistryChange
 from .text import stem_words, stems
 
@@ -406,7 +407,7 @@ class LexicalIndex:
         self.sync(store)
 
     # -- reading -----------------------------------------------------------------------
-    def _where(self, filters: Any) -> tuple[str, list[Any]]:
+    def _where(self, filters: Filters | None) -> tuple[str, list[Any]]:
         clauses: list[str] = []
         args: list[Any] = []
         bounds = _date_bounds(filters)
@@ -420,7 +421,7 @@ class LexicalIndex:
             args += outlets
         return (" AND " + " AND ".join(clauses) if clauses else ""), args
 
-    def _outlets_named(self, filters: Any) -> list[str] | None:
+    def _outlets_named(self, filters: Filters | None) -> list[str] | None:
         """The outlets the filter names (``Filters.names_outlet``: by part of their name),
         matched exactly so that the source index is used: a LIKE on every row cost 60-80 ms
         at 100k chunks. None when it narrows nothing (no outlet named, or every one)."""
@@ -430,7 +431,7 @@ class LexicalIndex:
         named = [o for o in outlets if filters.names_outlet(o)]
         return None if len(named) == len(outlets) else named
 
-    def search(self, query: str, n: int, filters: Any = None,
+    def search(self, query: str, n: int, filters: Filters | None = None,
                candidates: int = CANDIDATES) -> list[Hit]:
         """The n chunks BM25 ranks best for the query's content words.
 
@@ -483,7 +484,7 @@ class LexicalIndex:
         found = self._rows([r for _, r in best])
         return [_hit(found[r], float(score)) for score, r in best if r in found]
 
-    def dense(self, query_vector: np.ndarray, n: int, filters: Any) -> list[Hit] | None:
+    def dense(self, query_vector: np.ndarray, n: int, filters: Filters | None) -> list[Hit] | None:
         """Exact nearest chunks among those the filters accept, or among all chunks when
         no filter is active (None: no vectors here)."""
         vectors = self.vectors()
@@ -554,7 +555,7 @@ class LexicalIndex:
                 "WHERE c.article_id = ?", (article_id,))]
         return any(set(w) <= chunk for w in wanted for chunk in stored)
 
-    def holds(self, filters: Any) -> bool:
+    def holds(self, filters: Filters | None) -> bool:
         """Whether any chunk passes the filters (``retrieve.Filters``): one indexed row."""
         where, args = self._where(filters)
         return self._db().execute(f"SELECT 1 FROM chunks c WHERE 1{where} LIMIT 1",
@@ -628,7 +629,7 @@ class LexicalIndex:
         return self._counted[1]
 
 
-def _date_bounds(filters: Any) -> tuple[int, int] | None:
+def _date_bounds(filters: Filters | None) -> tuple[int, int] | None:
     return None if filters is None else filters.day_bounds()  # ``retrieve.Filters``
 
 

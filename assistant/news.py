@@ -32,7 +32,7 @@ import numpy as np
 
 from .articles import Article
 from .entities import fold
-from .retrieve import Filters
+from .filters import Filters
 from .text import MONTH_PATTERN as _MONTH_RE
 from .text import MONTHS
 

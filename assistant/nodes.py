@@ -26,7 +26,8 @@ from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from .store import Hit
 
 if TYPE_CHECKING:
-    from .retrieve import Filters, Retriever
+    from .filters import Filters
+    from .retrieve import Retriever
 
 
 def node_of(hit: Hit) -> NodeWithScore:

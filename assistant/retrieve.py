@@ -20,57 +20,13 @@ from typing import Any
 import numpy as np
 
 from .embedding import Embedder
+from .filters import Filters
 from .lexical import LexicalIndex
 from .store import ArticleRecord, Hit, Store
 
 DENSE_OVERFETCH = 300
 RRF_K = 60
 LONG_OVERFETCH = 3  # dense chunks read per chunk kept, so that discounted ones are replaced
-
-
-@dataclass(frozen=True)
-class Filters:
-    since: str | None = None  # ISO dates, inclusive
-    until: str | None = None
-    sources: tuple[str, ...] = ()
-
-    @property
-    def active(self) -> bool:
-        return bool(self.since or self.until or self.sources)
-
-    def date_range(self) -> tuple[int, int]:
-        lo = int(self.since.replace("-", "")) if self.since else 0
-        hi = int(self.until.replace("-", "")) if self.until else 99_999_999
-        return lo, hi
-
-    def day_bounds(self) -> tuple[int, int] | None:
-        """The date filter as inclusive YYYYMMDD bounds that an undated chunk (0) is
-        outside of; None without one."""
-        if not (self.since or self.until):
-            return None
-        lo, hi = self.date_range()
-        return max(lo, 1), hi
-
-    def names_outlet(self, source: str | None) -> bool:
-        """Whether the outlet filter takes this outlet (by part of its name)."""
-        return any(s.lower() in (source or "").lower() for s in self.sources)
-
-    def accepts(self, meta: dict[str, Any]) -> bool:
-        bounds = self.day_bounds()
-        if bounds is not None and not bounds[0] <= int(meta.get("date_int") or 0) <= bounds[1]:
-            return False
-        return not self.sources or self.names_outlet(str(meta.get("source") or ""))
-
-    def chroma_where(self) -> dict[str, Any] | None:
-        clauses: list[dict[str, Any]] = []
-        bounds = self.day_bounds()
-        if bounds is not None:
-            clauses += [{"date_int": {"$gte": bounds[0]}}, {"date_int": {"$lte": bounds[1]}}]
-        if self.sources:
-            clauses.append({"source": {"$in": list(self.sources)}})
-        if not clauses:
-            return None
-        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from .answer.model import Answer
 from .config import Settings
 from .embedding import Embedder, make_embedder
 from .entities import KIND_WORDS, EntityTagger
+from .filters import Filters
 from .followup import history_text, rewrite_followup
 from .ingest import IngestReport, ingest, remove_article
 from .llm import ChatModel
@@ -30,7 +31,7 @@ from .news import NearDuplicates, Scope, question_scope
 from .nodes import NewsRetriever, QuestionRetriever, search
 from .prompts import render
 from .reading import ReadingModel
-from .retrieve import Filters, LexicalIndex, Retriever
+from .retrieve import LexicalIndex, Retriever
 from .spelling import other_spellings
 from .store import Hit, RegistryChange, Store
 from .text import content_terms

@@ -25,10 +25,10 @@ from .articles import SUFFIXES, date_window
 from .config import Settings
 from .entities import EntityTagger
 from .errors import AssistantError, ConfigError
+from .filters import Filters
 from .ingest import IngestReport
 from .library import Library, LibraryPage
 from .local_llm import served_here
-from .retrieve import Filters
 from .runtime import Runtime
 from .uploads import UploadsOnly, discard, upload_problem
 

@@ -23,7 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 from assistant.config import Settings  # noqa: E402
 from assistant.embedding import LocalEmbedder  # noqa: E402
-from assistant.retrieve import RRF_K, Filters  # noqa: E402
+from assistant.filters import Filters  # noqa: E402
+from assistant.retrieve import RRF_K  # noqa: E402
 from assistant.runtime import Runtime  # noqa: E402
 from assistant.store import Hit, Store  # noqa: E402
 from tests.conftest import PG_FIXTURES, SEED_FIXTURES, SEEDS, pg_subset, read_jsonl  # noqa: E402

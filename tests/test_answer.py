@@ -11,8 +11,8 @@ from assistant.answer.generative import sources_block
 from assistant.answer.model import WEAK_AT, Answer
 from assistant.config import Settings
 from assistant.errors import ConfigError, LLMAuthError, LLMModelNotFound, LLMUnavailable
+from assistant.filters import Filters
 from assistant.prompts import render
-from assistant.retrieve import Filters
 from assistant.runtime import Runtime
 from assistant.store import Hit
 

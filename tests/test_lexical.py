@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from assistant.config import Settings
+from assistant.filters import Filters
 from assistant.lexical import LexicalIndex
-from assistant.retrieve import Filters
 from assistant.runtime import Runtime, lexical_folder
 from assistant.store import Hit
 
