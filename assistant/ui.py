@@ -73,6 +73,19 @@ def escape_md(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
 
 
+_URL = re.compile(r"https?://[^\s)`]+")
+
+
+def escape_md_keeping_urls(text: str) -> str:
+    """``escape_md``, but a URL becomes a code span: the renderer would make it a link and
+    show the escapes inside it."""
+    out, last = [], 0
+    for m in _URL.finditer(text):
+        out += [escape_md(text[last : m.start()]), f"`{m.group(0)}`"]
+        last = m.end()
+    return "".join([*out, escape_md(text[last:])])
+
+
 def render_answer(answer: Answer) -> str:
     """The chat message: escaped answer text whose [n] markers link to the evidence panel."""
     if answer.abstained:
@@ -292,7 +305,8 @@ class App:
         else:
             model = f" ({s.llm_model})" if s.answer_mode == "openai" else ""
         return (f"**Answerer:** {escape_md(s.answer_mode + model)} — "
-                f"{escape_md(s.answer_mode_reason)} · **Embeddings:** {escape_md(s.embed_model)}"
+                f"{escape_md_keeping_urls(s.answer_mode_reason)} · "
+                f"**Embeddings:** {escape_md(s.embed_model)}"
                 f" · **Store:** {escape_md(s.store_label)} · **Articles:** {count:,}")
 
     def browse(self, query: str = "", page: float = 1) -> tuple[str, Any, int]:

@@ -62,7 +62,7 @@ def quality_rows() -> list[str]:
         data = _load(EVAL / f"llm-{name}.json")
         if data is None:
             continue
-        m = data["ours"]
+        m = data.get("ours", data)  # a run without --baseline writes its metrics alone
         model = m.get("model", {})
         own = model.get("own_answers")
         label = "Qwen 1.5B + check" + (f" ({own} answers in its own words)" if own is not None

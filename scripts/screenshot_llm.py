@@ -59,6 +59,7 @@ def main() -> None:
             page.screenshot(path=str(args.out / "llm-draft.png"))
             page.wait_for_function("() => document.querySelector('#chat').innerText"
                                    ".includes('openai answer · ')", timeout=300_000)
+            time.sleep(1.5)  # the chat goes back to the answer's first line
             page.screenshot(path=str(args.out / "llm-checked.png"))
             browser.close()
     finally:

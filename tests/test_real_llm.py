@@ -184,6 +184,7 @@ def test_the_stream_reaches_the_browser(tmp_path: Path, seeds_runtime: Runtime,
             # The status line says which model answers, and where it runs.
             status = page.locator("#status").inner_text()
             assert "Gemma 3 270M" in status and "on this machine's CPU" in status, status
+            assert "\\" not in status  # the server's URL shown as written, no escapes
             other = new_page(browser, url, [])
             page.fill("#question textarea", CYBER)
             page.click("#ask")
