@@ -39,6 +39,15 @@ def _ms(value: float | None) -> str:
     return f"{value / 1000:.1f} s" if value >= 1000 else f"{value:.0f} ms"
 
 
+def _row(name: str, label: str, m: dict[str, Any]) -> str:
+    """One runner's figures on one set (``m``: the metrics ``assistant eval`` writes)."""
+    return (f"| {name} ({m['n']}) | {label} | {_f(m['retrieval'].get('hit@5'))} "
+            f"| {_f(m['answer'].get('fact_recall'))} | {_f(m['citations'].get('supported'))} "
+            f"| {_f(m['abstention'].get('false_answer'))} "
+            f"| {_f(m['abstention'].get('false_abstain'))} "
+            f"| {_ms(m.get('latency_ms', {}).get('p50'))} |")
+
+
 def quality_rows() -> list[str]:
     rows = ["| set (questions) | runner | top-5 article | facts stated | citations supported "
             "| false answers | false abstentions | p50 |",
@@ -52,12 +61,7 @@ def quality_rows() -> list[str]:
             m = data.get(runner)
             if m is None:
                 continue
-            rows.append(
-                f"| {name} ({m['n']}) | {label} | {_f(m['retrieval'].get('hit@5'))} "
-                f"| {_f(m['answer'].get('fact_recall'))} | {_f(m['citations'].get('supported'))} "
-                f"| {_f(m['abstention'].get('false_answer'))} "
-                f"| {_f(m['abstention'].get('false_abstain'))} "
-                f"| {_ms(m.get('latency_ms', {}).get('p50'))} |")
+            rows.append(_row(name, label, m))
     for name in ("seeds", "essays", "news"):
         data = _load(EVAL / f"llm-{name}.json")
         if data is None:
@@ -67,12 +71,7 @@ def quality_rows() -> list[str]:
         own = model.get("own_answers")
         label = "Qwen 1.5B + check" + (f" ({own} answers in its own words)" if own is not None
                                        else "")
-        rows.append(
-            f"| {name} ({m['n']}) | {label} | {_f(m['retrieval'].get('hit@5'))} "
-            f"| {_f(m['answer'].get('fact_recall'))} | {_f(m['citations'].get('supported'))} "
-            f"| {_f(m['abstention'].get('false_answer'))} "
-            f"| {_f(m['abstention'].get('false_abstain'))} "
-            f"| {_ms(m.get('latency_ms', {}).get('p50'))} |")
+        rows.append(_row(name, label, m))
     return rows
 
 
