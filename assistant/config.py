@@ -6,6 +6,7 @@ Every module receives the settings (or the parts it needs) as arguments; nothing
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -134,3 +135,14 @@ def _convert(name: str, type_name: str, raw: str, var: str) -> Any:
     except ValueError as e:
         raise ConfigError(f"{var}={raw!r} is not a number") from e
     return raw
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address; "" is the default interface) is this
+    machine only."""
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .config import is_loopback
 from .errors import ConfigError, LLMUnavailable
 
 CHAT_FORMAT = "gemma-with-system"
@@ -78,7 +79,7 @@ def served_here(model_name: str | None, base_url: str | None) -> LocalModel | No
     """The model of ours that a server on this machine (a loopback ``base_url``) answers
     to by that name: the one ``./dev llm`` serves, on the CPU. None for any other."""
     host = urllib.parse.urlsplit(base_url or "").hostname or ""
-    if host != "localhost" and not host.startswith("127.") and host != "::1":
+    if not host or not is_loopback(host):
         return None
     return MODELS.get(model_name or "")
 

@@ -9,7 +9,6 @@ every piece of article text escaped.
 from __future__ import annotations
 
 import html
-import ipaddress
 import logging
 import os
 import re
@@ -22,7 +21,7 @@ import gradio as gr
 
 from .answer.model import MARKER, Answer, Citation
 from .articles import SUFFIXES, date_window
-from .config import Settings
+from .config import Settings, is_loopback
 from .entities import EntityTagger
 from .errors import AssistantError, ConfigError
 from .filters import Filters
@@ -558,15 +557,6 @@ def build(runtime: Runtime, uploads: Path) -> gr.Blocks:
     return demo
 
 
-def _is_loopback(host: str) -> bool:
-    if host in ("localhost", ""):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def parse_auth(value: str | None) -> tuple[str, str] | None:
     if not value:
         return None
@@ -579,7 +569,7 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860,
           insecure: bool = False, concurrency: int = 8) -> None:
     auth = parse_auth(settings.auth)
-    if not _is_loopback(host) and auth is None and not insecure:
+    if not is_loopback(host) and auth is None and not insecure:
         raise ConfigError(
             f"refusing to serve on {host} without a password: anyone on the network could "
             "read and change the library. Pass --auth user:password (or set ASSISTANT_AUTH), "
