@@ -47,11 +47,12 @@ class ReadingModel:
         2 s); without one, every process builds it."""
         try:
             import onnxruntime as ort
-            from safetensors.numpy import load_file
+            from safetensors.numpy import load, load_file
             from tokenizers import Tokenizer
 
             base_dir = model_dir(LOCAL_MODELS["all-MiniLM-L6-v2"])
-            trained = load_file(str(weights))
+            trained_bytes = weights.read_bytes()  # hashed for the cache key, then loaded
+            trained = load(trained_bytes)
             self._head_w = trained["head.weight"].astype(np.float32).reshape(-1)
             self._head_b = float(trained["head.bias"].astype(np.float32).reshape(-1)[0])
 
@@ -70,7 +71,7 @@ class ReadingModel:
             options.add_session_config_entry("session.force_spinning_stop", "1")
             if threads:
                 options.intra_op_num_threads = threads
-            key = hashlib.sha256(weights.read_bytes() + f"|{GRAPH_VERSION}|{ort.__version__}|"
+            key = hashlib.sha256(trained_bytes + f"|{GRAPH_VERSION}|{ort.__version__}|"
                                  f"{(base_dir / 'model.safetensors').stat().st_size}"
                                  .encode()).hexdigest()[:20]
             kept = cache / f"reader-{key}.onnx" if cache is not None else None
