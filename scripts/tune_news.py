@@ -166,10 +166,11 @@ def configure(runtime: Runtime, retrieval: RetrievalTuning, answer: ExtractiveTu
     """A runtime over the same store and models with a row's settings."""
     base = runtime.retriever
     retriever = Retriever(base.store, base.embedder, base.lexical, retrieval)
-    parts = {"embedder": runtime.embedder, "reader": runtime.reader, "tagger": runtime.tagger}
-    tuned = Runtime(runtime.settings, runtime.store, retriever=retriever, **parts)
-    return Runtime(runtime.settings, runtime.store, retriever=retriever,
-                   extractive=tuned.extractive_answerer(answer, combination), **parts)
+    # The answerer reads the same side index whatever the retrieval row: built on
+    # ``runtime``'s parts, it serves the tuned retriever as it is.
+    return Runtime(runtime.settings, runtime.store, embedder=runtime.embedder,
+                   reader=runtime.reader, tagger=runtime.tagger, retriever=retriever,
+                   extractive=runtime.extractive_answerer(answer, combination))
 
 
 def row(name: str, label: str, m: dict[str, Any]) -> str:
