@@ -1,3 +1,3 @@
-from .cli import main
+from assistant.surfaces.cli import main
 
 main()

@@ -9,11 +9,11 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from .errors import ConfigError
+from assistant.errors import ConfigError
 
 DEFAULT_EMBED_MODEL = "all-MiniLM-L6-v2"
 
@@ -34,6 +34,7 @@ _ENV = {
     "llm_max_tokens": "ASSISTANT_LLM_MAX_TOKENS",
     "auth": "ASSISTANT_AUTH",
     "upload_dir": "ASSISTANT_UPLOAD_DIR",
+    "cache_dir": "ASSISTANT_CACHE_DIR",
 }
 
 
@@ -62,6 +63,9 @@ class Settings:
     # Where the web app receives uploads (None: a folder of the system's temp directory);
     # the app reads files from here only, and deletes each once it is ingested or refused.
     upload_dir: Path | None = None
+    # Built model graphs, kept for the next process of any store on this machine (they are
+    # built from the installed weights: a start reads them instead of building them).
+    cache_dir: Path = field(default_factory=lambda: default_cache_dir(os.environ))
 
     def __repr__(self) -> str:  # never print the key
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -93,12 +97,12 @@ class Settings:
         where = self.chroma_url or str(self.index_dir)
         return f"{where} (collection {self.collection!r})"
 
-    def with_(self, **changes: Any) -> Settings:
-        return replace(self, **changes)
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **cast(dict[str, Any], changes))
 
     @classmethod
     def load(
-        cls, env: Mapping[str, str] | None = None, **flags: Any
+        cls, env: Mapping[str, str] | None = None, **flags: object
     ) -> Settings:
         """Environment first, then any flag that is not None overrides it."""
         env = os.environ if env is None else env
@@ -113,7 +117,9 @@ class Settings:
                 if name not in types:
                     raise ConfigError(f"unknown setting {name!r}")
                 values[name] = value
-        for name in ("index_dir", "upload_dir"):
+        if "cache_dir" not in values:
+            values["cache_dir"] = default_cache_dir(env)
+        for name in ("index_dir", "upload_dir", "cache_dir"):
             if name in values:
                 values[name] = Path(values[name])
         settings = cls(**values)
@@ -146,3 +152,9 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def default_cache_dir(env: Mapping[str, str]) -> Path:
+    """The user's cache folder (XDG's), ``news-assistant`` in it."""
+    base = env.get("XDG_CACHE_HOME") or str(Path(env.get("HOME") or Path.home()) / ".cache")
+    return Path(base) / "news-assistant"

@@ -6,7 +6,7 @@ import string
 from functools import lru_cache
 from pathlib import Path
 
-from .errors import ConfigError
+from assistant.errors import ConfigError
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 

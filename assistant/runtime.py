@@ -15,26 +15,30 @@ from typing import Any
 
 import numpy as np
 
-from .answer.combination import Combination
-from .answer.extractive import ExtractiveAnswerer, ExtractiveTuning
-from .answer.generative import LOCAL_MODEL_SENTENCES, GenerativeAnswerer
-from .answer.model import Answer
-from .config import Settings
-from .embedding import Embedder, make_embedder
-from .entities import KIND_WORDS, EntityTagger
-from .filters import Filters
-from .followup import history_text, rewrite_followup
-from .ingest import IngestReport, ingest, remove_article
-from .llm import ChatModel
-from .local_llm import served_here
-from .news import NearDuplicates, Scope, question_scope
-from .nodes import NewsRetriever, QuestionRetriever, search
-from .prompts import render
-from .reading import ReadingModel
-from .retrieve import LexicalIndex, Retriever
-from .spelling import other_spellings
-from .store import Hit, RegistryChange, Store
-from .text import content_terms
+from assistant.answer.combination import Combination
+from assistant.answer.extractive import ExtractiveAnswerer, ExtractiveTuning
+from assistant.answer.generative import LOCAL_MODEL_SENTENCES, GenerativeAnswerer
+from assistant.answer.model import Answer
+from assistant.answer.reading import ReadingModel
+from assistant.config import Settings
+from assistant.index.embedding import Embedder, make_embedder
+from assistant.index.filters import Filters
+from assistant.index.records import Hit, RegistryChange
+from assistant.index.side_index import SideIndex
+from assistant.index.store import Store
+from assistant.index.writer import ingest, remove_article
+from assistant.ingest.copies import NearDuplicates
+from assistant.ingest.report import IngestReport
+from assistant.llm.client import ChatModel
+from assistant.llm.local import served_here
+from assistant.prompts import render
+from assistant.query.entities import KIND_WORDS, EntityTagger
+from assistant.query.followup import history_text, rewrite_followup
+from assistant.query.scope import Scope, question_scope
+from assistant.query.spelling import other_spellings
+from assistant.retrieval.hybrid import Retriever
+from assistant.retrieval.nodes import NewsRetriever, QuestionRetriever, search
+from assistant.text import content_terms
 
 
 def lexical_folder(settings: Settings) -> Path:
@@ -78,7 +82,7 @@ class Runtime:
                 s = self.settings
                 self._embedder = make_embedder(
                     s.embed_model, threads=s.embed_threads, batch_size=s.embed_batch,
-                    api_key=s.openai_api_key, base_url=s.openai_base_url,
+                    api_key=s.openai_api_key, base_url=s.openai_base_url, cache=s.cache_dir,
                 )
             return self._embedder
 
@@ -86,7 +90,7 @@ class Runtime:
     def retriever(self) -> Retriever:
         with self._lock:
             if self._retriever is None:
-                lexical = LexicalIndex(lexical_folder(self.settings))
+                lexical = SideIndex(lexical_folder(self.settings))
                 self._retriever = Retriever(self.store, self.embedder, lexical)
             return self._retriever
 
@@ -101,17 +105,11 @@ class Runtime:
     def reader(self) -> ReadingModel:
         with self._lock:
             if self._reader is None:
-                # The built graph is kept beside the store's side index: the next process
-                # loads it instead of building it again.
+                # The built graph is kept in the machine's cache: the next process loads
+                # it instead of building and quantizing it (3 s).
                 self._reader = ReadingModel(threads=self.settings.embed_threads,
-                                            cache=self.settings.index_dir / "models")
+                                            cache=self.settings.cache_dir)
             return self._reader
-
-    def _holds_days(self, first: str, last: str) -> bool:
-        return self.retriever.lexical.holds(Filters(since=first, until=last))
-
-    def _frequency(self, words: Sequence[str]) -> tuple[dict[str, int], int]:
-        return self.retriever.lexical.document_frequency(words)
 
     @property
     def extractive(self) -> ExtractiveAnswerer:
@@ -127,8 +125,7 @@ class Runtime:
         tagger = self.tagger if tuning is None or tuning.kind_tagged else None
         return ExtractiveAnswerer(
             self.embedder, self.reader, combination or Combination.load(), tuning,
-            tagger=tagger, names_in=self.retriever.lexical.article_holds,
-            frequency=self._frequency, days_held=self._holds_days)
+            tagger=tagger, corpus=self.retriever.lexical)
 
     def ingest(self, paths: Sequence[str | Path], prune: bool = False,
                progress: bool = False, dry_run: bool = False,

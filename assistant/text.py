@@ -129,3 +129,9 @@ def key_weights(keys: list[str], documents: list[set[str]]) -> tuple[dict[str, f
         weights[k] = (math.log((n + 1) / (df + 0.5)) + 0.1) ** 2
         credit[k] = 0.5 * min(1.0, df / max(1.0, 0.5 * n)) ** 2
     return weights, credit
+
+
+def fold(text: str) -> str:
+    """A name as compared: lower case, no leading article or surrounding punctuation, one
+    space between words ("The Guardian." and "guardian" are one)."""
+    return " ".join(re.sub(r"^(the|a|an)\s+", "", text.lower().strip(" .,'’\"")).split())

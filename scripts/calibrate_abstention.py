@@ -18,9 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from assistant.config import Settings  # noqa: E402
-from assistant.embedding import LocalEmbedder  # noqa: E402
+from assistant.index.embedding import LocalEmbedder  # noqa: E402
+from assistant.index.store import Store  # noqa: E402
 from assistant.runtime import Runtime  # noqa: E402
-from assistant.store import Store  # noqa: E402
 from tests.conftest import PG_FIXTURES, SEED_FIXTURES, SEEDS, pg_subset, read_jsonl  # noqa: E402
 
 NEGATIVES = ROOT / "tests" / "data" / "negatives_dev.jsonl"

@@ -1,4 +1,5 @@
-"""SQLite FTS5 (``assistant/lexical.py``) against Tantivy, on the same chunks, for issue 13.
+"""SQLite FTS5 (``assistant/index/side_search.py``) against Tantivy, on the same chunks
+(issue 13).
 
 Both engines index the same chunks of every dev corpus (news_dev, essays, seeds) with the
 same terms (``lexical.terms``: the tokenisation retrieval was tuned with), so what differs is
@@ -28,12 +29,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared"
 
-from assistant.articles import read_articles  # noqa: E402
-from assistant.chunking import chunk_article  # noqa: E402
 from assistant.config import Settings  # noqa: E402
-from assistant.embedding import LocalEmbedder  # noqa: E402
-from assistant.lexical import LexicalIndex, terms  # noqa: E402
-from assistant.store import chunk_meta  # noqa: E402
+from assistant.index.embedding import LocalEmbedder  # noqa: E402
+from assistant.index.records import ChunkRow, chunk_meta  # noqa: E402
+from assistant.index.side_index import SideIndex  # noqa: E402
+from assistant.index.side_search import terms  # noqa: E402
+from assistant.ingest.chunking import chunk_article  # noqa: E402
+from assistant.ingest.files import read_articles  # noqa: E402
 
 CORPORA = [SHARED / "corpora/news_dev/articles.jsonl", SHARED / "corpora/pg_essays/articles.jsonl",
            ROOT / "seeds"]
@@ -44,7 +46,7 @@ POOL = 30
 
 
 class Rows:
-    """The chunks as ``LexicalIndex.sync`` asks a store for them (vectors left out: one 0)."""
+    """The chunks as ``SideIndex.sync`` asks a store for them (vectors left out: one 0)."""
 
     def __init__(self, rows: dict[str, tuple[str, str, dict[str, Any]]], generation: str):
         self.rows, self.gen = rows, generation
@@ -58,8 +60,7 @@ class Rows:
     def articles(self) -> list[Any]:
         return []  # no registry: nothing is visible through the copy, which is not read here
 
-    def chunks_by_id(self, ids: Sequence[str]) -> Iterator[tuple[str, str, dict[str, Any],
-                                                                np.ndarray]]:
+    def chunks_by_id(self, ids: Sequence[str]) -> Iterator[ChunkRow]:
         for cid in ids:
             _, text, meta = self.rows[cid]
             yield cid, text, meta, np.zeros(1, dtype=np.float32)
@@ -116,7 +117,7 @@ def main() -> None:
     out: dict[str, Any] = {"chunks": len(rows)}
 
     with tempfile.TemporaryDirectory() as tmp:
-        fts = LexicalIndex(Path(tmp) / "fts")
+        fts = SideIndex(Path(tmp) / "fts")
         t = time.perf_counter()
         fts.sync(Rows(rows, "all"))
         build = time.perf_counter() - t

@@ -38,7 +38,7 @@ from tune_news import sets  # noqa: E402
 
 import assistant.answer.extractive as extractive  # noqa: E402
 from assistant.config import Settings  # noqa: E402
-from assistant.local_llm import model_file  # noqa: E402
+from assistant.llm.local import model_file  # noqa: E402
 from assistant.runtime import Runtime  # noqa: E402
 
 SENTENCES = 4  # the reader's best sentences holding a phrase, as context and candidates

@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT))
 from assistant.answer.combination import Combination  # noqa: E402
 from assistant.answer.extractive import ExtractiveTuning  # noqa: E402
 from assistant.config import Settings  # noqa: E402
-from assistant.evaluate import Fixture, load_fixtures, metrics, run  # noqa: E402
-from assistant.retrieve import RetrievalTuning, Retriever  # noqa: E402
+from assistant.evaluation.scoring import Fixture, load_fixtures, metrics, run  # noqa: E402
+from assistant.retrieval.hybrid import RetrievalTuning, Retriever  # noqa: E402
 from assistant.runtime import Runtime  # noqa: E402
 
 SHARED = ROOT.parent / "shared"

@@ -22,11 +22,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from assistant.config import Settings  # noqa: E402
-from assistant.embedding import LocalEmbedder  # noqa: E402
-from assistant.filters import Filters  # noqa: E402
-from assistant.retrieve import RRF_K  # noqa: E402
+from assistant.index.embedding import LocalEmbedder  # noqa: E402
+from assistant.index.filters import Filters  # noqa: E402
+from assistant.index.records import Hit  # noqa: E402
+from assistant.index.store import Store  # noqa: E402
+from assistant.retrieval.hybrid import RRF_K  # noqa: E402
 from assistant.runtime import Runtime  # noqa: E402
-from assistant.store import Hit, Store  # noqa: E402
 from tests.conftest import PG_FIXTURES, SEED_FIXTURES, SEEDS, pg_subset, read_jsonl  # noqa: E402
 
 

@@ -19,11 +19,11 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
+from assistant.answer.reading import ReadingModel
 from assistant.config import Settings
-from assistant.embedding import LocalEmbedder
-from assistant.reading import ReadingModel
+from assistant.index.embedding import LocalEmbedder
+from assistant.index.store import Store
 from assistant.runtime import Runtime
-from assistant.store import Store
 
 from .fake_openai import API_KEY, FakeOpenAI
 
@@ -34,7 +34,7 @@ SEEDS = ROOT / "seeds"
 PG_ARTICLES = ROOT / "tests" / "data" / "pg_subset" / "articles.jsonl"
 PG_FIXTURES = ROOT / "tests" / "data" / "pg_subset" / "fixtures_dev.jsonl"
 SEED_FIXTURES = ROOT / "tests" / "data" / "seeds_dev.jsonl"  # copied from ../shared/fixtures
-NEWS_SUBSET = ROOT / "tests" / "data" / "news_subset"  # three weeks of news_dev: its README
+NEWS_SUBSET = ROOT / "tests" / "data" / "news_subset"  # the held-out weeks of news_dev: its README
 JIJI = "000_ed6bfef44506447c"
 YOMIURI = "001_e9dfe546c6db1840"
 PG_SUBSET_SIZE = 60  # the essays the fixtures cite, plus others up to this many
@@ -113,7 +113,7 @@ def news_runtime(tmp_path_factory: pytest.TempPathFactory, embedder: LocalEmbedd
 @pytest.fixture(scope="session")
 def news_subset_runtime(tmp_path_factory: pytest.TempPathFactory,
                         embedder: LocalEmbedder) -> Runtime:
-    """Three weeks of real news (tests/data/news_subset) beside the seeds."""
+    """The held-out weeks of real news (tests/data/news_subset) beside the seeds."""
     settings = Settings(index_dir=tmp_path_factory.mktemp("news-subset-index"))
     runtime = make_runtime(settings, embedder)
     report = runtime.ingest([SEEDS, NEWS_SUBSET / "articles.jsonl"])
@@ -136,12 +136,12 @@ def openai_settings(fake_openai: FakeOpenAI) -> dict[str, object]:
 @pytest.fixture(scope="session")
 def local_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real model on 127.0.0.1: llama.cpp's OpenAI-compatible server with Gemma 3 270M
-    (assistant/local_llm.py), for the whole session; yields its /v1 base URL."""
+    (assistant/llm/local.py), for the whole session; yields its /v1 base URL."""
     try:
         import llama_cpp  # noqa: F401
     except ImportError:
         pytest.fail("llama-cpp-python is missing: ./dev test installs the llm group")
-    from assistant.local_llm import GEMMA, running
+    from assistant.llm.local import GEMMA, running
 
     log = tmp_path_factory.mktemp("llm") / "server.log"
     with running(GEMMA, ROOT / ".tools" / "models", log=log) as base:

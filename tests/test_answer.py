@@ -11,10 +11,10 @@ from assistant.answer.generative import sources_block
 from assistant.answer.model import WEAK_AT, Answer
 from assistant.config import Settings
 from assistant.errors import ConfigError, LLMAuthError, LLMModelNotFound, LLMUnavailable
-from assistant.filters import Filters
+from assistant.index.filters import Filters
+from assistant.index.records import Hit
 from assistant.prompts import render
 from assistant.runtime import Runtime
-from assistant.store import Hit
 
 from .conftest import JIJI, SEED_FIXTURES, YOMIURI, make_runtime, read_jsonl
 
@@ -182,8 +182,7 @@ def test_filtered_dense_search_is_exact(news_runtime: Runtime) -> None:
         chroma = news_runtime.store.query(vector, 8, where=filters.chroma_where())
         assert exact, filters
         assert [h.chunk_id for h in exact] == [h.chunk_id for h in chroma]
-        assert all(filters.accepts({"date_int": int((h.date or "0").replace("-", "")),
-                                    "source": h.source}) for h in exact)
+        assert all(filters.accepts(h.date, h.source) for h in exact)
 
 
 def test_bylines_and_fragments_are_not_quoted() -> None:
@@ -218,7 +217,7 @@ def test_extractive_follow_ups_are_rewritten(seeds_runtime: Runtime) -> None:
 @pytest.mark.parametrize("follow_up", ["And how long did it last?", "and when will it start?",
                                        "But who signed it?"])
 def test_a_follow_up_question_is_never_spliced_into_the_last_one(follow_up: str) -> None:
-    from assistant.followup import rewrite_followup
+    from assistant.query.followup import rewrite_followup
 
     rewritten = rewrite_followup(follow_up, [CYBER])
     asked = follow_up.split(maxsplit=1)[1].rstrip("?")

@@ -12,18 +12,18 @@ from pathlib import Path
 import pytest
 
 from assistant.answer.model import Answer
-from assistant.baseline import HybridPipeline, StockPipeline
-from assistant.evaluate import (
+from assistant.evaluation.peers import HybridPipeline, StockPipeline
+from assistant.evaluation.report import write_report
+from assistant.evaluation.scoring import (
     Fixture,
     by_source_age,
     calibration,
     load_fixtures,
     metrics,
     run,
-    write_report,
 )
+from assistant.index.records import Hit
 from assistant.runtime import Runtime
-from assistant.store import Hit
 
 from .conftest import NEWS_SUBSET, PG_FIXTURES, ROOT, SEED_FIXTURES
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from assistant.articles import parse_file
-from assistant.chunking import chunk_article, split_sentences
 from assistant.config import Settings
 from assistant.errors import ModelMismatch
-from assistant.store import Store
+from assistant.index.store import Store
+from assistant.ingest.chunking import chunk_article, split_sentences
+from assistant.ingest.files import parse_file
 
 from .conftest import JIJI, SEEDS, YOMIURI, make_runtime
 
@@ -311,7 +311,7 @@ def test_encodings_are_detected_or_refused_and_crlf_is_read(tmp_path: Path) -> N
 ])
 def test_agency_datelines_are_read_and_plain_text_is_left_whole(
         text: str, dateline: str | None, source: str | None, lead: str) -> None:
-    from assistant.articles import parse_plain
+    from assistant.ingest.articles import parse_plain
 
     article = parse_plain(text, "story")
     assert (article.dateline, article.source) == (dateline, source)

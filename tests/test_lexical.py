@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 from assistant.config import Settings
-from assistant.filters import Filters
-from assistant.lexical import LexicalIndex
+from assistant.index.filters import Filters
+from assistant.index.records import Hit
+from assistant.index.side_index import SideIndex
 from assistant.runtime import Runtime, lexical_folder
-from assistant.store import Hit
 
 from .conftest import JIJI, ROOT, SEEDS, make_runtime, pg_subset
 
@@ -149,7 +149,7 @@ def test_a_question_reads_visibility_from_the_side_index(runtime: Runtime, tmp_p
     # A removal killed between the registry and the generation: the mark of the write under
     # way sends questions to the registry, which no longer has the article.
     store.begin_write()
-    store._registry.delete(ids=["harbour"])
+    store.delete_article("harbour")
     assert store.state()[1]
     assert not any(c.startswith("harbour::") for c in ranked(settled=True))
     # The next write finds the mark, and the copy is read again whole.
@@ -184,7 +184,7 @@ def test_a_date_filter_ranks_exactly_through_a_torn_write_and_a_removal(
         return [h.chunk_id for h in got]
 
     assert ranked() == expected()
-    with lexical._vector_file.open("ab") as f:  # a crash in the middle of a vector row
+    with lexical.vector_file.open("ab") as f:  # a crash in the middle of a vector row
         f.write(b"\1" * 100)
     feed = tmp_path / "feed.jsonl"
     feed.write_text(json.dumps(STORY) + "\n")
@@ -193,7 +193,7 @@ def test_a_date_filter_ranks_exactly_through_a_torn_write_and_a_removal(
     assert ranked() == expected() and ranked()[0].startswith("harbour")
     runtime.remove("harbour")
     assert ranked() == expected() and not any(c.startswith("harbour") for c in ranked())
-    lexical._day_file.unlink()  # an index written before the column was
+    lexical.day_file.unlink()  # an index written before the column was
     runtime.ingest([feed])
     assert len(lexical.days()) == len(lexical.vectors())
     assert ranked() == expected() and ranked()[0].startswith("harbour")
@@ -261,7 +261,7 @@ def test_kill_9_during_a_sync_leaves_an_index_that_repairs(tmp_path: Path, embed
     interrupted = 0
     for delay in (0.0, 0.05, 0.1, 0.2, 0.4):
         # Start from an index that lacks everything, then kill the process building it.
-        LexicalIndex(folder).clear()
+        SideIndex(folder).clear()
         proc = subprocess.Popen([sys.executable, "-c", _SYNC, str(index)], cwd=ROOT,
                                 stdout=subprocess.PIPE, text=True)
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
@@ -269,7 +269,7 @@ def test_kill_9_during_a_sync_leaves_an_index_that_repairs(tmp_path: Path, embed
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         interrupted += "synced" not in proc.stdout.read()
-        fresh = LexicalIndex(folder)
+        fresh = SideIndex(folder)
         # Whatever the kill left, it is all or nothing, and the next sync completes it.
         assert fresh.count() in (0, len(stored))
         fresh.sync(rt.store)

@@ -9,14 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from assistant.answer.reports import annotate_weekdays, quantities, weekday_dates
 from assistant.config import Settings
-from assistant.news import (
-    annotate_weekdays,
-    quantities,
-    question_scope,
-    rival_versions,
-    weekday_dates,
-)
+from assistant.ingest.copies import rival_versions
+from assistant.query.scope import question_scope
 from assistant.runtime import Runtime
 
 from .conftest import JIJI, SEEDS, YOMIURI, make_runtime
@@ -176,7 +172,7 @@ def test_copies_across_runs_are_found_by_key(tmp_path: Path, embedder) -> None:
     becomes the copy's original."""
     from datasketch import MinHashLSH
 
-    from assistant.news import NearDuplicates
+    from assistant.ingest.copies import NearDuplicates
 
     lsh = MinHashLSH(threshold=NearDuplicates.THRESHOLD, num_perm=NearDuplicates.NUM_PERM)
     assert (lsh.b, lsh.r) == (NearDuplicates.BANDS, NearDuplicates.ROWS)

@@ -57,6 +57,40 @@ def test_declared_and_imported_dependencies_agree() -> None:
     assert not unused, f"declared but never imported: {unused}"
 
 
+# The package by stage, in the order a question travels (README "How it works"); the core
+# modules and llm/ serve every stage.
+STAGES = ["core", "ingest", "index", "query", "retrieval", "answer", "runtime", "evaluation",
+          "surfaces"]
+CORE = {"config", "errors", "text", "prompts", "llm", "__init__"}
+
+
+def _stage(module: str) -> str:
+    part = module.split(".")[1] if "." in module else "__init__"
+    return "core" if part in CORE else part
+
+
+def test_no_stage_imports_a_later_one() -> None:
+    import ast
+
+    later = []
+    for path in ROOT.glob("assistant/**/*.py"):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        if module == "assistant.__main__":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("assistant."):
+                mine, theirs = _stage(module), _stage(node.module or "")
+                if STAGES.index(theirs) > STAGES.index(mine):
+                    later.append(f"{module} imports {node.module}")
+    assert not later, later
+
+
+def test_modules_stay_small() -> None:
+    long = {str(p.relative_to(ROOT)): n for p in ROOT.glob("assistant/**/*.py")
+            if (n := len(p.read_text().splitlines())) > 400}
+    assert not long, f"modules over 400 lines: {long}"
+
+
 def test_the_readme_figures_are_the_measured_ones() -> None:
     """The README's table of figures is what docs/eval/ and docs/bench.json hold: a run
     that changes them and a README not regenerated after it fail here."""

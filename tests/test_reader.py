@@ -17,7 +17,8 @@ import pytest
 from assistant.answer.combination import Combination
 from assistant.answer.model import Answer
 from assistant.config import Settings
-from assistant.entities import (
+from assistant.index.records import Hit
+from assistant.query.entities import (
     DURATION,
     MONEY,
     NUMBER,
@@ -30,12 +31,12 @@ from assistant.entities import (
     answer_kind,
     asks_for_a_name,
 )
-from assistant.news import question_scope
-from assistant.retrieve import RetrievalTuning, rank_articles
+from assistant.query.scope import question_scope
+from assistant.retrieval.hybrid import RetrievalTuning, rank_articles
 from assistant.runtime import Runtime
-from assistant.store import Hit
 
 from .conftest import JIJI, SEEDS, YOMIURI, make_runtime, reading_model
+from .stated_corpus import StatedCorpus
 
 FEST_A = """---
 title: Harbour Lights festival picks its host
@@ -178,9 +179,9 @@ def test_ask_takes_today_on_the_command_line(reader: Runtime, tmp_path: Path) ->
 def test_a_date_window_that_ends_before_it_starts_is_refused() -> None:
     import gradio as gr
 
-    from assistant.articles import date_window
     from assistant.errors import InputError
-    from assistant.ui import App
+    from assistant.ingest.articles import date_window
+    from assistant.surfaces.web import App
 
     assert date_window("March 5, 2026", " ") == ("2026-03-05", None)
     with pytest.raises(InputError, match="--since 2026-03-01 is after --until 2026-01-01"):
@@ -286,13 +287,10 @@ def test_a_place_is_named_by_its_rarest_word_not_its_common_ones(embedder) -> No
     question = "Why will rangers burn brush at Brandywine Creek Park?"
     counts = {"brandywine": 2, "rock": 5, "creek": 40, "park": 90}
 
-    def frequency(words):  # type: ignore[no-untyped-def]
-        return {w: counts.get(w, 0) for w in words}, 1000
-
     def ask(question: str, park: Entity) -> Answer:
         answerer = ExtractiveAnswerer(embedder, reading_model(), Combination.load(),
                                       ExtractiveTuning(), tagger=_Tagged(park),  # type: ignore[arg-type]
-                                      frequency=frequency)
+                                      corpus=StatedCorpus(counts=counts))
         return answerer.answer(question, embedder.embed([question])[0], [hit])
 
     assert ask(question, Entity(38, 59, "FAC", "Brandywine Creek Park")).abstained
@@ -434,14 +432,14 @@ def test_a_british_spelling_is_not_a_word_the_articles_lack(reader: Runtime) -> 
 
 
 def _answer(reader: Runtime, embedder, question: str, hits: list[Hit],
-            frequency: Any = None, favoured: tuple[str, str] | None = None,
+            corpus: StatedCorpus | None = None, favoured: tuple[str, str] | None = None,
             today: date | None = None, **tuning: Any) -> Answer:
-    """The answer of a reader with ``tuning``, the real tagger and ``frequency``."""
+    """The answer of a reader with ``tuning``, the real tagger and ``corpus``."""
     from assistant.answer.extractive import ExtractiveAnswerer, ExtractiveTuning
 
     vector = embedder.embed([question])[0]
     return ExtractiveAnswerer(embedder, reading_model(), Combination.load(), ExtractiveTuning(**tuning), tagger=reader.tagger,
-                              frequency=frequency).answer(question, vector, hits,
+                              corpus=corpus).answer(question, vector, hits,
                                                           favoured=favoured, today=today)
 
 
@@ -505,15 +503,13 @@ def test_the_question_s_rarest_noun_must_be_in_the_answering_article(reader: Run
     question is about as a name does. Where the report names it, the answer stands."""
     question = "Which Delaware restaurant served muskrat dinners for decades?"
 
-    def frequency(words):  # type: ignore[no-untyped-def]
-        return {w: 3 if w == "muskrat" else 500 for w in words}, 10_000
-
+    corpus = StatedCorpus(counts={"muskrat": 3}, other_words=500, chunks=10_000)
     text = "The Wagner Inn, a Delaware restaurant, has served {}dinners for decades."
     other = _report("o", text.format(""), "Dining", "2024-03-01")
     named = _report("n", text.format("muskrat "), "Dining", "2024-03-01")
 
     def answer(hit: Hit, **tuning: Any) -> Answer:
-        return _answer(reader, embedder, question, [hit], frequency, **tuning)
+        return _answer(reader, embedder, question, [hit], corpus, **tuning)
 
     assert answer(other).abstained
     assert not answer(other, rare_share=0.0).abstained  # the rule is what abstains
@@ -667,10 +663,10 @@ def test_a_place_asked_about_must_be_in_what_was_retrieved(reader: Runtime, embe
     from assistant.answer.extractive import ExtractiveAnswerer, ExtractiveTuning
 
     def ask(question: str, text: str, article_names: bool = True) -> Answer:
-        # ``names_in``: whether the whole article (not what was retrieved of it) names them.
+        # ``names``: whether the whole article (not what was retrieved of it) names them.
         answerer = ExtractiveAnswerer(embedder, reading_model(), Combination.load(),
                                       ExtractiveTuning(), tagger=reader.tagger,
-                                      names_in=lambda article, words: article_names)
+                                      corpus=StatedCorpus(names=article_names))
         return answerer.answer(question, embedder.embed([question])[0],
                                [_report("roundup", text, "Around the states", "2024-08-28")])
 

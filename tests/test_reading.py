@@ -16,13 +16,14 @@ import pytest
 
 from assistant.answer.combination import FEATURES, FITTED, Combination
 from assistant.answer.extractive import ExtractiveAnswerer
-from assistant.articles import parse_file
-from assistant.chunking import split_sentences
+from assistant.answer.reading import WEIGHTS, ReadingModel
 from assistant.errors import EmbeddingError
-from assistant.reading import WEIGHTS, ReadingModel
-from assistant.store import Hit
+from assistant.index.records import Hit
+from assistant.ingest.chunking import split_sentences
+from assistant.ingest.files import parse_file
 
 from .conftest import ROOT, SEEDS, reading_model
+from .stated_corpus import StatedCorpus
 
 BUDGET_BYTES = 12_000_000  # the stated budget (docs/reader-training.md)
 
@@ -78,7 +79,7 @@ def test_a_report_from_other_days_counts_against_it_only_when_those_days_are_hel
 
     def answerer(held: bool) -> ExtractiveAnswerer:
         return ExtractiveAnswerer(embedder, reading_model(), Combination.load(),
-                                  days_held=lambda first, last: held)
+                                  corpus=StatedCorpus(days=held))
 
     today = date(2024, 6, 1)
     old_store = answerer(False).answer(question, vector, [hit], today=today)

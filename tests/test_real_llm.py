@@ -18,8 +18,8 @@ import pytest
 
 from assistant.answer.model import Answer
 from assistant.config import Settings
+from assistant.index.records import Hit
 from assistant.runtime import Runtime
-from assistant.store import Hit
 
 from .conftest import ROOT, SEEDS, make_runtime, wait_for_http
 from .test_answer import CYBER, assert_quotes_exact

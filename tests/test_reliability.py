@@ -16,10 +16,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from assistant.articles import read_articles
 from assistant.config import Settings
 from assistant.errors import ArticleError
-from assistant.ui import App, render_answer
+from assistant.ingest.files import read_articles
+from assistant.surfaces.render import render_answer
+from assistant.surfaces.web import App
 
 from .conftest import JIJI, SEEDS, make_runtime, pg_subset
 from .fake_openai import API_KEY
@@ -98,7 +99,8 @@ def test_an_unreadable_file_is_reported() -> None:
     """Root reads everything, so a forked child drops to `nobody` and reads the folder."""
     import tempfile
 
-    from assistant.ingest import IngestReport, discover, stream_articles
+    from assistant.index.writer import stream_articles
+    from assistant.ingest.report import IngestReport, discover
 
     # pytest's own temporary folders are private to root; this one nobody can enter.
     top = Path(tempfile.mkdtemp(prefix="unreadable-"))
@@ -245,9 +247,9 @@ def test_secrets_stay_out_of_reprs_and_eval_reports(tmp_path: Path, fake_openai)
     assert metrics["judged"]["faithfulness"] == 1.0
     # ... and the same judge scores an answer made up from outside the sources at 0.
     from assistant.answer.model import Answer
-    from assistant.evaluate import Fixture, llm_judge
-    from assistant.llm import ChatModel
-    from assistant.store import Hit
+    from assistant.evaluation.scoring import Fixture, llm_judge
+    from assistant.index.records import Hit
+    from assistant.llm.client import ChatModel
 
     chat = ChatModel.from_settings(Settings(openai_api_key=API_KEY, llm="openai",
                                             openai_base_url=fake_openai.base_url,
@@ -307,13 +309,13 @@ def test_failures_below_our_code_become_messages_not_tracebacks(
     from types import SimpleNamespace
 
     from assistant.errors import EmbeddingError, StoreError
-    from assistant.lexical import LexicalIndex
-    from assistant.llm import OpenAIEmbedder
+    from assistant.index.side_index import SideIndex
+    from assistant.llm.client import OpenAIEmbedder
 
     # ONNX Runtime refusing a batch (token ids past the vocabulary, a real INVALID_ARGUMENT
     # from its Gather kernel): our EmbeddingError, naming the batch.
     broken = type(embedder)()
-    broken._tokenizer = SimpleNamespace(  # type: ignore[assignment]
+    broken.tokenizer = SimpleNamespace(  # type: ignore[assignment]
         encode_batch=lambda texts: [SimpleNamespace(ids=[10**9]) for _ in texts])
     with pytest.raises(EmbeddingError, match=r"embedding model failed.*INVALID_ARGUMENT"):
         broken.embed(["a question"])
@@ -321,7 +323,7 @@ def test_failures_below_our_code_become_messages_not_tracebacks(
     blocked = tmp_path / "blocked"
     blocked.write_text("not a folder")
     with pytest.raises(StoreError, match="side index"):
-        LexicalIndex(blocked / "lexical").sync(seeds_runtime.store)
+        SideIndex(blocked / "lexical").sync(seeds_runtime.store)
     # Nothing to embed asks nothing of the endpoint.
     remote = OpenAIEmbedder("text-embedding-3-small", api_key=API_KEY,
                             base_url=fake_openai.base_url)

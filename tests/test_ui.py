@@ -275,7 +275,7 @@ def test_a_password_keeps_strangers_out(app_index: Path, app_url: str) -> None:
 def test_removing_an_article_takes_it_out_of_library_and_answers(tmp_path: Path,
                                                                  embedder) -> None:
     from assistant.config import Settings
-    from assistant.ui import App
+    from assistant.surfaces.web import App
 
     from .conftest import YOMIURI, make_runtime
 

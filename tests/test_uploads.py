@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assistant.answer.model import Answer, Citation
-from assistant.api import MODEL_ID, build_api, content
 from assistant.config import Settings
 from assistant.runtime import Runtime
-from assistant.ui import App
+from assistant.surfaces.api import MODEL_ID, build_api, content
+from assistant.surfaces.web import App
 
 from .conftest import ROOT, make_runtime
 
@@ -127,7 +127,8 @@ def test_the_cli_names_a_file_its_parser_fails_on_and_ingests_the_rest(tmp_path:
     (tmp_path / "good.txt").write_text("The harbour in Dover reopened on Monday after the "
                                        "repairs, officials said.")
     (tmp_path / "page.html").write_text("<html><body><p>A page.</p></body></html>")
-    script = ("import sys; sys.modules['trafilatura'] = None; from assistant.cli import main; "
+    script = ("import sys; sys.modules['trafilatura'] = None; "
+              "from assistant.surfaces.cli import main; "
               f"sys.argv = ['assistant', 'ingest', {str(tmp_path)!r}]; main()")
     env = {**os.environ, "ASSISTANT_INDEX_DIR": str(tmp_path / "index"), "HF_HUB_OFFLINE": "1"}
     done = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, text=True,

@@ -18,8 +18,8 @@ from assistant.answer.generative import (
     StreamCleaner,
 )
 from assistant.answer.model import Answer, Citation
-from assistant.entities import EntityTagger
-from assistant.store import Hit
+from assistant.index.records import Hit
+from assistant.query.entities import EntityTagger
 
 REPORT = ("The ministry said 12 million households lost power on Monday. "
           "Repairs will take three weeks, the utility said. "

@@ -14,12 +14,12 @@ from typing import Protocol
 
 import numpy as np
 
-from ..chunking import split_sentences
-from ..embedding import Embedder
-from ..news import figure_mentions, unstated_figures
-from ..store import Hit
-from ..text import content_stems, coverage, stems
-from .model import Citation
+from assistant.answer.model import Citation
+from assistant.answer.reports import figure_mentions, unstated_figures
+from assistant.index.embedding import Embedder
+from assistant.index.records import Hit
+from assistant.ingest.chunking import split_sentences
+from assistant.text import content_stems, coverage, stems
 
 # "[1]", "[1, 3]", "[1][3]", "[Source 2]": the ways models write a citation.
 _MARK = r"\[\s*(?:sources?\s*)?\d+(?:\s*[,;]\s*(?:sources?\s*)?\d+)*\s*\]"
@@ -55,8 +55,6 @@ def answer_support(question: str, quote: str, embedder: Embedder,
     if question_vec is None or quote_vec is None:
         question_vec, quote_vec = embedder.embed([question, quote])
     return support_score(question, quote, question_vec, quote_vec, context)
-
-
 
 
 class NameChecker(Protocol):

@@ -24,14 +24,14 @@ command and the figures).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 import numpy as np
 
-from ..errors import EmbeddingError
+from assistant.errors import EmbeddingError
 
 FEATURES = ("semantic", "lexical", "reading", "other_days", "article_rank", "no_window")
 FITTED = Path(__file__).resolve().parent.parent / "models" / "combination.json"
@@ -43,11 +43,12 @@ class Logistic:
     bias: float
 
     @classmethod
-    def of(cls, data: dict[str, Any]) -> Logistic:
-        weights = tuple(float(w) for w in data["weights"])
+    def of(cls, data: Mapping[str, object]) -> Logistic:
+        """From its JSON form: ``{"weights": [...], "bias": b}``."""
+        weights = tuple(float(w) for w in cast(Sequence[float], data["weights"]))
         if len(weights) != len(FEATURES):
             raise ValueError(f"{len(weights)} weights for {len(FEATURES)} features")
-        return cls(weights=weights, bias=float(data["bias"]))
+        return cls(weights=weights, bias=float(cast(float, data["bias"])))
 
     def probability(self, features: np.ndarray) -> np.ndarray:
         """One probability per row of ``features`` (columns in FEATURES' order)."""

@@ -23,14 +23,26 @@ and ``tuning`` holds the settings that are not fitted.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, timedelta
 
 import numpy as np
 
-from ..embedding import Embedder
-from ..entities import (
+from assistant.answer.citations import ANSWERS_AT, support_score
+from assistant.answer.combination import Combination, feature_rows
+from assistant.answer.model import Answer, Citation, Conflict
+from assistant.answer.naming import Corpus, NameCheck
+from assistant.answer.numbered import another_of_series, numbered
+from assistant.answer.reading import ReadingModel
+from assistant.answer.reports import Reported, annotate_weekdays, find_conflicts
+from assistant.answer.sentences import Candidate, SentenceVectors, candidates
+from assistant.answer.tuning import ExtractiveTuning
+from assistant.answer.typed import PhraseReader, direct_phrase
+from assistant.answer.versions import Versions, version_sources
+from assistant.index.embedding import Embedder
+from assistant.index.records import Hit
+from assistant.query.entities import (
     NAME,
     WHEN,
     Entity,
@@ -38,21 +50,8 @@ from ..entities import (
     answer_kind,
     asked_noun,
     asks_for_a_name,
-    fold,
 )
-from ..news import Reported, annotate_weekdays, find_conflicts
-from ..reading import ReadingModel
-from ..store import Hit
-from ..text import content_stems, coverage, has_stem, key_weights, stems
-from .citations import ANSWERS_AT, support_score
-from .combination import Combination, feature_rows
-from .model import Answer, Citation, Conflict
-from .naming import Frequency, NameCheck, NamesIn
-from .numbered import another_of_series, numbered
-from .sentences import Candidate, SentenceVectors, candidates
-from .tuning import ExtractiveTuning
-from .typed import PhraseReader, direct_phrase
-from .versions import Versions
+from assistant.text import content_stems, coverage, fold, has_stem, key_weights, stems
 
 __all__ = ["ABSTAIN_TEXT", "ExtractiveAnswerer", "ExtractiveTuning", "candidates"]
 
@@ -66,14 +65,12 @@ class ExtractiveAnswerer:
 
     def __init__(self, embedder: Embedder, reader: ReadingModel,
                  combination: Combination, tuning: ExtractiveTuning | None = None,
-                 tagger: EntityTagger | None = None, names_in: NamesIn | None = None,
-                 frequency: Frequency | None = None,
-                 days_held: Callable[[str, str], bool] | None = None) -> None:
+                 tagger: EntityTagger | None = None, corpus: Corpus | None = None) -> None:
         """``reader`` and ``combination``: the reading model and the fitted weights that
         turn a sentence's evidence into its score (``combination``); ``tagger``: without
-        one, no kind of phrase is read and no name is required; ``names_in``,
-        ``frequency``: see ``naming.NameCheck``; ``days_held``: whether the store holds
-        a report of those ISO days (without it, whether a retrieved one is)."""
+        one, no kind of phrase is read and no name is required; ``corpus``: the store
+        read beyond the retrieved passages (``naming.Corpus``: without it, only they are
+        read, and a window of days is held when a retrieved report is dated in it)."""
         self.embedder = embedder
         self.reader = reader
         self.combination = combination
@@ -82,10 +79,10 @@ class ExtractiveAnswerer:
         self.tagger = tagger
         self.phrases = (PhraseReader(tagger, self.vectors, self.tuning)
                         if tagger is not None else None)
-        self.names = (NameCheck(tagger, self.tuning, names_in, frequency)
+        self.names = (NameCheck(tagger, self.tuning, corpus)
                       if tagger is not None else None)
         self.versions = Versions(tagger, self.tuning)
-        self.days_held = days_held
+        self.corpus = corpus
 
     def score(self, question: str, query_vector: np.ndarray, hits: list[Hit]
               ) -> tuple[list[Candidate], np.ndarray, set[str]]:
@@ -146,7 +143,7 @@ class ExtractiveAnswerer:
         def inside(c: Candidate) -> bool:
             return bool(c.hit.date and lo <= c.hit.date <= hi)
 
-        window_held = bool(favoured) and (self.days_held(lo, hi) if self.days_held
+        window_held = bool(favoured) and (self.corpus.holds_days(lo, hi) if self.corpus
                                           else any(inside(c) for c in cands))
         rows = feature_rows(
             [c.semantic for c in read], [c.lexical for c in read],
@@ -359,7 +356,7 @@ class ExtractiveAnswerer:
                 versions = [(phrase.text, [number[i]]), (other.text, [number[j]])]
                 named.append(Conflict(f"{question.rstrip('?')} (the reports differ)",
                                       versions))
-                labels = _sources_of(citations, [nums for _, nums in versions])
+                labels = version_sources(citations, [nums for _, nums in versions])
                 head = "; ".join(f"{label} gives {text} [{nums[0]}]"
                                  for label, (text, nums) in zip(labels, versions, strict=True))
                 parts.insert(0, f"The reports differ: {head}.")
@@ -369,7 +366,7 @@ class ExtractiveAnswerer:
         shown = {n for c in named + reworded for _, ns in c.claims for n in ns}
         figures = [c for c in figures if not shown & {n for _, ns in c.claims for n in ns}]
         for conflict in reworded + figures:
-            labels = _sources_of(citations, [nums for _, nums in conflict.claims])
+            labels = version_sources(citations, [nums for _, nums in conflict.claims])
             versions_text = "; ".join(
                 f"{label} gives {text} " + "".join(f"[{n}]" for n in nums)
                 for label, (text, nums) in zip(labels, conflict.claims, strict=True))
@@ -385,21 +382,3 @@ def _dated_before(text: str, year: int) -> bool:
     return bool(years) and max(years) <= year
 
 
-def _sources_of(citations: list[Citation], versions: list[list[int]]) -> list[str]:
-    """Who gives each version: its outlet, with the report's date when one outlet gives
-    two versions ("www.usatoday.com gives X; www.usatoday.com gives Y" names no report),
-    and its title when the dates are one too."""
-    firsts = [citations[numbers[0] - 1] for numbers in versions]
-    labels = [c.source or c.title for c in firsts]
-    if len(set(labels)) == len(labels):
-        return labels
-    dated = [f"{label} ({c.date})" if c.date else label for label, c in zip(labels, firsts,
-                                                                         strict=True)]
-    if len(set(dated)) == len(dated):
-        return dated
-    return [f"{label} (“{_short(c.title)}”)" for label, c in zip(labels, firsts, strict=True)]
-
-
-def _short(title: str, words: int = 6) -> str:
-    parts = title.split()
-    return title if len(parts) <= words else " ".join(parts[:words]).rstrip(".,:;") + "…"

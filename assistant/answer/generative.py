@@ -19,16 +19,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Any
 
-from ..embedding import Embedder
-from ..llm import ChatModel
-from ..news import Reported, find_conflicts
-from ..prompts import render
-from ..store import Hit
-from ..text import content_stems, coverage, stems
-from .citations import NameChecker, check_claims, clean_model_text
-from .model import Answer, Citation, Conflict
+from assistant.answer.citations import NameChecker, check_claims, clean_model_text
+from assistant.answer.model import Answer, Citation, Conflict
+from assistant.answer.reports import Reported, find_conflicts
+from assistant.index.embedding import Embedder
+from assistant.index.records import Hit
+from assistant.llm.client import ChatModel
+from assistant.prompts import render
+from assistant.text import content_stems, coverage, stems
 
 _ABSTAIN = re.compile(
     r"\A\W*(the )?(articles?|sources?) (do not|don't|does not|doesn't) (say|answer|mention)",
@@ -207,7 +206,7 @@ class GenerativeAnswerer:
         return joined
 
     def answer(self, question: str, hits: list[Hit],
-               fallback: Callable[[], Answer] | None = None, **_: Any) -> Answer:
+               fallback: Callable[[], Answer] | None = None, **_: object) -> Answer:
         raw: list[str] = []
         for _delta in self.stream(question, hits, raw):
             pass

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..store import Hit
+from assistant.index.records import Hit
 
 WEAK_AT = 0.3  # a support score under this is no support at all
 MARKER = re.compile(r"\[(\d+)\]")  # a citation marker in an answer's text: "[2]"
@@ -35,7 +35,7 @@ class Citation:
                        else "weak" if self.support_score >= WEAK_AT else "unsupported")
             object.__setattr__(self, "verdict", verdict)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         # "verbatim": the quote is the article's own text at [start, end) — true by
         # construction, and checked again by the eval. "supported" and "support" say whether
         # it backs the sentence it is attached to (or, for a quoted answer, the question).
@@ -51,7 +51,7 @@ class Conflict:
     topic: str
     claims: list[tuple[str, list[int]]]  # (claim text, citation numbers)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {"topic": self.topic,
                 "claims": [{"text": t, "citations": c} for t, c in self.claims]}
 
@@ -78,7 +78,7 @@ class Answer:
     left_out: list[tuple[str, str]] = field(default_factory=list)
     fallback: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         data: dict[str, Any] = {
             "question": self.question,
             "answer": self.answer,

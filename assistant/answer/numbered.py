@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..text import MONTHS, has_stem, is_stop, stem_words, word_spans
+from assistant.text import MONTHS, has_stem, is_stop, stem_words, word_spans
 
 _ORDINAL_WORDS = {w: n for n, w in enumerate(
     "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth "

@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import date
 from difflib import SequenceMatcher
 
-from ..entities import Entity, EntityTagger, fold
-from ..text import content_stems, has_stem, stem_words, word_spans, words
+from assistant.query.entities import Entity, EntityTagger
+from assistant.text import content_stems, fold, has_stem, stem_words, word_spans, words
 
 # Proper names, whatever the small tagger calls them (entities.NAME_LABELS, which the
 # same-label test reads, holds dates too), and how alike the rest of two sentences must

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..chunking import split_sentences
-from ..embedding import Embedder
-from ..store import Hit
+from assistant.index.embedding import Embedder
+from assistant.index.records import Hit
+from assistant.ingest.chunking import split_sentences
 
 
 @dataclass

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import re
 
-from ..entities import WHEN, Entity, EntityTagger, counted_noun, fold, kind_matches
-from ..text import MONTH_PATTERN, content_stems, has_stem, stems
-from .phrases import closeness, new_to
-from .sentences import Candidate, SentenceVectors
-from .tuning import ExtractiveTuning
+from assistant.answer.phrases import closeness, new_to
+from assistant.answer.sentences import Candidate, SentenceVectors
+from assistant.answer.tuning import ExtractiveTuning
+from assistant.query.entities import WHEN, Entity, EntityTagger, counted_noun, kind_matches
+from assistant.text import MONTH_PATTERN, content_stems, fold, has_stem, stems
 
 _BARE_YEAR = re.compile(r"(?:in\s+)?(?:19|20)\d\d")
 _MONTH = rf"(?:{MONTH_PATTERN})\b\.?"
@@ -25,8 +25,6 @@ _DAY = re.compile(rf"\b{_MONTH}\s+\d{{1,2}}\b|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:o
 _WHO_KIND = frozenset({"PERSON", "ORG", "GPE", "NORP"})  # what "who ...?" asks for
 Closeness = dict[int, dict[Entity, float]]  # per candidate, each phrase's nearness
 Phrases = dict[int, list[Entity]]  # per candidate, the phrases of the asked kind it holds
-
-
 _SAYS_AFTER = re.compile(r"(?:,[^,]{0,100},)?\s+(?:said|says|told|explained|added|noted|wrote)\b")
 _SAYS_BEFORE = re.compile(r"\baccording to (?:the )?\Z", re.I)
 _SAYING = re.compile(r"\b(?:say|said|says|tell|told|according|warn\w*|claim\w*|announc\w*"

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..entities import Entity, EntityTagger, fold
-from ..news import disagreement, quantities, swapped
-from ..text import content_stems
-from .model import Conflict
-from .phrases import renamed, same_time
-from .sentences import Candidate
-from .tuning import ExtractiveTuning
+from assistant.answer.model import Citation, Conflict
+from assistant.answer.phrases import renamed, same_time
+from assistant.answer.reports import disagreement, quantities
+from assistant.answer.sentences import Candidate
+from assistant.answer.tuning import ExtractiveTuning
+from assistant.ingest.copies import swapped
+from assistant.query.entities import Entity, EntityTagger
+from assistant.text import content_stems, fold
 
 
 class Versions:
@@ -137,3 +138,23 @@ class Versions:
         if not same_time(cands[a].hit.date, cands[b].hit.date, self.tuning.rival_days):
             return None
         return self._other_names(cands[a].text, cands[b].text)
+
+
+def version_sources(citations: list[Citation], versions: list[list[int]]) -> list[str]:
+    """Who gives each version: its outlet, with the report's date when one outlet gives
+    two versions ("www.usatoday.com gives X; www.usatoday.com gives Y" names no report),
+    and its title when the dates are one too."""
+    firsts = [citations[numbers[0] - 1] for numbers in versions]
+    labels = [c.source or c.title for c in firsts]
+    if len(set(labels)) == len(labels):
+        return labels
+    dated = [f"{label} ({c.date})" if c.date else label for label, c in zip(labels, firsts,
+                                                                         strict=True)]
+    if len(set(dated)) == len(dated):
+        return dated
+    return [f"{label} (“{_short(c.title)}”)" for label, c in zip(labels, firsts, strict=True)]
+
+
+def _short(title: str, words: int = 6) -> str:
+    parts = title.split()
+    return title if len(parts) <= words else " ".join(parts[:words]).rstrip(".,:;") + "…"

@@ -31,7 +31,7 @@ import re
 from datetime import date, datetime
 from pathlib import Path
 
-from assistant.chunking import split_sentences
+from assistant.ingest.chunking import split_sentences
 from assistant.text import content_stems
 
 YEARS = ("2022", "2023")

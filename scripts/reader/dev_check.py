@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from evaluate import both_scores
 from examples import metrics
 
-from assistant.chunking import split_sentences
-from assistant.embedding import LocalEmbedder
-from assistant.reading import WEIGHTS, ReadingModel
+from assistant.answer.reading import WEIGHTS, ReadingModel
+from assistant.index.embedding import LocalEmbedder
+from assistant.ingest.chunking import split_sentences
 from assistant.text import content_stems
 
 CANDIDATES = 40

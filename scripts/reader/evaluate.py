@@ -18,8 +18,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from examples import load, metrics
 
-from assistant.embedding import LocalEmbedder
-from assistant.reading import WEIGHTS, ReadingModel
+from assistant.answer.reading import WEIGHTS, ReadingModel
+from assistant.index.embedding import LocalEmbedder
 
 
 def main() -> None:

@@ -45,7 +45,7 @@ from tune_news import HOLDOUT_WEEKS, SHARED  # noqa: E402
 
 from assistant.answer.combination import FEATURES, FITTED  # noqa: E402
 from assistant.config import Settings  # noqa: E402
-from assistant.evaluate import Fixture, load_fixtures  # noqa: E402
+from assistant.evaluation.scoring import Fixture, load_fixtures  # noqa: E402
 from assistant.runtime import Runtime  # noqa: E402
 
 L2 = 1e-2

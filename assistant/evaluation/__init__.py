@@ -1,0 +1,3 @@
+"""Scoring answers against fixture files, the llama-index peers they are compared with, and the
+benchmarks.
+"""
