@@ -1,7 +1,7 @@
 """How long a fresh `assistant ask` takes to print its first answer on the seeds, against the
 floor set by the libraries that answer path imports, both measured in the same run.
 
-    .venv/bin/python scripts/measure_ask_start.py [--runs 5]
+    .venv/bin/python scripts/measure_ask_start.py [--runs 5] [--json docs/ask_start.json]
 
 It ingests the seeds into a temporary store (with a cache folder of its own, which the first
 process fills: the later ones read the built model graphs as a user's second question does),
@@ -14,6 +14,7 @@ medians and each run; the warm figure excludes the first process.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -36,7 +37,9 @@ def timed(args: list[str], env: dict[str, str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
-    runs = parser.parse_args().runs
+    parser.add_argument("--json", type=Path, help="Also write the figures to this file.")
+    args = parser.parse_args()
+    runs = args.runs
     with tempfile.TemporaryDirectory(prefix="ask-start-") as tmp:
         env = {**os.environ, "ASSISTANT_INDEX_DIR": f"{tmp}/index", "HF_HUB_OFFLINE": "1",
                "ASSISTANT_CACHE_DIR": f"{tmp}/cache", "ASSISTANT_LLM": "extractive"}
@@ -53,6 +56,12 @@ def main() -> None:
     print(f"reference, importing llama-index + Chroma + spaCy only: {ref:.2f} s "
           f"({', '.join(f'{x:.2f}' for x in floor)})")
     print(f"ratio: {med / ref:.2f}; above the imports: {med - ref:.2f} s")
+    if args.json:
+        args.json.write_text(json.dumps({
+            "question": QUESTION, "first_process_s": round(first, 2),
+            "ask_s": round(med, 2), "ask_runs_s": [round(x, 2) for x in warm],
+            "imports_only_s": round(ref, 2), "imports_runs_s": [round(x, 2) for x in floor],
+            "cpus": os.cpu_count()}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@
 
 Reads ``docs/eval/{news,essays,seeds,negatives}.json`` (``assistant eval … --baseline``),
 ``docs/eval/llm-{seeds,essays,news}.json`` (``assistant eval … --llm openai`` against
-``./dev llm``) and ``docs/bench.json`` (``assistant bench``), and writes the table between
+``./dev llm``), ``docs/bench.json`` (``assistant bench``) and ``docs/ask_start.json``
+(``scripts/measure_ask_start.py``), and writes the table between
 the README's two ``<!-- figures -->`` markers, so that no figure there is typed by hand and
 none can outlive the run it came from (the test suite runs ``--check``).
 """
@@ -90,8 +91,17 @@ def speed_rows() -> list[str]:
         f"{_ms(bench['answer_ms']['p95'])} |",
         f"| retrieval at {at:,} chunks, p50 / p95 | {_ms(bench['retrieve_ms']['p50'])} / "
         f"{_ms(bench['retrieve_ms']['p95'])} |",
-        f"| a fresh `assistant ask` process, first answer | {bench['cold_start_s']:.1f} s |",
+        *ask_start_rows(),
     ]
+
+
+def ask_start_rows() -> list[str]:
+    start = _load(ROOT / "docs" / "ask_start.json")  # scripts/measure_ask_start.py
+    if start is None:
+        return []
+    return [f"| a fresh `assistant ask` on the seeds, to its answer (median of "
+            f"{len(start['ask_runs_s'])}) | {start['ask_s']:.1f} s (importing llama-index, "
+            f"Chroma and spaCy alone: {start['imports_only_s']:.1f} s) |"]
 
 
 def table() -> str:

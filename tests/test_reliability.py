@@ -134,6 +134,7 @@ def test_an_unreadable_file_is_reported() -> None:
     assert result["ids"] == ["ok"]
 
 
+@pytest.mark.slow  # two ingestions of 24 essays, one of them killed: the larger-store tier
 def test_kill_9_mid_ingestion_then_rerun_matches_a_clean_run(tmp_path: Path,
                                                             embedder) -> None:
     essays = pg_subset(tmp_path / "essays.jsonl", 24)
@@ -194,10 +195,9 @@ def test_a_chroma_server_that_is_down_is_a_clear_error(tmp_path: Path) -> None:
     ("cut-stream", API_KEY, "cut the answer off"),
 ])
 def test_llm_errors_in_the_cli_are_messages_without_secrets(
-        tmp_path: Path, fake_openai, model: str, key: str, words: str) -> None:
-    index = tmp_path / "index"
-    run_cli("ingest", str(SEEDS), index=index)
-    env = {**os.environ, "ASSISTANT_INDEX_DIR": str(index), "HF_HUB_OFFLINE": "1",
+        seeds_runtime, fake_openai, model: str, key: str, words: str) -> None:
+    env = {**os.environ, "ASSISTANT_INDEX_DIR": str(seeds_runtime.settings.index_dir),
+           "HF_HUB_OFFLINE": "1",
            "OPENAI_API_KEY": key, "OPENAI_BASE_URL": fake_openai.base_url,
            "ASSISTANT_LLM_MODEL": model, "ASSISTANT_LLM_TIMEOUT": "1"}
     proc = subprocess.run([sys.executable, "-m", "assistant", "ask", "What about cyber?"],

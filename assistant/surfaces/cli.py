@@ -158,13 +158,15 @@ def ask(question: str, as_json: bool, top_k: int | None, since: str | None,
     """Answer a question from the ingested articles, with cited quotes."""
     from assistant.index.filters import Filters
     from assistant.ingest.articles import date_window, normalize_date
-    from assistant.runtime import Runtime
 
     if not question.strip():
         raise InputError("the question is empty")
     lo, hi = date_window(since, until)
     filters = Filters(since=lo, until=hi, sources=sources)
     day = date.fromisoformat(normalize_date(today, "--today")) if today else None
+    # Only a valid question pays for the models and the store (seconds of imports).
+    from assistant.runtime import Runtime
+
     runtime = Runtime.open(settings)
     if as_json:
         _emit_json(runtime.ask(question, top_k=top_k, filters=filters, today=day).to_json())
