@@ -2,7 +2,7 @@
 (issue 13).
 
 Both engines index the same chunks of every dev corpus (news_dev, essays, seeds) with the
-same terms (``lexical.terms``: the tokenisation retrieval was tuned with), so what differs is
+same terms (``side_search.terms``: the tokenisation retrieval was tuned with), so what differs is
 the engine: its ranking, its write cost and its query cost. Quality is the lexical ranking
 alone, read as articles (first appearance in the top 30 chunks), on every dev question with
 sources. Speed: indexing everything, adding one article (its chunks and a commit) to the

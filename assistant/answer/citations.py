@@ -157,7 +157,7 @@ def check_claims(answer_text: str, hits: list[Hit], embedder: Embedder,
 
     A citation supports its sentence when the quote holds enough of the sentence's content
     and meaning (``SUPPORTED_AT``) and states no other figure or name for the same fact
-    (``news.unstated_figures``, ``EntityTagger.names_differ``: the rule conflicts use). A
+    (``reports.unstated_figures``, ``EntityTagger.names_differ``: the rule conflicts use). A
     sentence stating a figure that no source states is unsupported whatever it cites. A
     sentence that cites nothing is given the source whose quote supports it best, when one
     passes the same check (small models often write a right sentence without its marker;

@@ -44,7 +44,7 @@ MATCH_BUDGET = 4000  # rows the candidate words may match in all (``_selective``
 
 
 def _date_bounds(filters: Filters | None) -> tuple[int, int] | None:
-    return None if filters is None else filters.day_bounds()  # ``retrieve.Filters``
+    return None if filters is None else filters.day_bounds()  # ``filters.Filters``
 
 
 def _selective(words: Sequence[str], df: dict[str, int]) -> list[str]:
@@ -296,7 +296,7 @@ class Searching:
         return any(set(w) <= chunk for w in wanted for chunk in stored)
 
     def holds(self, filters: Filters | None) -> bool:
-        """Whether any chunk passes the filters (``retrieve.Filters``): one indexed row."""
+        """Whether any chunk passes the filters (``filters.Filters``): one indexed row."""
         where, args = self._where(filters)
         return self._db().execute(f"SELECT 1 FROM chunks c WHERE 1{where} LIMIT 1",
                                   args).fetchone() is not None

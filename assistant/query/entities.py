@@ -242,7 +242,7 @@ class EntityTagger:
         """The kind of name two sentences disagree on, if any: both name a person (place,
         organisation, date ...) and none of the names is shared ("James Cameron" against
         "Christoph Gans"). Such sentences do not state the same fact however alike they
-        read; with ``news.disagreement`` for figures, this is the one notion of "the same
+        read; with ``reports.disagreement`` for figures, this is the one notion of "the same
         fact" that answers, citations and conflicts share."""
         ents_a, ents_b = self.tag([a, b])
         for label in NAME_LABELS:

@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (Chroma) + BM25 (the FTS5 side index, ``lexical.py``), fused by
+"""Hybrid retrieval: dense (Chroma) + BM25 (the FTS5 side index, ``index/side_search.py``), fused by
 reciprocal rank of articles.
 
 Filters (date range, outlet): Chroma's ``where`` turns a 4 ms top-20 query into 80-470 ms
@@ -7,7 +7,7 @@ first. The side index keeps a copy of the chunk vectors, and a filtered dense se
 exact scan of just the chunks the filter accepts (milliseconds at 100k). Without that copy it
 over-fetches 300 neighbours and filters them in Python, and only when that leaves fewer than
 k does it ask Chroma with ``where``, so the result stays correct for rare filters. The side
-index follows the store, never the other way round (``lexical.SideIndex.sync``).
+index follows the store, never the other way round (``side_index.SideIndex.sync``).
 """
 
 from __future__ import annotations

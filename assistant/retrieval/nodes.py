@@ -1,7 +1,7 @@
 """The hybrid retrieval as llama-index retrievers, so that it runs inside llama-index's own
 query and chat engines, and every question the assistant answers goes through one.
 
-- ``NewsRetriever``: one search of ``retrieve.Retriever`` (dense + BM25 ranked as articles,
+- ``NewsRetriever``: one search of ``hybrid.Retriever`` (dense + BM25 ranked as articles,
   fused, filtered, one copy per story) for a question already read for its dates and
   outlets; a ``QueryBundle`` that carries the question's embedding is not embedded again.
   The runtime answers through it.
