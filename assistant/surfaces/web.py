@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -74,20 +74,21 @@ class App:
                 f"**Embeddings:** {escape_md(s.embed_model)}"
                 f" · **Store:** {escape_md(s.store_label)} · **Articles:** {count:,}")
 
-    def browse(self, query: str = "", page: float = 1) -> tuple[str, Any, int]:
+    def browse(self, query: str = "", page: float = 1) -> tuple[str, object, int]:
         """The library table for a search and page, the remove control's choices (the same
         articles), and the page shown."""
         view = self.library.page(query or "", int(page or 1))
         choices = [(f"{r.title[:60]} ({r.id})", r.id) for r in view.records]
         return render_library(view), gr.update(choices=choices, value=None), view.page
 
-    def refresh(self, query: str = "", page: float = 1) -> tuple[str, str, Any, int, Any]:
+    def refresh(self, query: str = "", page: float = 1
+                ) -> tuple[str, str, object, int, object]:
         table, pick, shown = self.browse(query, page)
         samples = [[q] for q in example_questions(self.library.records(),
                                                        self.runtime.tagger)]
         return self.status(), table, pick, shown, gr.update(samples=samples)
 
-    def ingest_uploads(self, files: list[Any] | None
+    def ingest_uploads(self, files: Sequence[object] | None
                        ) -> tuple[IngestReport, list[tuple[str, str]]]:
         """Ingests the files uploaded to the app (anything else is refused, with its name and
         the reason), then deletes them; the report and the refused (name, reason) pairs."""
@@ -115,13 +116,13 @@ class App:
                 discard(path, self.uploads)  # ingested or refused, an upload is not kept
         return report, refused
 
-    def upload(self, files: list[Any] | None, query: str = "", page: float = 1,
-               ) -> tuple[Any, ...]:
+    def upload(self, files: Sequence[object] | None, query: str = "", page: float = 1,
+               ) -> tuple[object, ...]:
         """The upload button: the summary, every problem (for its button), the library."""
         summary, problems = ingest_summary(*self.ingest_uploads(files))
         return (summary, problems, *self.refresh(query, page))
 
-    def ingest_api(self, files: list[Any] | None) -> dict[str, Any]:
+    def ingest_api(self, files: Sequence[object] | None) -> dict[str, object]:
         """``/ingest`` for scripts (gradio_client): the summary and every count and problem."""
         report, refused = self.ingest_uploads(files)
         summary, _ = ingest_summary(report, refused)
@@ -132,7 +133,7 @@ class App:
                 "notes": [shown_name(n) for n in report.notes]}
 
     def remove(self, article_id: str | None, query: str = "", page: float = 1
-               ) -> tuple[Any, ...]:
+               ) -> tuple[object, ...]:
         if not article_id:
             raise gr.Error("Choose an article to remove.")
         try:
@@ -151,8 +152,8 @@ class App:
         except AssistantError as e:
             raise gr.Error(f"Date range: {e}") from None
 
-    def respond(self, message: str, chat: list[dict[str, Any]], turns: list[list[str]],
-                top_k: float, since: str, until: str) -> Iterator[tuple[Any, ...]]:
+    def respond(self, message: str, chat: list[dict[str, str]], turns: list[list[str]],
+                top_k: float, since: str, until: str) -> Iterator[tuple[object, ...]]:
         message = (message or "").strip()
         if not message:
             yield chat, turns, gr.skip(), ""
@@ -188,7 +189,7 @@ class App:
         yield chat, turns, render_evidence(answer, texts), ""
 
     def ask_api(self, question: str, top_k: float = 5, since: str = "", until: str = ""
-                ) -> dict[str, Any]:
+                ) -> dict[str, object]:
         """One question, the CONTRACT §3 answer object back (for gradio_client)."""
         try:
             answer = self.runtime.ask(question, int(top_k), self.filters(since, until))
