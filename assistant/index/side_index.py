@@ -1,6 +1,6 @@
 """The side index beside the store, updated in place: SQLite FTS5 (BM25 over chunk text,
 title and outlet) and append-only files of chunk vectors and their dates, read
-memory-mapped. The only module that talks to sqlite3.
+memory-mapped. With its reading half (``side_search``), the only module that talks to sqlite3.
 
 Why: the bm25s index it replaces was rebuilt whole from the store after every write, and
 every process held every chunk's text and vector in memory (issue 13). Here a write costs
@@ -77,6 +77,8 @@ class ChunkSource(Protocol):
 
 
 class SideIndex(Searching):
+    """The side index in ``folder``: its database, its files and every write to them."""
+
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._local = threading.local()
