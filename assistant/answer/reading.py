@@ -39,8 +39,6 @@ MAX_TOKENS = 128  # question and sentence together, as trained
 BATCH = 32
 
 
-
-
 class ReadingModel:
     def __init__(self, weights: Path = WEIGHTS, threads: int = 0,
                  cache: Path | None = None) -> None:
@@ -48,7 +46,6 @@ class ReadingModel:
         loads it in a fraction of a second instead of building and quantizing it (about
         2 s); without one, every process builds it."""
         try:
-            import onnxruntime as ort
             from safetensors.numpy import load, load_file
             from tokenizers import Tokenizer
 
@@ -67,15 +64,9 @@ class ReadingModel:
                 return _int8(build_bert_onnx(base, config["num_attention_heads"],
                                              config["layer_norm_eps"]))
 
-            options = ort.SessionOptions()
-            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            options.log_severity_level = 3
-            options.add_session_config_entry("session.force_spinning_stop", "1")
-            if threads:
-                options.intra_op_num_threads = threads
             identity = (f"{hashlib.sha256(trained_bytes).hexdigest()}|int8|"
                         f"{(base_dir / 'model.safetensors').stat().st_size}")
-            self._session = cached_session(build, options, cache, "reader", identity)
+            self._session = cached_session(build, threads, cache, "reader", identity)
             self._tokenizer = Tokenizer.from_file(str(base_dir / "tokenizer.json"))
         except Exception as e:  # a missing file, or onnxruntime's own error types
             raise EmbeddingError(f"cannot load the reading model from {weights}: {e}") from e
@@ -101,8 +92,6 @@ class _NotPreprocessed(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "pre-processing before quantization" not in record.getMessage()
-
-
 
 
 def _int8(graph: bytes) -> bytes:

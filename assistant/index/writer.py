@@ -32,11 +32,10 @@ EMBED_BATCH_CHUNKS = 128
 _log = logging.getLogger(__name__)
 
 
-# (article id, text, metadata, vector) rows of the chunks a write added, the ids of the
-# chunks it removed, the store generation before and after it, and its registry changes:
-# what the side index needs to follow a write without comparing itself with the store.
-OnWrite = Callable[[list[ChunkRow], list[str], str, str,
-                    RegistryChange], None]
+# The rows of the chunks a write added, the ids of the chunks it removed, the store
+# generation before and after it, and its registry changes: what the side index needs to
+# follow a write without comparing itself with the store.
+OnWrite = Callable[[list[ChunkRow], list[str], str, str, RegistryChange], None]
 
 
 LOOKUP_GROUP = 64  # articles whose registry records are read in one request
@@ -53,7 +52,7 @@ def ingest(
     on_write: OnWrite | None = None,
     dry_run: bool = False,
 ) -> IngestReport:
-    """``find_duplicate(article)``: whether it re-publishes a stored article (``news``).
+    """``find_duplicate(article)``: whether it re-publishes a stored article (``ingest.copies``).
     ``on_write``: called after each committed batch (the side index follows it).
 
     The registry is read by key, a group of articles at a time, so the cost of a run is
