@@ -49,12 +49,18 @@ def _scores(runtime: Runtime, fixtures: list[Fixture]) -> dict[str, dict]:
 @pytest.fixture(scope="module")
 def results(news_runtime: Runtime, news_subset_runtime: Runtime) -> dict[str, dict[str, dict]]:
     out: dict[str, dict[str, dict]] = {}
+    questions: dict[str, dict[str, int]] = {}
     for name, path in FIXTURE_SETS.items():
         runtime = news_subset_runtime if name == "news_subset" else news_runtime
-        out[name] = _scores(runtime, load_fixtures(path))
-    # What the gate measured, for setting its floors from a run (reports/ is not committed).
-    figures = {name: {run: {k: v for k, v in m.items() if k != "per_fixture"}
-                      for run, m in runs.items()} for name, runs in out.items()}
+        fixtures = load_fixtures(path)
+        questions[name] = {"all": len(fixtures),
+                           "answerable": sum(f.answerable for f in fixtures)}
+        out[name] = _scores(runtime, fixtures)
+    # What the gate measured and over how many questions, for setting its floors from a run
+    # (scripts/gate_floors.py; reports/ is not committed).
+    figures = {name: {"questions": questions[name],
+                      **{run: {k: v for k, v in m.items() if k != "per_fixture"}
+                         for run, m in runs.items()}} for name, runs in out.items()}
     (ROOT / "reports").mkdir(exist_ok=True)
     (ROOT / "reports" / "eval_gate.json").write_text(json.dumps(figures, indent=1))
     return out
