@@ -117,6 +117,29 @@ def test_ingest_twice_is_a_no_op_and_a_new_process_reads_the_store(tmp_path: Pat
     assert all(a["duplicate_of"] is None for a in listed)
 
 
+def test_hits_carry_the_sentences_found_at_ingestion(seeds_runtime) -> None:
+    """The sentence spans ingestion found travel with every hit, from Chroma and from the
+    full-text side, so a question never loads the splitter again: a fresh `assistant ask`
+    answers without NLTK (which pulls in SciPy, about a second of every process)."""
+    r = seeds_runtime
+    r.retriever.refresh()
+    question = "What did Takaichi and Starmer agree on cyber?"
+    dense = r.store.query(r.embedder.embed([question])[0], 4)
+    lexical = r.retriever.lexical.search(question, 4)
+    assert dense and lexical
+    for hit in dense + lexical:
+        assert hit.sentences and hit.sentences == tuple(split_sentences(hit.text))
+    script = ("import sys\nfrom assistant.surfaces.cli import main\n"
+              f"sys.argv = ['assistant', 'ask', {question!r}]\n"
+              "try:\n    main()\nfinally:\n    print('nltk loaded:', 'nltk' in sys.modules)")
+    env = {**os.environ, "ASSISTANT_INDEX_DIR": str(r.settings.index_dir), "HF_HUB_OFFLINE": "1",
+           "ASSISTANT_LLM": "extractive"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, text=True,
+                          capture_output=True, timeout=300)
+    assert "Japan-UK Strategic Cyber Partnership" in done.stdout, done.stderr
+    assert "nltk loaded: False" in done.stdout
+
+
 def test_changed_content_replaces_chunks_and_prune_removes(tmp_path: Path, embedder) -> None:
     folder = tmp_path / "articles"
     shutil.copytree(SEEDS, folder)

@@ -118,7 +118,7 @@ def best_span(claim: str, hit: Hit, embedder: Embedder, claim_vec: np.ndarray
               ) -> tuple[int, int, float]:
     """The (start, end) in article offsets of the chunk span that best supports ``claim``;
     a span that states all the claim's figures beats one that does not."""
-    spans = split_sentences(hit.text)
+    spans = list(hit.sentence_spans())
     if not spans:
         return hit.start, hit.end, 0.0
     # Single sentences and adjacent pairs: a claim may join two sentences of the source.

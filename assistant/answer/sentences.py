@@ -12,7 +12,6 @@ import numpy as np
 
 from assistant.index.embedding import Embedder
 from assistant.index.records import Hit
-from assistant.ingest.chunking import split_sentences
 
 
 @dataclass
@@ -79,7 +78,7 @@ def candidates(hits: list[Hit]) -> list[Candidate]:
     seen: set[tuple[str, int]] = set()
     out = []
     for hit in hits:
-        for s, e in split_sentences(hit.text):
+        for s, e in hit.sentence_spans():
             key = (hit.article_id, hit.start + s)
             sentence = hit.text[s:e]
             if (key in seen or len(sentence) < 12 or len(sentence.split()) < 3

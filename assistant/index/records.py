@@ -4,14 +4,16 @@ chunk metadata they are written as and read back from.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypedDict
 
 import numpy as np
 
 from assistant.ingest.articles import Article
-from assistant.ingest.chunking import Chunk
+from assistant.ingest.chunking import Chunk, split_sentences
+
+Spans = tuple[tuple[int, int], ...]
 
 
 class ChunkMeta(TypedDict):
@@ -26,6 +28,7 @@ class ChunkMeta(TypedDict):
     start: int
     end: int
     index: int
+    sentences: str  # the chunk's sentence spans (``encode_spans``); "" in stores written before
 
 
 class ChunkRow(NamedTuple):
@@ -80,6 +83,12 @@ class Hit:
     source: str | None
     url: str | None
     duplicate_of: str | None = None  # set by retrieval from the registry
+    sentences: Spans = ()  # (start, end) in ``text``, as ingestion split it
+
+    def sentence_spans(self) -> Spans:
+        """The chunk's sentences: the spans stored at ingestion (so answering a question
+        never loads the sentence splitter), split here for chunks stored before they were."""
+        return self.sentences or tuple(split_sentences(self.text))
 
 
 def chunk_meta(article: Article, chunk: Chunk) -> ChunkMeta:
@@ -89,7 +98,19 @@ def chunk_meta(article: Article, chunk: Chunk) -> ChunkMeta:
         "date": article.date or "", "date_int": article.date_int,
         "source": article.source or "", "url": article.url or "",
         "start": chunk.start, "end": chunk.end, "index": chunk.index,
+        "sentences": encode_spans(split_sentences(chunk.text)),
     }
+
+
+def encode_spans(spans: Sequence[tuple[int, int]]) -> str:
+    """Spans as a metadata string ("0-45 46-120"): Chroma stores scalars only."""
+    return " ".join(f"{s}-{e}" for s, e in spans)
+
+
+def decode_spans(encoded: str | None) -> Spans:
+    if not encoded:
+        return ()
+    return tuple((int(s), int(e)) for s, e in (p.split("-") for p in encoded.split()))
 
 
 def hit_from(chunk_id: str, text: str, meta: ChunkMeta, score: float) -> Hit:
@@ -97,6 +118,7 @@ def hit_from(chunk_id: str, text: str, meta: ChunkMeta, score: float) -> Hit:
         chunk_id=chunk_id, article_id=meta["article_id"], text=text, start=meta["start"],
         end=meta["end"], score=score, title=meta["title"], date=meta["date"] or None,
         source=meta["source"] or None, url=meta["url"] or None,
+        sentences=decode_spans(meta["sentences"]),
     )
 
 
@@ -108,7 +130,7 @@ def plain_meta(meta: Mapping[str, object] | None) -> ChunkMeta:
         date=str(m.get("date") or ""), date_int=int(m.get("date_int") or 0),
         source=str(m.get("source") or ""), url=str(m.get("url") or ""),
         start=int(m.get("start") or 0), end=int(m.get("end") or 0),
-        index=int(m.get("index") or 0))
+        index=int(m.get("index") or 0), sentences=str(m.get("sentences") or ""))
 
 
 def record_from(article_id: str, meta: Mapping[str, object] | None) -> ArticleRecord:

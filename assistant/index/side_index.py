@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS chunks (
     row INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL UNIQUE, article_id TEXT NOT NULL,
     day INTEGER NOT NULL, source TEXT, date TEXT, title TEXT, url TEXT,
-    start INTEGER NOT NULL, end_ INTEGER NOT NULL);
+    start INTEGER NOT NULL, end_ INTEGER NOT NULL, sentences TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS chunks_day ON chunks (day);
 CREATE INDEX IF NOT EXISTS chunks_source ON chunks (source);
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks (article_id);
@@ -59,7 +59,7 @@ CREATE TABLE IF NOT EXISTS articles (
 """
 
 
-LAYOUT = "fts5-snowball-lucene-4"  # changes when the tables change: an old index is rebuilt
+LAYOUT = "fts5-snowball-lucene-5"  # changes when the tables change: an old index is rebuilt
 _MMAP_BYTES = 1 << 30  # of the database read memory-mapped (the rest through read())
 
 
@@ -267,11 +267,12 @@ class SideIndex(Searching):
                                     part).rowcount
             for offset, (cid, text, meta, _) in enumerate(added):
                 row = start_row + offset
-                db.execute("INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?)", (
+                db.execute("INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?)", (
                     row, cid, str(meta.get("article_id", "")), int(meta.get("date_int") or 0),
                     meta.get("source") or None, meta.get("date") or None,
                     str(meta.get("title", "")), meta.get("url") or None,
-                    int(meta.get("start", 0)), int(meta.get("end", 0))))
+                    int(meta.get("start", 0)), int(meta.get("end", 0)),
+                    str(meta.get("sentences", ""))))
                 # Title and outlet are matched as part of the chunk, as the embedder sees them.
                 heading = f"title: {meta.get('title', '')}\nsource: {meta.get('source') or ''}"
                 words = terms(f"{heading}\n\n{text}")

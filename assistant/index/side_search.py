@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from assistant.index.filters import Filters
-from assistant.index.records import Hit
+from assistant.index.records import Hit, decode_spans
 from assistant.text import stem_words, stems
 
 # Lucene's classic English stop set (bm25s's default): BM25 is what tells common words apart,
@@ -63,10 +63,10 @@ def _selective(words: Sequence[str], df: dict[str, int]) -> list[str]:
 
 
 def _hit(row: Sequence[Any], score: float) -> Hit:
-    chunk_id, article_id, start, end, title, date, source, url, text = row
+    chunk_id, article_id, start, end, title, date, source, url, sentences, text = row
     return Hit(chunk_id=chunk_id, article_id=article_id, text=text, start=int(start),
                end=int(end), score=score, title=title or "", date=date or None,
-               source=source or None, url=url or None)
+               source=source or None, url=url or None, sentences=decode_spans(sentences))
 
 
 # Okapi BM25 as Lucene (and bm25s, which the retrieval weights were tuned with) computes it.
@@ -279,7 +279,7 @@ class Searching:
         """What a hit is made of, for these index rows (a removed chunk's row is absent)."""
         return {r[0]: r[1:] for r in self._db().execute(
             "SELECT c.row, c.chunk_id, c.article_id, c.start, c.end_, c.title, c.date, "
-            "c.source, c.url, f.text FROM chunks c JOIN fts f ON f.rowid = c.row "
+            "c.source, c.url, c.sentences, f.text FROM chunks c JOIN fts f ON f.rowid = c.row "
             f"WHERE c.row IN ({','.join('?' * len(rows))})", list(rows))}
 
     def article_holds(self, article_id: str, words: Sequence[str]) -> bool:

@@ -12,11 +12,12 @@ import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from llama_index.core.utils import globals_helper
-from nltk.tokenize.punkt import PunktTokenizer
+from typing import TYPE_CHECKING
 
 from assistant.ingest.articles import Article
+
+if TYPE_CHECKING:
+    from nltk.tokenize.punkt import PunktTokenizer
 
 # Paragraph breaks end a sentence whatever precedes them (headings have no full stop).
 _PARAGRAPH = re.compile(r"\r?\n[ \t]*\r?\n")
@@ -90,6 +91,11 @@ def _continues(paragraph: str, previous: tuple[int, int], start: int) -> bool:
 
 @functools.cache
 def _punkt() -> PunktTokenizer:
+    # Imported here: NLTK's package imports SciPy's statistics (about 0.9 s), which a
+    # process answering from stored sentence spans never needs.
+    from llama_index.core.utils import globals_helper
+    from nltk.tokenize.punkt import PunktTokenizer
+
     globals_helper.wait_for_nltk_check()  # puts llama-index's bundled NLTK data on the path
     return PunktTokenizer("english")
 

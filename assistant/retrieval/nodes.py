@@ -23,7 +23,7 @@ import numpy as np
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
-from assistant.index.records import Hit
+from assistant.index.records import Hit, decode_spans, encode_spans
 
 if TYPE_CHECKING:
     from assistant.index.filters import Filters
@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 
 def node_of(hit: Hit) -> NodeWithScore:
     metadata = {"article_id": hit.article_id, "title": hit.title, "date": hit.date,
-                "source": hit.source, "url": hit.url, "duplicate_of": hit.duplicate_of}
+                "source": hit.source, "url": hit.url, "duplicate_of": hit.duplicate_of,
+                "sentences": encode_spans(hit.sentences)}
     node = TextNode(id_=hit.chunk_id, text=hit.text, metadata=metadata,
                     start_char_idx=hit.start, end_char_idx=hit.end)
     return NodeWithScore(node=node, score=hit.score)
@@ -47,7 +48,7 @@ def hit_of(found: NodeWithScore) -> Hit:
                text=node.get_content(), start=node.start_char_idx or 0,
                end=node.end_char_idx or 0, score=float(found.score or 0.0),
                title=meta["title"], date=meta["date"], source=meta["source"], url=meta["url"],
-               duplicate_of=meta["duplicate_of"])
+               duplicate_of=meta["duplicate_of"], sentences=decode_spans(meta["sentences"]))
 
 
 def search(retriever: BaseRetriever, question: str, vector: np.ndarray | None = None
