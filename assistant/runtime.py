@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -23,7 +22,7 @@ from assistant.answer.reading import ReadingModel
 from assistant.config import Settings
 from assistant.index.embedding import Embedder, make_embedder
 from assistant.index.filters import Filters
-from assistant.index.records import Hit, RegistryChange
+from assistant.index.records import ChunkRow, Hit, RegistryChange
 from assistant.index.side_index import SideIndex
 from assistant.index.store import Store
 from assistant.index.writer import ingest, remove_article
@@ -170,7 +169,7 @@ class Runtime:
         if not self._ingest_lock.locked():
             self.retriever.refresh(generation)
 
-    def _follow(self, rows: list[Any], gone: list[str], before: str, after: str,
+    def _follow(self, rows: list[ChunkRow], gone: list[str], before: str, after: str,
                 change: RegistryChange) -> None:
         self.retriever.lexical.follow(self.store, rows, gone, before, after, change)
 

@@ -91,6 +91,44 @@ def test_modules_stay_small() -> None:
     assert not long, f"modules over 400 lines: {long}"
 
 
+def _public_signatures(tree: object) -> list[tuple[str, int, list[str]]]:
+    """(name, line, annotations) of every function another module may call: module-level
+    functions and methods (constructors included) whose names do not start with "_"."""
+    import ast
+
+    assert isinstance(tree, ast.Module)
+    found = []
+    scopes: list[ast.AST] = [tree]
+    while scopes:
+        scope = scopes.pop()
+        for node in ast.iter_child_nodes(scope):
+            if isinstance(node, ast.ClassDef):
+                scopes.append(node)
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and (
+                    not node.name.startswith("_") or node.name.endswith("__")):
+                a = node.args
+                annotated = [*a.posonlyargs, *a.args, *a.kwonlyargs,
+                             *(x for x in (a.vararg, a.kwarg) if x is not None)]
+                notes = [x.annotation for x in annotated if x.annotation is not None]
+                if node.returns is not None:
+                    notes.append(node.returns)
+                found.append((node.name, node.lineno, [ast.unparse(n) for n in notes]))
+    return found
+
+
+def test_no_any_in_a_signature_other_modules_call() -> None:
+    """Values cross modules as our own types (dataclasses, TypedDicts, numpy arrays), so a
+    caller's mistake is a type error, not a KeyError in a report."""
+    import ast
+    import re
+
+    loose = [f"{p.relative_to(ROOT)}:{line} {name}"
+             for p in ROOT.glob("assistant/**/*.py")
+             for name, line, notes in _public_signatures(ast.parse(p.read_text()))
+             if any(re.search(r"\bAny\b", n) for n in notes)]
+    assert not loose, loose
+
+
 def test_the_readme_figures_are_the_measured_ones() -> None:
     """The README's table of figures is what docs/eval/ and docs/bench.json hold: a run
     that changes them and a README not regenerated after it fail here."""

@@ -24,12 +24,19 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from assistant.config import Settings
 from assistant.errors import ArticleError
+from assistant.evaluation.figures import (
+    BenchResult,
+    LatencyFigures,
+    OneArticle,
+    Percentiles,
+    ScaleRow,
+    Serving,
+)
 from assistant.index.embedding import LocalEmbedder, llama_embedding
 from assistant.index.filters import Filters
 from assistant.index.records import ChunkRow
@@ -41,7 +48,7 @@ from assistant.ingest.report import IngestReport, discover
 from assistant.runtime import Runtime
 
 
-def _pct(values: Sequence[float]) -> dict[str, float]:
+def _pct(values: Sequence[float]) -> Percentiles:
     return {"p50": round(float(np.percentile(values, 50)), 1),
             "p95": round(float(np.percentile(values, 95)), 1)}
 
@@ -129,7 +136,7 @@ def build_scaled(base: Runtime, target: int, settings: Settings) -> Runtime:
 
 
 def latency(runtime: Runtime, base: Runtime, questions: list[str], filters: Filters
-            ) -> dict[str, Any]:
+            ) -> LatencyFigures:
     """Retrieval at this store's size, and whole answers, each step timed on its own.
 
     A whole answer is: embed the question, read its scope (dates, outlets), retrieve from
@@ -167,7 +174,7 @@ def latency(runtime: Runtime, base: Runtime, questions: list[str], filters: Filt
             "answer_ms": _pct(answer_ms)}
 
 
-def one_article(runtime: Runtime, article: Article, folder: Path) -> dict[str, float]:
+def one_article(runtime: Runtime, article: Article, folder: Path) -> OneArticle:
     """Ingesting one new article into this store, as ``assistant ingest`` does it: wall time
     and the time spent outside embedding; the article is removed again afterwards."""
     path = folder / "one.jsonl"
@@ -177,7 +184,7 @@ def one_article(runtime: Runtime, article: Article, folder: Path) -> dict[str, f
     spent = [0.0]
     embed = embedder.embed
 
-    def timed(texts: Any) -> Any:
+    def timed(texts: Sequence[str]) -> np.ndarray:
         t = time.perf_counter()
         try:
             return embed(texts)
@@ -218,7 +225,7 @@ print(json.dumps({"first_answer_s": round(first, 2), "rss_mb": round(kb("VmRSS")
 
 
 def serving_process(settings: Settings, questions: list[str], runs: int = 3
-                    ) -> dict[str, Any]:
+                    ) -> Serving:
     """Fresh processes that open the store and answer questions, as the web app does:
     seconds to the first answer (``first_answer_s``, the median of ``runs`` processes: one
     start-up alone varied by seconds on this machine; each in ``first_answer_runs_s``), and
@@ -230,7 +237,7 @@ def serving_process(settings: Settings, questions: list[str], runs: int = 3
     store and caught up."""
     import os
 
-    results: list[dict[str, Any]] = []
+    results: list[Serving] = []
     for _ in range(runs):
         done = subprocess.run(
             [sys.executable, "-c", _SERVING, str(settings.index_dir), settings.collection,
@@ -256,7 +263,7 @@ def cold_start(settings: Settings, question: str) -> float:
 
 
 def run_bench(corpus: Sequence[str | Path], settings: Settings, work: Path, articles: int,
-              sizes: Sequence[int], queries: int, log: Callable[[str], None]) -> dict[str, Any]:
+              sizes: Sequence[int], queries: int, log: Callable[[str], None]) -> BenchResult:
     work.mkdir(parents=True, exist_ok=True)
     docs = load_articles(corpus, articles, int(settings.max_file_mb * 1e6))
     embedder = LocalEmbedder(settings.embed_model, threads=settings.embed_threads)
@@ -273,8 +280,7 @@ def run_bench(corpus: Sequence[str | Path], settings: Settings, work: Path, arti
 
     with tempfile.TemporaryDirectory(dir=work) as tmp:
         fresh = settings.with_(index_dir=Path(tmp) / "ours", collection="bench")
-        runtime = Runtime(settings=fresh, store=Store.from_settings(fresh))
-        runtime._embedder = embedder
+        runtime = Runtime(settings=fresh, store=Store.from_settings(fresh), embedder=embedder)
         warm_imports()
         t = time.perf_counter()
         report = runtime.ingest(corpus_file(docs, Path(tmp)))
@@ -293,7 +299,7 @@ def run_bench(corpus: Sequence[str | Path], settings: Settings, work: Path, arti
         rng = np.random.default_rng(3)
         sample = rng.choice(len(chunks), size=min(queries, len(chunks)), replace=False)
         questions = [" ".join(chunks[i].text.split()[:14]) + "?" for i in sample]
-        scales: dict[str, Any] = {}
+        scales: dict[str, ScaleRow] = {}
         for size in sizes:
             scaled = build_scaled(runtime, size, settings.with_(
                 index_dir=work / f"scale-{size}", collection="bench"))
@@ -302,7 +308,7 @@ def run_bench(corpus: Sequence[str | Path], settings: Settings, work: Path, arti
             narrow = Filters(since=dates[len(dates) // 2], until=dates[len(dates) // 2])
             half = Filters(since=dates[len(dates) // 2])
             scaled.retriever.refresh()  # a store built by an earlier run: index it first
-            row: dict[str, Any] = {
+            row: ScaleRow = {
                    "chunks": n, "unfiltered": latency(scaled, runtime, questions, Filters()),
                    "filter_narrow": latency(scaled, runtime, questions, narrow),
                    "filter_half": latency(scaled, runtime, questions, half),
@@ -313,7 +319,7 @@ def run_bench(corpus: Sequence[str | Path], settings: Settings, work: Path, arti
             log(f"{n} chunks: retrieve p50/p95 {u['retrieve_ms']['p50']}/"
                 f"{u['retrieve_ms']['p95']} ms, answer {u['answer_ms']['p50']}/"
                 f"{u['answer_ms']['p95']} ms")
-    largest = scales[str(max(sizes))]["unfiltered"] if scales else {}
+    largest = scales[str(max(sizes))]["unfiltered"] if scales else None
     return {
         "chunks": len(chunks),
         "articles": len(docs),
@@ -325,8 +331,8 @@ def run_bench(corpus: Sequence[str | Path], settings: Settings, work: Path, arti
         "stock_chunks": stock_nodes,
         "ingest_articles_per_s": round(len(docs) / ours_s, 3),
         "stock_ingest_articles_per_s": round(len(docs) / stock_s, 3),
-        "retrieve_ms": largest.get("retrieve_ms"),
-        "answer_ms": largest.get("answer_ms"),
+        "retrieve_ms": largest["retrieve_ms"] if largest else None,
+        "answer_ms": largest["answer_ms"] if largest else None,
         "at_chunks": scales[str(max(sizes))]["chunks"] if scales else None,
         "scales": scales,
         "cold_start_s": round(cold, 2),
@@ -353,7 +359,7 @@ def corpus_file(docs: list[Article], folder: Path) -> list[Path]:
     return [path]
 
 
-def table(result: dict[str, Any]) -> str:
+def table(result: BenchResult) -> str:
     lines = ["| measure | value |", "| --- | --- |",
              f"| corpus | {result['articles']} articles, {result['chunks']} chunks |",
              f"| raw model | {result['raw_embed_chunks_per_s']} chunks/s "

@@ -31,7 +31,7 @@ every column.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from assistant.answer.citations import ANSWERS_AT, answer_support, cite
 from assistant.answer.model import Answer, Citation
@@ -41,12 +41,17 @@ from assistant.index.records import Hit, hit_from, plain_meta
 from assistant.index.store import Store
 from assistant.ingest.chunking import split_sentences
 
+if TYPE_CHECKING:
+    from llama_index.core.llms import LLM
+    from llama_index.core.query_engine import CitationQueryEngine, RetrieverQueryEngine
+    from llama_index.core.schema import NodeWithScore
+
 
 class _Peer:
     mode = "extractive"
 
     def __init__(self, store: Store, embedder: Embedder, settings: Settings,
-                 llm: Any = None) -> None:
+                 llm: LLM | None = None) -> None:
         from llama_index.core import VectorStoreIndex
 
         self.store = store
@@ -58,10 +63,10 @@ class _Peer:
                                                         embed_model=llama_embedding(embedder))
         self.engine = self._engine()
 
-    def _engine(self) -> Any:
+    def _engine(self) -> CitationQueryEngine | RetrieverQueryEngine:
         raise NotImplementedError
 
-    def _hits(self, nodes: list[Any]) -> list[Hit]:
+    def _hits(self, nodes: list[NodeWithScore]) -> list[Hit]:
         hits = []
         for n in nodes:
             text = n.node.get_content()
@@ -104,7 +109,7 @@ class _Peer:
 class StockPipeline(_Peer):
     """``VectorStoreIndex`` + ``CitationQueryEngine`` at our budget."""
 
-    def _engine(self) -> Any:
+    def _engine(self) -> CitationQueryEngine:
         from llama_index.core.llms import MockLLM
         from llama_index.core.query_engine import CitationQueryEngine
 
@@ -119,7 +124,7 @@ class StockPipeline(_Peer):
 class HybridPipeline(_Peer):
     """The vector index + ``BM25Retriever`` fused by ``QueryFusionRetriever`` (RRF)."""
 
-    def _engine(self) -> Any:
+    def _engine(self) -> RetrieverQueryEngine:
         from llama_index.core.llms import MockLLM
         from llama_index.core.query_engine import RetrieverQueryEngine
         from llama_index.core.retrievers import QueryFusionRetriever

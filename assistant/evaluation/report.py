@@ -5,19 +5,19 @@ sentences, and the JSON and Markdown files written from them.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from assistant.evaluation.figures import AGE_ROWS, ERRORS, HEADLINE, MODEL_ROWS, Metrics
 from assistant.evaluation.scoring import CURRENT_DAYS, Outcome
 
 
-def calibration_table(results: dict[str, dict[str, Any]], threshold: str | None
+def calibration_table(results: Mapping[str, Metrics], threshold: str | None
                       ) -> list[str]:
     """Markdown lines: answered at score >= t against precision and recall, per run."""
-    runs = [n for n in results if "calibration" in results[n]]
+    runs = {n: m["calibration"] for n, m in results.items() if "calibration" in m}
     if not runs:
         return []
     chosen = f" The product answers at {threshold} and above." if threshold else ""
@@ -26,55 +26,47 @@ def calibration_table(results: dict[str, dict[str, Any]], threshold: str | None
              f"read off the sentence the answer leads with) reaches t.{chosen}", "",
              "| run | t | answered | precision | recall | false answers |",
              "| --- | --- | --- | --- | --- | --- |"]
-    for n in runs:
-        for r in results[n]["calibration"]:
+    for n, rows in runs.items():
+        for r in rows:
             lines.append(f"| {n} | {r['at']:.2f} | {r['answered']} | {_fmt(r['precision'])} | "
                          f"{_fmt(r['recall'])} | {_fmt(r['false_answer'])} |")
     return lines
 
 
-def source_age_table(results: dict[str, dict[str, Any]]) -> list[str]:
+def source_age_table(results: Mapping[str, Metrics]) -> list[str]:
     """Markdown lines of ``by_source_age``, one column per run; empty when not measured."""
-    names = [n for n in results if results[n].get("by_source_age")]
-    if not names:
+    ages = {n: m["by_source_age"] for n, m in results.items() if m.get("by_source_age")}
+    if not ages:
         return []
-    first = results[names[0]]["by_source_age"]
+    names = list(ages)
+    first = ages[names[0]]
     lines = ["", "## Answerable questions by their newest source's age on the asker's day",
              "", f"\"current\": a source dated at most {CURRENT_DAYS} days before `asked_on`; "
              "\"older\": every source older.", "",
              "| slice | n | metric | " + " | ".join(names) + " |",
              "| --- | --- | --- |" + " --- |" * len(names)]
     for group in ("current", "older"):
-        for key in ("hit@5", "fact_recall", "false_abstain"):
-            cells = [_fmt(results[n]["by_source_age"][group][key]) for n in names]
+        for key, value in AGE_ROWS:
+            cells = [_fmt(value(ages[n][group])) for n in names]
             lines.append(f"| {group} | {first[group]['n']} | {key} | " + " | ".join(cells)
                          + " |")
     return lines
 
 
-HEADLINE = [("retrieval", "hit@1"), ("retrieval", "hit@5"), ("retrieval", "mrr"),
-            ("retrieval", "evidence_recall"), ("answer", "fact_recall"),
-            ("answer", "fully_correct"), ("citations", "precision"),
-            ("citations", "supported"), ("abstention", "accuracy")]
-
-
-def summary_table(results: dict[str, dict[str, Any]]) -> str:
+def summary_table(results: Mapping[str, Metrics]) -> str:
     """Markdown table of the headline metrics, one column per run."""
     names = list(results)
     lines = ["| metric | " + " | ".join(names) + " |",
              "| --- |" + " --- |" * len(names)]
-    for group, key in HEADLINE:
-        cells = [_fmt(results[n][group][key]) for n in names]
-        lines.append(f"| {group}.{key} | " + " | ".join(cells) + " |")
-    # Lower is better for these two: what abstention accuracy hides, each side of it.
-    for key in ("false_answer", "false_abstain"):
-        cells = [_fmt(results[n]["abstention"][key]) for n in names]
-        lines.append(f"| abstention.{key} (lower is better) | " + " | ".join(cells) + " |")
+    for label, value in HEADLINE:
+        cells = [_fmt(value(results[n])) for n in names]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    for label, value in ERRORS:
+        cells = [_fmt(value(results[n])) for n in names]
+        lines.append(f"| {label} (lower is better) | " + " | ".join(cells) + " |")
     if any("model" in results[n] for n in names):
-        for key, label in (("own_fact_recall", "model: facts in its own checked sentences"),
-                           ("sentences_left_out", "model: sentences left out as unsupported"),
-                           ("fallback", "model: answers replaced by extractive")):
-            cells = [_fmt(results[n].get("model", {}).get(key)) for n in names]
+        for label, value in MODEL_ROWS:
+            cells = [_fmt(value(results[n])) for n in names]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
     for key in ("p50", "p95"):
         cells = [f"{results[n]['latency_ms'][key]:.0f} ms" for n in names]
@@ -82,11 +74,11 @@ def summary_table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _fmt(value: Any) -> str:
+def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def write_report(folder: Path, results: dict[str, dict[str, Any]],
+def write_report(folder: Path, results: Mapping[str, Metrics],
                  outcomes: Sequence[Outcome], fixtures_path: Path, notes: Sequence[str],
                  threshold: str | None = None) -> Path:
     """A Markdown report with PNG charts, and a table of every failed fixture of ours."""
@@ -97,11 +89,11 @@ def write_report(folder: Path, results: dict[str, dict[str, Any]],
 
     folder.mkdir(parents=True, exist_ok=True)
     names = list(results)
-    labels = [f"{g}.{k}" for g, k in HEADLINE]
+    labels = [label for label, _ in HEADLINE]
     fig, ax = plt.subplots(figsize=(11, 4.5))
     width = 0.8 / len(names)
     for i, name in enumerate(names):
-        values = [results[name][g][k] or 0.0 for g, k in HEADLINE]
+        values = [value(results[name]) or 0.0 for _, value in HEADLINE]
         ax.bar(np.arange(len(labels)) + i * width, values, width, label=name)
     ax.set_xticks(np.arange(len(labels)) + width * (len(names) - 1) / 2, labels, rotation=30,
                   ha="right")

@@ -13,12 +13,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from assistant.answer.model import Answer
 from assistant.errors import InputError
+from assistant.evaluation.figures import AgeSlice, CalibrationRow, FixtureRow, Metrics
 
 if TYPE_CHECKING:
     from llama_index.core.llms import LLM
@@ -117,7 +118,7 @@ def _mean(values: Sequence[float]) -> float | None:
     return round(float(np.mean(values)), 4) if values else None
 
 
-def metrics(outcomes: Sequence[Outcome]) -> dict[str, Any]:
+def metrics(outcomes: Sequence[Outcome]) -> Metrics:
     answerable = [o for o in outcomes if o.fixture.answerable]
     unanswerable = [o for o in outcomes if not o.fixture.answerable]
     ranks = [o.rank for o in answerable]
@@ -125,7 +126,7 @@ def metrics(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     with_quote = [o for o in outcomes if o.evidence is not None]
     cited = [(o, c) for o in answerable for c in o.answer.citations]
     latency = [o.answer.timings_ms.get("total", 0.0) for o in outcomes]
-    result: dict[str, Any] = {
+    result: Metrics = {
         "n": len(outcomes),
         "retrieval": {
             "hit@1": _mean([1.0 if r == 1 else 0.0 for r in ranks]),
@@ -153,11 +154,7 @@ def metrics(outcomes: Sequence[Outcome]) -> dict[str, Any]:
             "p50": round(float(np.percentile(latency, 50)), 1) if latency else 0,
             "p95": round(float(np.percentile(latency, 95)), 1) if latency else 0,
         },
-        "per_fixture": [
-            {"id": o.fixture.id, "hit_rank": o.rank, "fact_recall": o.fact_recall,
-             "abstained": o.answer.abstained, "ok": o.ok, **o.judged}
-            for o in outcomes
-        ],
+        "per_fixture": [_row(o) for o in outcomes],
     }
     model = [o for o in outcomes if o.answer.mode == "openai"]
     if model:
@@ -178,9 +175,20 @@ def metrics(outcomes: Sequence[Outcome]) -> dict[str, Any]:
         result["calibration"] = calibration(outcomes)
     judged = [o.judged for o in outcomes if o.judged]
     if judged:
-        result["judged"] = {k: _mean([j[k] for j in judged if k in j])
-                            for k in ("faithfulness", "correctness")}
+        result["judged"] = {
+            "faithfulness": _mean([j["faithfulness"] for j in judged if "faithfulness" in j]),
+            "correctness": _mean([j["correctness"] for j in judged if "correctness" in j])}
     return result
+
+
+def _row(o: Outcome) -> FixtureRow:
+    row: FixtureRow = {"id": o.fixture.id, "hit_rank": o.rank, "fact_recall": o.fact_recall,
+                       "abstained": o.answer.abstained, "ok": o.ok}
+    if "faithfulness" in o.judged:
+        row["faithfulness"] = o.judged["faithfulness"]
+    if "correctness" in o.judged:
+        row["correctness"] = o.judged["correctness"]
+    return row
 
 
 CALIBRATION_AT = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -197,14 +205,14 @@ def _right(o: Outcome) -> bool:
 
 
 def calibration(outcomes: Sequence[Outcome], at: Sequence[float] = CALIBRATION_AT
-                ) -> list[dict[str, Any]]:
+                ) -> list[CalibrationRow]:
     """For each score t: the answers whose confidence reaches t (abstentions never count),
     their precision (share right), recall (right ones over the answerable questions) and
     the share of unanswerable questions answered. The product answers at its own threshold;
     a t below it reads as that threshold."""
     answerable = sum(o.fixture.answerable for o in outcomes)
     unanswerable = len(outcomes) - answerable
-    rows = []
+    rows: list[CalibrationRow] = []
     for t in at:
         answered = [o for o in outcomes if not o.answer.abstained
                     and (o.answer.confidence or 0.0) >= t]
@@ -221,7 +229,7 @@ CURRENT_DAYS = 14  # a source this many days before the asker's day reports "thi
 
 
 def by_source_age(outcomes: Sequence[Outcome], source_dates: Mapping[str, str | None],
-                  days: int = CURRENT_DAYS) -> dict[str, dict[str, Any]] | None:
+                  days: int = CURRENT_DAYS) -> dict[str, AgeSlice] | None:
     """The answerable fixtures with an ``asked_on``, split by their newest source's date:
     "current" when one source is dated within ``days`` before the asker's day (the week's
     own report is in the store), "older" when every dated source is older (the store holds
@@ -240,7 +248,7 @@ def by_source_age(outcomes: Sequence[Outcome], source_dates: Mapping[str, str | 
         groups["current" if current else "older"].append(o)
     if not any(groups.values()):
         return None
-    out = {}
+    out: dict[str, AgeSlice] = {}
     for name, group in groups.items():
         m = metrics(group)  # the same definitions as the whole set's
         out[name] = {"n": m["n"], "hit@5": m["retrieval"]["hit@5"],

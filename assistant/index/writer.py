@@ -15,7 +15,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
+
+import numpy as np
 
 from assistant.config import Settings
 from assistant.errors import ArticleError, AssistantError
@@ -36,6 +38,9 @@ _log = logging.getLogger(__name__)
 # generation before and after it, and its registry changes: what the side index needs to
 # follow a write without comparing itself with the store.
 OnWrite = Callable[[list[ChunkRow], list[str], str, str, RegistryChange], None]
+# Articles to write, each with its chunks and whether it replaces a stored version.
+Batch = list[tuple[Article, list[Chunk], bool]]
+T = TypeVar("T")
 
 
 LOOKUP_GROUP = 64  # articles whose registry records are read in one request
@@ -65,7 +70,7 @@ def ingest(
     seen_ids: dict[str, str] = {}
     scanned_paths: set[str] = set()
     noted: set[str] = set()
-    pending: list[tuple[Article, list[Chunk], bool]] = []
+    pending: Batch = []
     pending_chunks = 0
     max_bytes = int(settings.max_file_mb * 1_000_000)
 
@@ -188,8 +193,8 @@ def _folder_tag(path: Path) -> str:
     return hashlib.sha256(str(path.resolve().parent).encode()).hexdigest()[:8]
 
 
-def _groups(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    group: list[Any] = []
+def _groups(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    group: list[T] = []
     for item in items:
         group.append(item)
         if len(group) >= size:
@@ -220,12 +225,12 @@ class _Writer:
         self.started = started
         self.find_duplicate = find_duplicate
         self.on_write = on_write
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=1)
+        self._queue: queue.Queue[tuple[Batch, np.ndarray] | None] = queue.Queue(maxsize=1)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, batch: list[tuple[Article, list[Chunk], bool]], vectors: Any) -> None:
+    def submit(self, batch: Batch, vectors: np.ndarray) -> None:
         self._raise()
         self._queue.put((batch, vectors))
 
@@ -255,7 +260,7 @@ class _Writer:
             except BaseException as e:  # re-raised in the caller's thread
                 self._error = e
 
-    def _write(self, batch: list[tuple[Article, list[Chunk], bool]], vectors: Any) -> None:
+    def _write(self, batch: Batch, vectors: np.ndarray) -> None:
         store, report = self.store, self.report
         at = 0
         items, commits, bands = [], [], []

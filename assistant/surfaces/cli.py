@@ -8,12 +8,16 @@ from collections.abc import Callable
 from datetime import date
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from assistant.config import Settings
 from assistant.errors import AssistantError, InputError
+
+if TYPE_CHECKING:
+    from assistant.answer.model import Answer
+    from assistant.evaluation.scoring import Fixture
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,7 +54,7 @@ _FLAG_NAMES = {"index_dir", "chroma_url", "collection", "openai_api_key", "opena
                "llm", "llm_model", "embed_model"}
 
 
-def _emit_json(data: Any) -> None:
+def _emit_json(data: object) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
@@ -215,10 +219,10 @@ def ask(question: str, as_json: bool, top_k: int | None, since: str | None,
 def eval_command(fixtures: Path, json_out: Path | None, report_dir: Path | None,
                  baseline: bool, top_k: int | None, judge: bool, settings: Settings) -> None:
     """Score answers to FIXTURES.jsonl against the ingested articles."""
-    from assistant.answer.model import Answer
+    from assistant.evaluation.figures import Metrics
     from assistant.evaluation.report import source_age_table, summary_table, write_report
     from assistant.evaluation.scoring import (
-        Fixture,
+        Outcome,
         by_source_age,
         llm_judge,
         load_fixtures,
@@ -252,14 +256,14 @@ def eval_command(fixtures: Path, json_out: Path | None, report_dir: Path | None,
     source_dates = {r.id: r.date for r in runtime.store.records(
         [s for f in cases if f.asked_on for s in f.sources]).values()}
 
-    def measured(outcomes: list[Any]) -> dict[str, Any]:
+    def measured(outcomes: list[Outcome]) -> Metrics:
         out = metrics(outcomes)
         ages = by_source_age(outcomes, source_dates)
         if ages is not None:
             out["by_source_age"] = ages
         return out
 
-    results = {"ours": measured(ours)}
+    results: dict[str, Metrics] = {"ours": measured(ours)}
     if settings.answer_mode == "openai":
         # The model's answers beside the extractive answerer's, on the same store and run.
         plain = Runtime(settings=settings.with_(llm="extractive"), store=runtime.store,
@@ -281,7 +285,7 @@ def eval_command(fixtures: Path, json_out: Path | None, report_dir: Path | None,
         peer_settings = settings.with_(top_k=top_k) if top_k else settings
         for name, peer_class in (("baseline", StockPipeline), ("hybrid", HybridPipeline)):
             peer = peer_class(runtime.store, runtime.embedder, peer_settings, llm=llm)
-            results[name] = measured(run(cases, _asker(peer), progress=True, label=name,
+            results[name] = measured(run(cases, _asker(peer.ask), progress=True, label=name,
                                          judge=judged_by))
         notes.append("baseline: llama-index VectorStoreIndex + CitationQueryEngine; hybrid: "
                      "the vector index + BM25Retriever fused by QueryFusionRetriever "
@@ -305,8 +309,8 @@ def eval_command(fixtures: Path, json_out: Path | None, report_dir: Path | None,
         click.echo(f"report: {path}", err=True)
 
 
-def _asker(peer: Any) -> Callable[[Any], Any]:
-    return lambda fixture: peer.ask(fixture.question)
+def _asker(ask: Callable[[str], Answer]) -> Callable[[Fixture], Answer]:
+    return lambda fixture: ask(fixture.question)
 
 
 @cli.command()
