@@ -71,7 +71,10 @@ class _Peer:
         for n in nodes:
             text = n.node.get_content()
             text = text.split("\n", 1)[1] if text.startswith("Source ") else text
+            # The peers' own node splitting may cut a stored chunk: its stored sentence spans
+            # would not fit the text, so the answer splits what it gets.
             meta = plain_meta(n.node.metadata)
+            meta["sentences"] = ""
             # Citation chunks may be sub-chunks: locate this one inside its article.
             if "start" not in n.node.metadata or text != n.node.get_content():
                 article = self.store.article_text(meta["article_id"]) or ""
