@@ -18,6 +18,7 @@ from assistant.answer.combination import Combination
 from assistant.answer.model import Answer
 from assistant.config import Settings
 from assistant.index.records import Hit
+from assistant.ingest.chunking import split_sentences
 from assistant.query.entities import (
     DURATION,
     MONEY,
@@ -693,8 +694,9 @@ def test_a_local_model_reads_the_best_sentences_verbatim_in_article_order(reader
     text = ("The city council met on Tuesday. The council approved a new bridge over the "
             "river. It will cost 40 million euros. Work starts in March. The mayor thanked "
             "the engineers. Parking fees rise next year. A new park opens in the north.")
+    # As retrieved from a store: with the sentence spans ingestion found.
     hit = replace(_report("b", text, "Council news", "2024-01-30"), start=1000,
-                  end=1000 + len(text))
+                  end=1000 + len(text), sentences=tuple(split_sentences(text)))
     answerer = ExtractiveAnswerer(embedder, reading_model(), Combination.load(),
                                   tagger=reader.tagger)
     question = "How much will the new bridge cost?"
@@ -702,6 +704,8 @@ def test_a_local_model_reads_the_best_sentences_verbatim_in_article_order(reader
     assert passages and all(p.article_id == "b" for p in passages)
     for p in passages:
         assert text[p.start - 1000 : p.end - 1000] == p.text  # verbatim, at its offsets
+        # A passage's sentences are its own, not those of the chunk it was cut from.
+        assert p.sentence_spans() == tuple(split_sentences(p.text))
     assert [p.start for p in passages] == sorted(p.start for p in passages)
     read = " ".join(p.text for p in passages)
     assert "40 million euros" in read

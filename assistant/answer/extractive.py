@@ -176,6 +176,8 @@ class ExtractiveAnswerer:
         best = sorted((c for c in cands if c.reading is not None), key=lambda c: -c.score)[:n]
         rank = {a: i for i, a in enumerate(retrieved)}
         best.sort(key=lambda c: (rank[c.hit.article_id], c.start))
+        # A passage is cut from its chunk: the chunk's stored sentence spans do not fit it
+        # (``sentences=()``), and whoever reads it splits it again.
         out: list[Hit] = []
         for c in best:
             chunk = c.hit
@@ -185,7 +187,7 @@ class ExtractiveAnswerer:
                 out[-1] = replace(last, text=chunk.text[last.start - chunk.start
                                                          : c.end - chunk.start], end=c.end)
             else:
-                out.append(replace(chunk, text=c.text, start=c.start, end=c.end))
+                out.append(replace(chunk, text=c.text, start=c.start, end=c.end, sentences=()))
         return out
 
     def answer(self, question: str, query_vector: np.ndarray, hits: list[Hit],
