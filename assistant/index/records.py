@@ -85,6 +85,11 @@ class Hit:
     duplicate_of: str | None = None  # set by retrieval from the registry
     sentences: Spans = ()  # (start, end) in ``text``, as ingestion split it
 
+    def __post_init__(self) -> None:
+        # A hit whose text was cut from a chunk must not keep the chunk's spans.
+        if self.sentences and self.sentences[-1][1] > len(self.text):
+            raise ValueError(f"sentence spans of {self.chunk_id} run past its text")
+
     def sentence_spans(self) -> Spans:
         """The chunk's sentences: the spans stored at ingestion (so answering a question
         never loads the sentence splitter), split here for chunks stored before they were."""
