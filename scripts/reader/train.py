@@ -15,7 +15,8 @@ build and transformers); the assistant itself never imports PyTorch.
         --out data/reader/run --epochs 3
 
 Writes ``reader.safetensors`` (fp16 weights of the trained layers and the head), a checkpoint
-to resume from (``checkpoint.pt``), and appends the run's row to docs/reader-training.md.
+to resume from (``checkpoint.pt``), and ``run.json`` (every figure of the run, the weights'
+size and SHA-256), from which the run's rows in docs/reader-training.md are written.
 """
 
 from __future__ import annotations
