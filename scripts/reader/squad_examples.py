@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 from pathlib import Path
 
 from assistant.ingest.chunking import split_sentences
@@ -53,8 +54,14 @@ def main() -> None:
     parser.add_argument("squad", type=Path)
     parser.add_argument("realtimeqa", type=Path, help="build_examples.py's output")
     parser.add_argument("out", type=Path)
+    parser.add_argument("--questions", type=int, default=0,
+                        help="keep this many SQuAD questions, drawn with seed 13 (0: all)")
     args = parser.parse_args()
     rows = rows_of(json.loads(args.squad.read_text()))
+    if args.questions:
+        ids = sorted({r["qid"] for r in rows})
+        kept = set(random.Random(13).sample(ids, min(args.questions, len(ids))))
+        rows = [r for r in rows if r["qid"] in kept]
     with args.out.open("w", encoding="utf-8") as f:
         f.write(args.realtimeqa.read_text())
         for row in rows:
