@@ -39,7 +39,7 @@ from assistant.evaluation.figures import (
 )
 from assistant.index.embedding import LocalEmbedder, llama_embedding
 from assistant.index.filters import Filters
-from assistant.index.records import ChunkRow
+from assistant.index.records import ChunkRow, chunk_rows
 from assistant.index.store import Store
 from assistant.index.writer import stream_articles
 from assistant.ingest.articles import Article
@@ -102,8 +102,8 @@ def stock_ingest(articles: list[Article], embedder: LocalEmbedder, folder: Path
 
 def build_scaled(base: Runtime, target: int, settings: Settings) -> Runtime:
     """A store of about ``target`` chunks made of copies of ``base``'s real chunks."""
-    runtime = Runtime(settings=settings, store=Store.from_settings(settings))
-    runtime._embedder = base.embedder
+    runtime = Runtime(settings=settings, store=Store.from_settings(settings),
+                      embedder=base.embedder)
     have = runtime.store.chunk_count()
     if have >= target * 0.95:
         return runtime  # built by an earlier run
@@ -116,7 +116,7 @@ def build_scaled(base: Runtime, target: int, settings: Settings) -> Runtime:
     rng = np.random.default_rng(7)
     copies = max(1, round(target / max(1, len(rows))))
     for k in range(copies):
-        for aid, chunk_rows in by_article.items():
+        for aid, stored in by_article.items():
             rec = records[aid]
             day = date.fromisoformat(rec.date) if rec.date else date(2020, 1, 1)
             article = Article(id=f"{aid}~{k}", text=texts[aid], title=rec.title,
@@ -124,11 +124,11 @@ def build_scaled(base: Runtime, target: int, settings: Settings) -> Runtime:
                               url=rec.url)
             chunks = [Chunk(id=f"{article.id}::{m['index']}", article_id=article.id,
                             index=int(m["index"]), start=int(m["start"]), end=int(m["end"]),
-                            text=text) for _, text, m, _ in chunk_rows]
-            vectors = np.stack([v for *_, v in chunk_rows])
+                            text=text) for _, text, m, _ in stored]
+            vectors = np.stack([v for *_, v in stored])
             vectors = vectors + rng.normal(0, 0.01, vectors.shape).astype(np.float32)
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-            runtime.store.add_chunks(article, chunks, vectors)
+            runtime.store.add_rows(chunk_rows(article, chunks, vectors))
             # Written directly, not through ingest: these copies must not be collapsed as
             # syndicated duplicates, or the larger stores would answer from the small one.
             runtime.store.commit_article(article, len(chunks), None)

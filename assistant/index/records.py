@@ -107,6 +107,13 @@ def chunk_meta(article: Article, chunk: Chunk) -> ChunkMeta:
     }
 
 
+def chunk_rows(article: Article, chunks: Sequence[Chunk], vectors: np.ndarray) -> list[ChunkRow]:
+    """An article's chunks as they are written: the store and the side index get the same
+    rows, so each chunk's metadata (its sentence spans among it) is worked out once."""
+    return [ChunkRow(c.id, c.text, chunk_meta(article, c), v)
+            for c, v in zip(chunks, vectors, strict=True)]
+
+
 def encode_spans(spans: Sequence[tuple[int, int]]) -> str:
     """Spans as a metadata string ("0-45 46-120"): Chroma stores scalars only."""
     return " ".join(f"{s}-{e}" for s, e in spans)

@@ -28,13 +28,11 @@ from assistant.index.records import (
     ArticleRecord,
     ChunkRow,
     Hit,
-    chunk_meta,
     hit_from,
     plain_meta,
     record_from,
 )
 from assistant.ingest.articles import Article
-from assistant.ingest.chunking import Chunk
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -289,28 +287,25 @@ class Store:
 
     # ------------------------------------------------------------ chunks
 
-    def add_chunks(self, article: Article, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
-        self.add_batch([(article, chunks, vectors)])
-
-    def add_batch(self, items: Sequence[tuple[Article, Sequence[Chunk], np.ndarray]]) -> None:
-        """Chunks with their vectors, for several articles in as few writes as possible.
-        Which article copies which lives in the registry alone, where it can change."""
+    def add_rows(self, rows: Sequence[ChunkRow]) -> None:
+        """Chunks with their metadata and vectors (``records.chunk_rows``), in as few writes
+        as possible. Which article copies which lives in the registry alone, where it can
+        change."""
         from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo, TextNode
 
         nodes: list[BaseNode] = []
-        for article, chunks, vectors in items:
-            for chunk, vector in zip(chunks, vectors, strict=True):
-                node = TextNode(
-                    id_=chunk.id,
-                    text=chunk.text,
-                    embedding=vector.tolist(),
-                    metadata=chunk_meta(article, chunk),
-                    start_char_idx=chunk.start,
-                    end_char_idx=chunk.end,
-                )
-                node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(
-                    node_id=article.id)
-                nodes.append(node)
+        for row in rows:
+            node = TextNode(
+                id_=row.chunk_id,
+                text=row.text,
+                embedding=row.vector.tolist(),
+                metadata=dict(row.meta),
+                start_char_idx=row.meta["start"],
+                end_char_idx=row.meta["end"],
+            )
+            node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(
+                node_id=row.meta["article_id"])
+            nodes.append(node)
         with self._chroma():
             for i in range(0, len(nodes), _WRITE_BATCH):
                 self.vector_store.add(nodes[i : i + _WRITE_BATCH])

@@ -22,7 +22,7 @@ import numpy as np
 from assistant.config import Settings
 from assistant.errors import ArticleError, AssistantError
 from assistant.index.embedding import Embedder
-from assistant.index.records import ArticleRecord, ChunkRow, RegistryChange, chunk_meta
+from assistant.index.records import ArticleRecord, ChunkRow, RegistryChange, chunk_rows
 from assistant.index.store import Store
 from assistant.ingest.articles import Article
 from assistant.ingest.chunking import Chunk, chunk_article
@@ -263,21 +263,18 @@ class _Writer:
     def _write(self, batch: Batch, vectors: np.ndarray) -> None:
         store, report = self.store, self.report
         at = 0
-        items, commits, bands = [], [], []
+        commits, bands = [], []
         rows: list[ChunkRow] = []
         remark: list[tuple[str, str]] = []
         for article, chunks, _ in batch:
             check = self.find_duplicate(article) if self.find_duplicate else CopyCheck()
             remark += [(copy, article.id) for copy in check.copies]
-            part = vectors[at : at + len(chunks)]
-            items.append((article, chunks, part))
             commits.append((article, len(chunks), check.original, check.signature))
             bands.append(check.bands)
-            rows += [ChunkRow(c.id, c.text, chunk_meta(article, c), v)
-                     for c, v in zip(chunks, part, strict=True)]
+            rows += chunk_rows(article, chunks, vectors[at : at + len(chunks)])
             at += len(chunks)
         crashed = store.begin_write()
-        store.add_batch(items)
+        store.add_rows(rows)
         # Registry records next: an article is visible only once all its chunks are stored.
         store.commit_articles(commits, bands)
         gone = store.remove_stale_chunks([a.id for a, _, _ in batch],
