@@ -39,7 +39,6 @@ from assistant.config import Settings
 from assistant.index.embedding import Embedder, llama_embedding
 from assistant.index.records import Hit, hit_from, plain_meta
 from assistant.index.store import Store
-from assistant.ingest.chunking import split_sentences
 
 if TYPE_CHECKING:
     from llama_index.core.llms import LLM
@@ -153,7 +152,7 @@ def _lead_answer(question: str, hits: list[Hit], embedder: Embedder
     if not hits:
         return "", [], ["nothing retrieved"]
     top = hits[0]
-    spans = split_sentences(top.text)[:2] or [(0, len(top.text))]
+    spans = top.sentence_spans()[:2] or ((0, len(top.text)),)
     s, e = spans[0][0], spans[-1][1]
     quote = top.text[s:e]
     score = round(answer_support(question, quote, embedder, context=top.text), 3)
