@@ -12,6 +12,7 @@ decide how a failure reads to a person::
      │    ├── StoreUnavailable  the Chroma server cannot be reached
      │    └── ModelMismatch     the collection was built with another embedding model
      ├── EmbeddingError         a local model (embedder, tagger, reader) cannot be loaded or run
+ │    └── GraphNotKept      a model told to load only a kept graph finds none
      └── LLMError               the chat model endpoint failed
           ├── LLMAuthError      401/403: the key is wrong
           ├── LLMModelNotFound  404: no such model on that server
@@ -59,6 +60,11 @@ class ModelMismatch(StoreError):
 
 class EmbeddingError(AssistantError):
     pass
+
+
+class GraphNotKept(EmbeddingError):
+    """Raised instead of building a model's graph where the caller may not build it (a
+    thread loading models beside the main thread's imports, ``surfaces/preload.py``)."""
 
 
 class LLMError(AssistantError):

@@ -70,19 +70,17 @@ class Runtime:
         self._ingest_lock = threading.Lock()
 
     @classmethod
-    def open(cls, settings: Settings) -> Runtime:
-        return cls(settings, Store.from_settings(settings))
+    def open(cls, settings: Settings, *, embedder: Embedder | None = None,
+             reader: ReadingModel | None = None) -> Runtime:
+        """The runtime over the settings' store (and models already loaded, if given)."""
+        return cls(settings, Store.from_settings(settings), embedder=embedder, reader=reader)
 
     @property
     def embedder(self) -> Embedder:
         # Loading the model takes about a second; commands that never embed never pay it.
         with self._lock:
             if self._embedder is None:
-                s = self.settings
-                self._embedder = make_embedder(
-                    s.embed_model, threads=s.embed_threads, batch_size=s.embed_batch,
-                    api_key=s.openai_api_key, base_url=s.openai_base_url, cache=s.cache_dir,
-                )
+                self._embedder = make_embedder(self.settings)
             return self._embedder
 
     @property
@@ -104,10 +102,7 @@ class Runtime:
     def reader(self) -> ReadingModel:
         with self._lock:
             if self._reader is None:
-                # The built graph is kept in the machine's cache: the next process loads
-                # it instead of building and quantizing it (3 s).
-                self._reader = ReadingModel(threads=self.settings.embed_threads,
-                                            cache=self.settings.cache_dir)
+                self._reader = ReadingModel.from_settings(self.settings)
             return self._reader
 
     @property

@@ -105,3 +105,33 @@ def test_the_built_reader_is_kept_and_read_back_the_same(tmp_path: Path) -> None
     repaired = ReadingModel(cache=tmp_path)
     assert np.array_equal(repaired.score(question, pairs), built.score(question, pairs))
     assert kept[0].read_bytes() != b"not a graph"
+
+
+def test_a_question_s_models_load_beside_the_imports_only_from_kept_graphs(
+        tmp_path: Path, embedder) -> None:
+    """A fresh `assistant ask` loads the embedder and the reader on a thread while it imports
+    the libraries. That thread never builds a graph (building imports onnx, which the main
+    thread's imports share): with a cold cache it hands back nothing and writes nothing; once
+    the graphs are kept it hands back models that read as the ones that built them."""
+    from assistant.config import Settings
+    from assistant.errors import GraphNotKept
+    from assistant.surfaces.preload import ModelLoad
+
+    settings = Settings.load(env={}, cache_dir=str(tmp_path))
+    with pytest.raises(GraphNotKept):
+        ReadingModel.from_settings(settings, build=False)
+    cold = ModelLoad.start(settings).result()
+    assert (cold.embedder, cold.reader) == (None, None)
+    assert not list(tmp_path.iterdir())
+
+    built = ReadingModel.from_settings(settings)
+    from assistant.index.embedding import make_embedder
+
+    built_embedder = make_embedder(settings)
+    warm = ModelLoad.start(settings).result()
+    assert warm.embedder is not None and warm.reader is not None
+    question = "How long did the meeting last?"
+    pairs = ["The meeting lasted about 90 minutes.", "Rice prices rose in Tokyo."]
+    assert np.array_equal(warm.reader.score(question, pairs), built.score(question, pairs))
+    assert np.allclose(warm.embedder.embed(pairs), built_embedder.embed(pairs), atol=1e-6)
+    assert np.allclose(warm.embedder.embed(pairs), embedder.embed(pairs), atol=1e-5)

