@@ -12,7 +12,7 @@ decide how a failure reads to a person::
      │    ├── StoreUnavailable  the Chroma server cannot be reached
      │    └── ModelMismatch     the collection was built with another embedding model
      ├── EmbeddingError         a local model (embedder, tagger, reader) cannot be loaded or run
- │    └── GraphNotKept      a model told to load only a kept graph finds none
+     │    └── GraphNotKept      a model told to load only a kept graph finds none
      └── LLMError               the chat model endpoint failed
           ├── LLMAuthError      401/403: the key is wrong
           ├── LLMModelNotFound  404: no such model on that server
