@@ -96,6 +96,7 @@ def examples_of(question: dict, results: list[dict], rng: random.Random) -> list
             found = answer.search(sentence)
             row = {"qid": question["question_id"], "asked": asked.isoformat(),
                    "question": question["question_sentence"], "sentence": sentence,
+                   "title": (result.get("title") or "").strip(),
                    "answer": choices[right], "published": published.isoformat()
                    if published else None}
             overlap = len(q_stems & set(content_stems(sentence)))

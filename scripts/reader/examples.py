@@ -14,6 +14,15 @@ SEED = 13
 POSITIVES, HARD, RANDOM = 3, 5, 3  # per training question
 
 
+def second_segment(row: dict, title: bool) -> str:
+    """What the reader reads beside the question: the sentence, or its article's title and
+    the sentence (``--title``: a sentence often names its story only by reference, "the new
+    world champ")."""
+    if title and row.get("title"):
+        return f"{row['title']}: {row['sentence']}"
+    return str(row["sentence"])
+
+
 def load(path: Path) -> tuple[list[dict], list[dict]]:
     """Training rows (subsampled per question, fixed seed) and every validation row."""
     rng = random.Random(SEED)

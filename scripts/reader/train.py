@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from examples import SEED, load, metrics
+from examples import SEED, load, metrics, second_segment
 from safetensors.torch import save_file
 from transformers import AutoTokenizer, BertModel
 
@@ -86,8 +86,9 @@ def _layer(layer: torch.nn.Module, h: torch.Tensor, ext: torch.Tensor) -> torch.
     return out[0] if isinstance(out, tuple) else out
 
 
-def encode(tokenizer: AutoTokenizer, rows: list[dict]) -> list[list[int]]:
-    enc = tokenizer([r["question"] for r in rows], [r["sentence"] for r in rows],
+def encode(tokenizer: AutoTokenizer, rows: list[dict], title: bool = False
+           ) -> list[list[int]]:
+    enc = tokenizer([r["question"] for r in rows], [second_segment(r, title) for r in rows],
                     truncation="only_second", max_length=MAX_TOKENS)
     return list(enc["input_ids"])
 
@@ -193,6 +194,8 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--head-lr", type=float, default=1e-3)
     parser.add_argument("--limit", type=int, default=0, help="training rows (0: all)")
+    parser.add_argument("--title", action="store_true",
+                        help="read each sentence after its article's title")
     args = parser.parse_args()
     started = time.time()
     torch.manual_seed(SEED)
@@ -207,7 +210,8 @@ def main() -> None:
     model = Reader(bert, args.layers)
     base = cosine(bert, tokenizer, validation)
     print("cosine", metrics(validation, base), flush=True)
-    train_seqs, val_seqs = encode(tokenizer, train), encode(tokenizer, validation)
+    train_seqs = encode(tokenizer, train, args.title)
+    val_seqs = encode(tokenizer, validation, args.title)
     t0 = time.time()
     train_h, val_h = cache_lower(model, train_seqs), cache_lower(model, val_seqs)
     print(f"lower layers cached in {time.time() - t0:.0f} s", flush=True)
@@ -252,12 +256,14 @@ def main() -> None:
     weights = best if best is not None else _trained_weights(model)
     artefact = args.out / "reader.safetensors"
     save_file(weights, str(artefact), metadata={"base": "all-MiniLM-L6-v2",
-                                                "trained_layers": str(args.layers)})
+                                                "trained_layers": str(args.layers),
+                                                "title": str(args.title)})
     digest = hashlib.sha256(artefact.read_bytes()).hexdigest()
     final = max(history, key=_worth) if history else {}
     row = {"date": time.strftime("%Y-%m-%d"), "train_rows": len(train),
            "train_positive": int(labels.sum()), "validation_rows": len(validation),
            "epochs": args.epochs, "layers": args.layers, "batch": args.batch, "lr": args.lr,
+           "title": args.title,
            "cosine": metrics(validation, base), "final": final, "history": history,
            "wall_s": round(time.time() - started), "sha256": digest,
            "bytes": artefact.stat().st_size}
