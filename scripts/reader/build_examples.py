@@ -89,14 +89,16 @@ def examples_of(question: dict, results: list[dict], rng: random.Random) -> list
         published = _day(result.get("publish_date"))
         in_window = published is not None and \
             -WINDOW_BEFORE <= (published - asked).days <= WINDOW_AFTER
+        previous = ""
         for start, end in split_sentences(text):
             sentence = text[start:end].strip()
+            before, previous = previous, sentence
             if not MIN_CHARS <= len(sentence) <= MAX_CHARS:
                 continue
             found = answer.search(sentence)
             row = {"qid": question["question_id"], "asked": asked.isoformat(),
                    "question": question["question_sentence"], "sentence": sentence,
-                   "title": (result.get("title") or "").strip(),
+                   "title": (result.get("title") or "").strip(), "previous": before,
                    "answer": choices[right], "published": published.isoformat()
                    if published else None}
             overlap = len(q_stems & set(content_stems(sentence)))

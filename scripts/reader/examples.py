@@ -14,12 +14,14 @@ SEED = 13
 POSITIVES, HARD, RANDOM = 3, 5, 3  # per training question
 
 
-def second_segment(row: dict, title: bool) -> str:
-    """What the reader reads beside the question: the sentence, or its article's title and
-    the sentence (``--title``: a sentence often names its story only by reference, "the new
-    world champ")."""
+def second_segment(row: dict, title: bool, previous: bool = False) -> str:
+    """What the reader reads beside the question: the sentence, after its article's title
+    (``--title``) or the sentence before it (``--previous``): a sentence often names its
+    story only by reference ("the new world champ")."""
     if title and row.get("title"):
         return f"{row['title']}: {row['sentence']}"
+    if previous and row.get("previous"):
+        return f"{row['previous']} {row['sentence']}"
     return str(row["sentence"])
 
 

@@ -86,9 +86,10 @@ def _layer(layer: torch.nn.Module, h: torch.Tensor, ext: torch.Tensor) -> torch.
     return out[0] if isinstance(out, tuple) else out
 
 
-def encode(tokenizer: AutoTokenizer, rows: list[dict], title: bool = False
-           ) -> list[list[int]]:
-    enc = tokenizer([r["question"] for r in rows], [second_segment(r, title) for r in rows],
+def encode(tokenizer: AutoTokenizer, rows: list[dict], title: bool = False,
+           previous: bool = False) -> list[list[int]]:
+    enc = tokenizer([r["question"] for r in rows],
+                    [second_segment(r, title, previous) for r in rows],
                     truncation="only_second", max_length=MAX_TOKENS)
     return list(enc["input_ids"])
 
@@ -196,6 +197,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="training rows (0: all)")
     parser.add_argument("--title", action="store_true",
                         help="read each sentence after its article's title")
+    parser.add_argument("--previous", action="store_true",
+                        help="read each sentence after the one before it")
     args = parser.parse_args()
     started = time.time()
     torch.manual_seed(SEED)
@@ -210,8 +213,8 @@ def main() -> None:
     model = Reader(bert, args.layers)
     base = cosine(bert, tokenizer, validation)
     print("cosine", metrics(validation, base), flush=True)
-    train_seqs = encode(tokenizer, train, args.title)
-    val_seqs = encode(tokenizer, validation, args.title)
+    train_seqs = encode(tokenizer, train, args.title, args.previous)
+    val_seqs = encode(tokenizer, validation, args.title, args.previous)
     t0 = time.time()
     train_h, val_h = cache_lower(model, train_seqs), cache_lower(model, val_seqs)
     print(f"lower layers cached in {time.time() - t0:.0f} s", flush=True)
@@ -257,13 +260,14 @@ def main() -> None:
     artefact = args.out / "reader.safetensors"
     save_file(weights, str(artefact), metadata={"base": "all-MiniLM-L6-v2",
                                                 "trained_layers": str(args.layers),
-                                                "title": str(args.title)})
+                                                "title": str(args.title),
+                                                "previous": str(args.previous)})
     digest = hashlib.sha256(artefact.read_bytes()).hexdigest()
     final = max(history, key=_worth) if history else {}
     row = {"date": time.strftime("%Y-%m-%d"), "train_rows": len(train),
            "train_positive": int(labels.sum()), "validation_rows": len(validation),
            "epochs": args.epochs, "layers": args.layers, "batch": args.batch, "lr": args.lr,
-           "title": args.title,
+           "title": args.title, "previous": args.previous,
            "cosine": metrics(validation, base), "final": final, "history": history,
            "wall_s": round(time.time() - started), "sha256": digest,
            "bytes": artefact.stat().st_size}
