@@ -115,20 +115,19 @@ def test_a_question_s_models_load_beside_the_imports_only_from_kept_graphs(
     the graphs are kept it hands back models that read as the ones that built them."""
     from assistant.config import Settings
     from assistant.errors import GraphNotKept
-    from assistant.surfaces.preload import ModelLoad
+    from assistant.index.embedding import make_embedder
+    from assistant.surfaces.preload import load_models
 
     settings = Settings.load(env={}, cache_dir=str(tmp_path))
     with pytest.raises(GraphNotKept):
         ReadingModel.from_settings(settings, build=False)
-    cold = ModelLoad.start(settings).result()
+    cold = load_models(settings).result()
     assert (cold.embedder, cold.reader) == (None, None)
     assert not list(tmp_path.iterdir())
 
     built = ReadingModel.from_settings(settings)
-    from assistant.index.embedding import make_embedder
-
     built_embedder = make_embedder(settings)
-    warm = ModelLoad.start(settings).result()
+    warm = load_models(settings).result()
     assert warm.embedder is not None and warm.reader is not None
     question = "How long did the meeting last?"
     pairs = ["The meeting lasted about 90 minutes.", "Rice prices rose in Tokyo."]

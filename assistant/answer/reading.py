@@ -22,10 +22,10 @@ import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from assistant.config import Settings
 from assistant.errors import EmbeddingError
 from assistant.index.embedding import (
     LOCAL_MODELS,
@@ -34,6 +34,9 @@ from assistant.index.embedding import (
     mean_pooled,
     model_dir,
 )
+
+if TYPE_CHECKING:
+    from assistant.config import Settings
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "models" / "reader.safetensors"
 MAX_TOKENS = 128  # question and sentence together, as trained

@@ -171,9 +171,9 @@ def ask(question: str, as_json: bool, top_k: int | None, since: str | None,
     day = date.fromisoformat(normalize_date(today, "--today")) if today else None
     # Only a valid question pays for the models and the store (seconds of imports); the
     # models load on a thread while the main thread imports.
-    from assistant.surfaces.preload import ModelLoad
+    from assistant.surfaces.preload import load_models
 
-    loading = ModelLoad.start(settings)
+    loading = load_models(settings)
     from assistant.runtime import Runtime
 
     models = loading.result()

@@ -12,8 +12,8 @@ the main thread, after its imports, as without this module.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -38,37 +38,20 @@ class Models:
     reader: ReadingModel | None
 
 
-class ModelLoad:
-    """``ModelLoad.start(settings)`` begins; ``result()`` waits for the models, and raises
-    the error a model's load raised (a damaged package, say) as the main thread would."""
+def load_models(settings: Settings) -> Future[Models]:
+    """Starts loading; the future's ``result()`` waits for the models, and raises the error a
+    model's load raised (a damaged package, say) as the main thread would."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-load")
+    future = pool.submit(_load, settings)
+    pool.shutdown(wait=False)  # the one task still runs; nothing else will be submitted
+    return future
 
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._models: Models | None = None
-        self._error: Exception | None = None
-        self._thread = threading.Thread(target=self._run, name="model-load", daemon=True)
 
-    @classmethod
-    def start(cls, settings: Settings) -> ModelLoad:
-        load = cls(settings)
-        load._thread.start()
-        return load
-
-    def _run(self) -> None:
-        local = not self._settings.embed_model.startswith("openai:")
-        try:
-            embedder = _kept(lambda: make_embedder(self._settings, build=False)) if local else None
-            reader = _kept(lambda: ReadingModel.from_settings(self._settings, build=False))
-            self._models = Models(embedder=embedder, reader=reader)
-        except Exception as e:  # raised again in the thread that asks for the models
-            self._error = e
-
-    def result(self) -> Models:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._models is not None
-        return self._models
+def _load(settings: Settings) -> Models:
+    local = not settings.embed_model.startswith("openai:")
+    return Models(
+        embedder=_kept(lambda: make_embedder(settings, build=False)) if local else None,
+        reader=_kept(lambda: ReadingModel.from_settings(settings, build=False)))
 
 
 T = TypeVar("T")
