@@ -7,7 +7,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -22,6 +22,7 @@ from assistant.answer.reading import ReadingModel
 from assistant.config import Settings
 from assistant.index.embedding import Embedder, make_embedder
 from assistant.index.filters import Filters
+from assistant.index.kept_state import KeptState
 from assistant.index.records import ChunkRow, Hit, RegistryChange
 from assistant.index.side_index import SideIndex
 from assistant.index.store import Store
@@ -66,6 +67,10 @@ class Runtime:
         self._extractive = extractive
         self._generative = generative
         self._sources_of: tuple[str, list[str]] | None = None  # (generation, outlets)
+        self._kept = KeptState(
+            lexical_folder(settings),
+            None if settings.chroma_url else settings.index_dir / "chroma.sqlite3",
+            collection=settings.collection, embed_model=settings.embed_model)
         self._lock = threading.RLock()
         self._ingest_lock = threading.Lock()
 
@@ -139,23 +144,14 @@ class Runtime:
         with self._ingest_lock, self._writer_lock(None):
             remove_article(self.store, article_id, self._follow)
 
-    @contextmanager
-    def _writer_lock(self, on_wait: Callable[[str], None] | None) -> Iterator[None]:
-        from filelock import FileLock, Timeout
+    def _writer_lock(self, on_wait: Callable[[str], None] | None
+                     ) -> AbstractContextManager[None]:
+        return self._kept.writing(self.store.state, on_wait)
 
-        folder = lexical_folder(self.settings)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(f"{folder}.writer.lock")
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            if on_wait is not None:
-                on_wait("another process is writing to this store; waiting for it to finish")
-            lock.acquire()
-        try:
-            yield
-        finally:
-            lock.release()
+    def _state(self) -> tuple[str, bool]:
+        """``Store.state``, kept beside the side index while the store is unchanged: a fresh
+        process need not open Chroma to learn it."""
+        return self._kept.state(self.store.state)
 
     def _catch_up(self, generation: str) -> None:
         """Brings the side index to the store's generation, unless this process is writing:
@@ -203,7 +199,7 @@ class Runtime:
         ``today``), searched as the assistant searches it."""
 
         def search_question(question: str) -> list[Hit]:
-            generation, writing = self.store.state()
+            generation, writing = self._state()
             scope = self.scope(question, filters, today, generation)
             return self._retrieve(scope.topic, top_k, scope.filters, generation,
                                   scope.favoured, settled=not writing)[1]
@@ -253,7 +249,7 @@ class Runtime:
         """Explicit filters, completed by what the question says (dates, outlet, "latest",
         "this week" read against ``today``), and the question's topic without those
         phrases."""
-        sources = self._sources(generation or self.store.generation())
+        sources = self._sources(generation or self._state()[0])
         said = question_scope(question, sources, today)
         given = filters or Filters()
         merged = Filters(since=given.since or said.filters.since,
@@ -272,7 +268,7 @@ class Runtime:
         asked = question
         question = self.standalone(question, history)
         # One look at the store's state per question.
-        generation, writing = self.store.state()
+        generation, writing = self._state()
         scope = self.scope(question, filters, today, generation)
         filters, prefer_recent, topic = scope.filters, scope.prefer_recent, scope.topic
         query_vector, hits = self._retrieve(topic, top_k, filters, generation, scope.favoured,
@@ -318,14 +314,21 @@ class Runtime:
         # The answerers know the standalone question only; what was asked, where else the
         # cited articles ran and the timings are the runtime's to add, once.
         yield replace(answer, question=asked, standalone_question=question,
-                      copies=self._copies(answer),
+                      copies=self._copies(answer, None if writing else generation),
                       timings_ms={"retrieve": (retrieved - started) * 1000,
                                   "generate": (done - retrieved) * 1000,
                                   "total": (done - started) * 1000})
 
-    def _copies(self, answer: Answer) -> dict[str, list[str]]:
-        """For each cited article, where else it was published (syndicated copies)."""
+    def _copies(self, answer: Answer, settled_at: str | None) -> dict[str, list[str]]:
+        """For each cited article, where else it was published (syndicated copies). The
+        side index's copy of the registry at a settled generation says which have any, so
+        that the store is asked only for those."""
         cited = sorted({c.article_id for c in answer.citations})
+        copied = self.retriever.lexical.copied(cited, settled_at) if settled_at else None
+        if copied is not None:
+            cited = sorted(copied)
+        if not cited:
+            return {}
         out: dict[str, list[str]] = {}
         for r in self.store.copies_of(cited):
             if r.duplicate_of:  # always, by the query: it says so to the type checker

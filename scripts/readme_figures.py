@@ -101,7 +101,7 @@ def ask_start_rows() -> list[str]:
         return []
     return [f"| a fresh `assistant ask` on the seeds, to its answer (median of "
             f"{len(start['ask_runs_s'])}) | {start['ask_s']:.1f} s (a process importing "
-            f"llama-index, Chroma and spaCy alone: {start['imports_only_s']:.1f} s) |"]
+            f"llama-index and spaCy alone: {start['imports_only_s']:.1f} s) |"]
 
 
 def table() -> str:

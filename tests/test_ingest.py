@@ -16,6 +16,7 @@ from assistant.errors import ModelMismatch
 from assistant.index.store import Store
 from assistant.ingest.chunking import chunk_article, split_sentences
 from assistant.ingest.files import parse_file
+from assistant.runtime import Runtime
 
 from .conftest import JIJI, SEEDS, YOMIURI, make_runtime
 
@@ -140,6 +141,31 @@ def test_hits_carry_the_sentences_found_at_ingestion(seeds_runtime) -> None:
     assert "nltk loaded: False" in done.stdout
 
 
+def test_a_question_opens_chroma_only_when_the_store_may_have_changed(
+        tmp_path: Path, embedder) -> None:
+    """A fresh `assistant ask` after an ingest learns the store's generation from the state
+    the writer kept, and answers from the side index without importing Chroma; a change
+    made by another program, straight through Chroma, is not hidden by that kept state."""
+    settings = Settings(index_dir=tmp_path / "index")
+    make_runtime(settings, embedder).ingest([SEEDS])
+    question = "What did Takaichi and Starmer agree on cyber?"
+    script = ("import sys\nfrom assistant.surfaces.cli import main\n"
+              f"sys.argv = ['assistant', 'ask', {question!r}]\n"
+              "try:\n    main()\nfinally:\n    print('chroma:', 'chromadb' in sys.modules)")
+    env = {**os.environ, "ASSISTANT_INDEX_DIR": str(settings.index_dir), "HF_HUB_OFFLINE": "1",
+           "ASSISTANT_LLM": "extractive"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, text=True,
+                          capture_output=True, timeout=300)
+    assert "Japan-UK Strategic Cyber Partnership" in done.stdout, done.stderr
+    assert "chroma: False" in done.stdout
+    foreign = Store.from_settings(settings)
+    foreign.delete_article(JIJI)
+    foreign.bump_generation()
+    answer = Runtime.open(settings, embedder=embedder).ask(question)
+    assert answer.citations
+    assert {c.article_id for c in answer.citations} == {YOMIURI}
+
+
 def test_changed_content_replaces_chunks_and_prune_removes(tmp_path: Path, embedder) -> None:
     folder = tmp_path / "articles"
     shutil.copytree(SEEDS, folder)
@@ -175,7 +201,11 @@ def test_a_collection_refuses_a_second_embedding_model(tmp_path: Path, embedder)
     settings = Settings(index_dir=tmp_path)
     make_runtime(settings, embedder).ingest([SEEDS / f"{JIJI}.txt"])
     with pytest.raises(ModelMismatch, match="all-MiniLM-L6-v2"):
-        Store.from_settings(settings, embed_model="openai:text-embedding-3-small")
+        Store.from_settings(settings, embed_model="openai:text-embedding-3-small").articles()
+    # Nor does a question's kept store state stand in for the check.
+    other = settings.with_(embed_model="openai:text-embedding-3-small")
+    with pytest.raises(ModelMismatch, match="all-MiniLM-L6-v2"):
+        Runtime.open(other, embedder=embedder).ask("What did Takaichi and Starmer agree on?")
 
 
 def test_the_other_input_kinds(tmp_path: Path) -> None:

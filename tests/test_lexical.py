@@ -245,6 +245,7 @@ import sys
 from assistant.config import Settings
 from assistant.runtime import Runtime
 r = Runtime.open(Settings.load(index_dir=sys.argv[1]))
+r.store.chunk_count()  # Chroma open: what follows "ready" is the sync alone
 print("ready", flush=True)
 r.retriever.refresh()
 print("synced", flush=True)

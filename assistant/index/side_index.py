@@ -174,6 +174,19 @@ class SideIndex(Searching):
                     out[aid] = (version, original or None)
             return out
 
+    def copied(self, article_ids: Sequence[str], generation: str) -> set[str] | None:
+        """Which of these articles another article re-publishes, as the registry has them at
+        ``generation``; None when this copy is not known to be that generation's."""
+        with self._translated():
+            if self._meta("articles_at") != generation:
+                return None
+            out: set[str] = set()
+            for part, marks in in_batches(list(dict.fromkeys(article_ids))):
+                out.update(original for (original,) in self._db().execute(
+                    f"SELECT DISTINCT duplicate_of FROM articles WHERE duplicate_of IN ({marks})",
+                    part))
+            return out
+
     def _refresh_articles(self, store: ChunkSource, generation: str) -> None:
         """The registry's visibility read whole (after a catch-up or a killed write: the
         changes are unknown), in one transaction."""

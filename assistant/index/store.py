@@ -1,5 +1,6 @@
 """The Chroma store: chunk vectors (through llama-index's ``ChromaVectorStore``) and the
-article registry. The only module that talks to Chroma.
+article registry. With ``chroma_client`` (the connection and the translation of Chroma's
+errors into ours), the only module that talks to Chroma.
 
 Two collections per name:
 
@@ -14,107 +15,110 @@ Two collections per name:
 from __future__ import annotations
 
 import contextlib
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
 
 import numpy as np
 
 from assistant.config import Settings
-from assistant.errors import ModelMismatch, StoreError, StoreUnavailable
+from assistant.errors import ModelMismatch, StoreError
+from assistant.index.chroma_client import client_from_settings, translate
 from assistant.index.filters import any_of
-from assistant.index.records import (
-    ArticleRecord,
-    ChunkRow,
-    Hit,
-    hit_from,
-    plain_meta,
-    record_from,
-)
+from assistant.index.records import ArticleRecord, ChunkRow, Hit, hit_from, plain_meta, record_from
 from assistant.ingest.articles import Article
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
+    from llama_index.vector_stores.chroma import ChromaVectorStore
 
 _REGISTRY_SUFFIX = "-registry"
 _NODE_KEYS = ("_node_content", "_node_type")  # llama-index's serialized node, not metadata
 _WRITE_BATCH = 1000
 
 
-def _client_from_settings(settings: Settings) -> ClientAPI:
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-    try:
-        if settings.chroma_url:
-            url = urlparse(settings.chroma_url)
-            if not url.hostname:
-                raise StoreError(f"ASSISTANT_CHROMA_URL={settings.chroma_url!r} has no host")
-            return chromadb.HttpClient(
-                host=url.hostname, port=url.port or (443 if url.scheme == "https" else 8000),
-                ssl=url.scheme == "https", settings=chroma_settings)
-        settings.index_dir.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(settings.index_dir), settings=chroma_settings)
-    except StoreError:
-        raise
-    except Exception as e:  # chromadb raises ValueError/ConnectionError/its own types
-        where = settings.chroma_url or str(settings.index_dir)
-        if settings.chroma_url:
-            raise StoreUnavailable(f"cannot reach the Chroma server at {where}: {e}") from e
-        raise StoreError(f"cannot open the Chroma store at {where}: {e}") from e
+@dataclass(frozen=True)
+class _Opened:
+    client: ClientAPI
+    # Chroma's collections are typed for every metadata it can hold (sparse vectors, lists);
+    # ours are flat scalars, read back through ``plain_meta``/``record_from``.
+    chunks: Any
+    registry: Any
+    vector_store: ChromaVectorStore
 
 
 class Store:
-    def __init__(self, client: ClientAPI, collection: str, embed_model: str,
-                 label: str = "") -> None:
-        self.client = client
+    """``client``: a Chroma client, or a function that makes one. Nothing is opened, nor
+    Chroma imported, before the store is first used: a question whose store state is kept
+    (``index.kept_state``) is answered from the side index alone, and a fresh process saves
+    the 0.3-0.4 s that importing and starting Chroma take (docs/decisions.md, "A fresh ask")."""
+
+    def __init__(self, client: ClientAPI | Callable[[], ClientAPI], collection: str,
+                 embed_model: str, label: str = "") -> None:
+        self._connect = client if callable(client) else lambda: client
         self.name = collection
         self.embed_model = embed_model
         self.label = label or collection
-        # Chroma's collections are typed for every metadata it can hold (sparse vectors,
-        # lists); ours are flat scalars, read back through ``plain_meta``/``record_from``.
-        self._chunks: Any
-        self._registry: Any
+        self._opened: _Opened | None = None
+        self._opening = threading.Lock()
+
+    def _open(self) -> _Opened:
+        with self._opening:
+            if self._opened is None:
+                self._opened = self._open_collections(self._connect())
+            return self._opened
+
+    def _open_collections(self, client: ClientAPI) -> _Opened:
         with self._chroma():
-            self._chunks = client.get_or_create_collection(
-                collection, metadata={"embed_model": embed_model},
+            chunks = client.get_or_create_collection(
+                self.name, metadata={"embed_model": self.embed_model},
                 configuration={"hnsw": {"space": "cosine"}}, embedding_function=None)
-            self._registry = client.get_or_create_collection(
-                collection + _REGISTRY_SUFFIX, metadata={"embed_model": embed_model},
+            registry = client.get_or_create_collection(
+                self.name + _REGISTRY_SUFFIX, metadata={"embed_model": self.embed_model},
                 embedding_function=None)
-        if (self._registry.metadata or {}).get("copy_bands") != "1":
-            with self._chroma():
-                if self._registry.count() == 0:  # a new store: nothing to add bands to
-                    self._registry.modify(metadata={**(self._registry.metadata or {}),
-                                                    "copy_bands": "1"})
-        recorded = (self._chunks.metadata or {}).get("embed_model")
-        if recorded and recorded != embed_model:
+            if (registry.metadata or {}).get("copy_bands") != "1" and registry.count() == 0:
+                # A new store: nothing to add bands to.
+                registry.modify(metadata={**(registry.metadata or {}), "copy_bands": "1"})
+        recorded = (chunks.metadata or {}).get("embed_model")
+        if recorded and recorded != self.embed_model:
             raise ModelMismatch(
-                f"the collection {collection!r} was built with the embedding model {recorded!r}, "
-                f"not {embed_model!r}; use --embed-model {recorded} or another collection"
+                f"the collection {self.name!r} was built with the embedding model {recorded!r}, "
+                f"not {self.embed_model!r}; use --embed-model {recorded} or another collection"
             )
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
-        self.vector_store = ChromaVectorStore(chroma_collection=self._chunks)
+        return _Opened(client=client, chunks=chunks, registry=registry,
+                       vector_store=ChromaVectorStore(chroma_collection=chunks))
+
+    @property
+    def vector_store(self) -> ChromaVectorStore:
+        return self._open().vector_store
+
+    @property
+    def _chunks(self) -> Any:
+        return self._open().chunks
+
+    @property
+    def _registry(self) -> Any:
+        return self._open().registry
 
     @contextlib.contextmanager
     def _chroma(self) -> Iterator[None]:
-        """The one place Chroma's errors become ours (``_translate``): every call to the
-        client or a collection runs inside it."""
+        """The one place Chroma's errors become ours (``chroma_client.translate``): every
+        call to the client or a collection runs inside it."""
         try:
             yield
         except StoreError:
             raise
         except Exception as e:  # chromadb raises ValueError, ConnectionError, its own types
-            raise _translate(e, self.label) from e
+            raise translate(e, self.label) from e
 
     @classmethod
     def from_settings(cls, settings: Settings, embed_model: str | None = None) -> Store:
-        client = _client_from_settings(settings)
-        return cls(client, settings.collection, embed_model or settings.embed_model,
-                   label=settings.store_label)
+        return cls(lambda: client_from_settings(settings), settings.collection,
+                   embed_model or settings.embed_model, label=settings.store_label)
 
     # ------------------------------------------------------------ registry
 
@@ -152,7 +156,8 @@ class Store:
     def _current_registry(self) -> Any:
         """The registry collection as the server has it now: its metadata (the generation,
         the layout flags) may have been changed by another process since we opened it."""
-        return self.client.get_collection(self.name + _REGISTRY_SUFFIX, embedding_function=None)
+        return self._open().client.get_collection(self.name + _REGISTRY_SUFFIX,
+                                                  embedding_function=None)
 
     def generation(self) -> str:
         """Changes whenever articles are committed or deleted (by any process): side indexes
@@ -250,7 +255,6 @@ class Store:
             fresh = dict(registry.metadata or {})
             fresh["copy_bands"] = "1"
             registry.modify(metadata=fresh)
-            self._registry = registry
 
     def mark_duplicate(self, article_id: str, original: str | None) -> None:
         """Records that a stored article re-publishes ``original`` (found after it)."""
@@ -385,11 +389,3 @@ class Store:
             cosine = 1.0 + float(np.log(max(sim, 1e-12)))
             hits.append(hit_from(node.node_id, node.get_content(), plain_meta(meta), cosine))
         return hits
-
-
-def _translate(e: Exception, label: str) -> StoreError:
-    text = str(e) or type(e).__name__
-    lowered = text.lower()
-    if any(s in lowered for s in ("connect", "refused", "timed out", "timeout", "unreachable")):
-        return StoreUnavailable(f"cannot reach the Chroma store {label}: {text}")
-    return StoreError(f"Chroma store {label}: {text}")
