@@ -106,6 +106,35 @@ def batches(order: list[int], lengths: list[int], size: int, rng: random.Random
     return out
 
 
+def question_batches(rows: list[dict], size: int, rng: random.Random) -> list[list[int]]:
+    """Batches of whole questions (all of a question's training rows together, about
+    ``size`` rows a batch), in a random order: what the listwise loss compares."""
+    groups: dict[str, list[int]] = {}
+    for i, r in enumerate(rows):
+        groups.setdefault(r["qid"], []).append(i)
+    order = list(groups.values())
+    rng.shuffle(order)
+    out: list[list[int]] = [[]]
+    for group in order:
+        if out[-1] and len(out[-1]) + len(group) > size:
+            out.append([])
+        out[-1] += group
+    return [b for b in out if b]
+
+
+def listwise_loss(logits: torch.Tensor, labels: torch.Tensor, qids: list[str]) -> torch.Tensor:
+    """Per question with an answering sentence: minus the log of the share of the softmax
+    over its sentences that falls on its answering ones (what ``first`` measures)."""
+    losses = []
+    for qid in dict.fromkeys(qids):
+        idx = torch.tensor([i for i, q in enumerate(qids) if q == qid])
+        s, y = logits[idx], labels[idx]
+        if y.sum() == 0 or y.sum() == len(y):
+            continue
+        losses.append(torch.logsumexp(s, 0) - torch.logsumexp(s[y > 0], 0))
+    return torch.stack(losses).mean() if losses else logits.sum() * 0
+
+
 def pad(seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
     width = max(len(s) for s in seqs)
     ids = torch.zeros(len(seqs), width, dtype=torch.long)
@@ -199,6 +228,9 @@ def main() -> None:
                         help="read each sentence after its article's title")
     parser.add_argument("--previous", action="store_true",
                         help="read each sentence after the one before it")
+    parser.add_argument("--listwise", type=float, default=0.0,
+                        help="weight of a listwise loss over each question's sentences, "
+                             "added to the pointwise one (batches then hold whole questions)")
     args = parser.parse_args()
     started = time.time()
     torch.manual_seed(SEED)
@@ -239,10 +271,15 @@ def main() -> None:
     for epoch in range(done, args.epochs):
         model.train()
         total, steps = 0.0, 0
-        for batch in batches(list(range(len(train))), [len(s) for s in train_seqs],
-                             args.batch, rng):
+        order = (question_batches(train, args.batch, rng) if args.listwise else
+                 batches(list(range(len(train))), [len(s) for s in train_seqs], args.batch, rng))
+        for batch in order:
             h, mask = stack([train_h[i] for i in batch])
-            loss = loss_fn(model.upper(h, mask), labels[batch])
+            logits = model.upper(h, mask)
+            loss = loss_fn(logits, labels[batch])
+            if args.listwise:
+                loss = loss + args.listwise * listwise_loss(
+                    logits, labels[batch], [train[i]["qid"] for i in batch])
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -261,13 +298,14 @@ def main() -> None:
     save_file(weights, str(artefact), metadata={"base": "all-MiniLM-L6-v2",
                                                 "trained_layers": str(args.layers),
                                                 "title": str(args.title),
-                                                "previous": str(args.previous)})
+                                                "previous": str(args.previous),
+                                                "listwise": str(args.listwise)})
     digest = hashlib.sha256(artefact.read_bytes()).hexdigest()
     final = max(history, key=_worth) if history else {}
     row = {"date": time.strftime("%Y-%m-%d"), "train_rows": len(train),
            "train_positive": int(labels.sum()), "validation_rows": len(validation),
            "epochs": args.epochs, "layers": args.layers, "batch": args.batch, "lr": args.lr,
-           "title": args.title, "previous": args.previous,
+           "title": args.title, "previous": args.previous, "listwise": args.listwise,
            "cosine": metrics(validation, base), "final": final, "history": history,
            "wall_s": round(time.time() - started), "sha256": digest,
            "bytes": artefact.stat().st_size}
