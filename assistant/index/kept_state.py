@@ -71,14 +71,16 @@ class KeptState:
         state = read_state()
         if self.database is None or state[1]:
             return state
-        lock = self._lock()
         try:
+            lock = self._lock()
             lock.acquire(timeout=0)
-        except Timeout:
+        except (Timeout, OSError):  # a writer holds it; or this process may not write here
             return state
         try:
             # Read again under the lock: a write may have finished since.
             return self._keep(read_state)
+        except OSError:  # the kept file could not be written: the question goes on without
+            return state
         finally:
             lock.release()
 

@@ -228,13 +228,16 @@ def main() -> None:
                         help="read each sentence after its article's title")
     parser.add_argument("--previous", action="store_true",
                         help="read each sentence after the one before it")
+    parser.add_argument("--seed", type=int, default=SEED,
+                        help="of the head's start and the batches' order (the examples drawn "
+                             "per question keep the data's seed)")
     parser.add_argument("--listwise", type=float, default=0.0,
                         help="weight of a listwise loss over each question's sentences, "
                              "added to the pointwise one (batches then hold whole questions)")
     args = parser.parse_args()
     started = time.time()
-    torch.manual_seed(SEED)
-    rng = random.Random(SEED)
+    torch.manual_seed(args.seed)
+    rng = random.Random(args.seed)
     train, validation = load(args.examples)
     if args.limit:
         train = train[: args.limit]
@@ -306,6 +309,7 @@ def main() -> None:
            "train_positive": int(labels.sum()), "validation_rows": len(validation),
            "epochs": args.epochs, "layers": args.layers, "batch": args.batch, "lr": args.lr,
            "title": args.title, "previous": args.previous, "listwise": args.listwise,
+           "seed": args.seed,
            "cosine": metrics(validation, base), "final": final, "history": history,
            "wall_s": round(time.time() - started), "sha256": digest,
            "bytes": artefact.stat().st_size}
