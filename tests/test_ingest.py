@@ -33,6 +33,20 @@ def run_cli(*args: str, index: Path, check_status: int | None = 0) -> subprocess
     return proc
 
 
+def ask_in_a_fresh_process(index: Path, question: str, module: str
+                           ) -> subprocess.CompletedProcess:
+    """`assistant ask` in a new interpreter on this store (extractive); its output ends with
+    whether the process imported ``module`` (``<module> loaded: True|False``)."""
+    script = ("import sys\nfrom assistant.surfaces.cli import main\n"
+              f"sys.argv = ['assistant', 'ask', {question!r}]\n"
+              "try:\n    main()\nfinally:\n"
+              f"    print('{module} loaded:', {module!r} in sys.modules)")
+    env = {**os.environ, "ASSISTANT_INDEX_DIR": str(index), "HF_HUB_OFFLINE": "1",
+           "ASSISTANT_LLM": "extractive"}
+    return subprocess.run([sys.executable, "-c", script], env=env, text=True,
+                          capture_output=True, timeout=300)
+
+
 def test_seed_metadata_is_read_out_of_the_text() -> None:
     jiji = parse_file(SEEDS / f"{JIJI}.txt")[0]
     yomiuri = parse_file(SEEDS / f"{YOMIURI}.txt")[0]
@@ -130,13 +144,7 @@ def test_hits_carry_the_sentences_found_at_ingestion(seeds_runtime) -> None:
     assert dense and lexical
     for hit in dense + lexical:
         assert hit.sentences and hit.sentences == tuple(split_sentences(hit.text))
-    script = ("import sys\nfrom assistant.surfaces.cli import main\n"
-              f"sys.argv = ['assistant', 'ask', {question!r}]\n"
-              "try:\n    main()\nfinally:\n    print('nltk loaded:', 'nltk' in sys.modules)")
-    env = {**os.environ, "ASSISTANT_INDEX_DIR": str(r.settings.index_dir), "HF_HUB_OFFLINE": "1",
-           "ASSISTANT_LLM": "extractive"}
-    done = subprocess.run([sys.executable, "-c", script], env=env, text=True,
-                          capture_output=True, timeout=300)
+    done = ask_in_a_fresh_process(r.settings.index_dir, question, "nltk")
     assert "Japan-UK Strategic Cyber Partnership" in done.stdout, done.stderr
     assert "nltk loaded: False" in done.stdout
 
@@ -149,15 +157,9 @@ def test_a_question_opens_chroma_only_when_the_store_may_have_changed(
     settings = Settings(index_dir=tmp_path / "index")
     make_runtime(settings, embedder).ingest([SEEDS])
     question = "What did Takaichi and Starmer agree on cyber?"
-    script = ("import sys\nfrom assistant.surfaces.cli import main\n"
-              f"sys.argv = ['assistant', 'ask', {question!r}]\n"
-              "try:\n    main()\nfinally:\n    print('chroma:', 'chromadb' in sys.modules)")
-    env = {**os.environ, "ASSISTANT_INDEX_DIR": str(settings.index_dir), "HF_HUB_OFFLINE": "1",
-           "ASSISTANT_LLM": "extractive"}
-    done = subprocess.run([sys.executable, "-c", script], env=env, text=True,
-                          capture_output=True, timeout=300)
+    done = ask_in_a_fresh_process(settings.index_dir, question, "chromadb")
     assert "Japan-UK Strategic Cyber Partnership" in done.stdout, done.stderr
-    assert "chroma: False" in done.stdout
+    assert "chromadb loaded: False" in done.stdout
     foreign = Store.from_settings(settings)
     foreign.delete_article(JIJI)
     foreign.bump_generation()
