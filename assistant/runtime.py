@@ -206,6 +206,14 @@ class Runtime:
 
         return QuestionRetriever(search_question)
 
+    def quote_answers(self, question: str, quote: Hit) -> tuple[float, bool]:
+        """The probability that ``quote`` answers ``question`` and whether it clears the
+        bar, as our own citations are marked (``ExtractiveAnswerer.quote_support``): the
+        peers' quotes are judged by it, so that "supported" means one thing in every column
+        of the eval."""
+        return self.extractive.quote_support(question, self.embedder.embed([question])[0],
+                                             quote)
+
     def _absent(self, question: str) -> list[str]:
         """The question's words that no chunk of the store holds (as written), leaving out
         words that only name the kind of answer ("city") and words the lexical index cannot

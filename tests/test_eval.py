@@ -18,6 +18,7 @@ from assistant.evaluation.scoring import (
     Fixture,
     by_source_age,
     calibration,
+    facts_stated,
     load_fixtures,
     metrics,
     run,
@@ -41,7 +42,8 @@ def _scores(runtime: Runtime, fixtures: list[Fixture]) -> dict[str, dict]:
 
     out = {"ours": metrics(run(fixtures, ours))}
     for name, peer_class in (("baseline", StockPipeline), ("hybrid", HybridPipeline)):
-        peer = peer_class(runtime.store, runtime.embedder, runtime.settings)
+        peer = peer_class(runtime.store, runtime.embedder, runtime.settings,
+                          judge=runtime.quote_answers)
         out[name] = metrics(run(fixtures, lambda f, p=peer: p.ask(f.question)))
     return out
 
@@ -121,6 +123,14 @@ def test_metrics_follow_the_contract_definitions(tmp_path: Path) -> None:
     text = report.read_text()
     assert "## Failed fixtures (3)" in text and "q2" in text
     assert (tmp_path / "quality.png").stat().st_size > 5000
+
+
+def test_a_fact_is_stated_whichever_apostrophe_the_article_prints() -> None:
+    answer = _answer("x", "Wendy's [1]. The chain said it would not raise prices [1].")
+    assert facts_stated(answer, [["Wendy’s"]]) == 1.0
+    assert facts_stated(answer, [["Wendy’s"], ["McDonald’s"]]) == 0.5
+    curly = _answer("x", "“Oppenheimer” won [1].")
+    assert facts_stated(curly, [['"Oppenheimer" won']]) == 1.0
 
 
 def test_the_calibration_table_counts_answers_by_their_score(tmp_path: Path) -> None:

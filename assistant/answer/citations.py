@@ -41,22 +41,6 @@ _LIST_MARK = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*•])\s+", re.MULTILINE)
 SUPPORT_LEXICAL = 0.5
 SUPPORT_SEMANTIC = 0.5
 SUPPORTED_AT = 0.5
-# Bar for "this quote answers the question" (extractive answers and the peers' quotes),
-# measured on the dev sets (docs/tuning.md).
-ANSWERS_AT = 0.55
-
-
-def answer_support(question: str, quote: str, embedder: Embedder,
-                   question_vec: np.ndarray | None = None,
-                   quote_vec: np.ndarray | None = None, context: str | None = None) -> float:
-    """How well a quote answers a question: the share of the question's content words it
-    holds and its closeness in meaning, weighted as the claim check weighs them. The same
-    function judges our quotes and the peers', so ``supported`` means one thing everywhere."""
-    if question_vec is None or quote_vec is None:
-        question_vec, quote_vec = embedder.embed([question, quote])
-    return support_score(question, quote, question_vec, quote_vec, context)
-
-
 class NameChecker(Protocol):
     """What the support check needs from the entity tagger (``entities.EntityTagger``)."""
 

@@ -29,7 +29,6 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from assistant.answer.citations import ANSWERS_AT, support_score
 from assistant.answer.combination import Combination, feature_rows
 from assistant.answer.model import Answer, Citation, Conflict
 from assistant.answer.naming import Corpus, NameCheck
@@ -58,6 +57,10 @@ __all__ = ["ABSTAIN_TEXT", "ExtractiveAnswerer", "ExtractiveTuning", "candidates
 _FOOTNOTE = re.compile(r"\[\d{1,3}\]")
 _YEAR = re.compile(r"\b((?:19|20)\d\d)\b")
 ABSTAIN_TEXT = "The articles don't say. None of the ingested articles answers this question."
+# A quote is marked as answering (``Citation.supported``) at this probability that its
+# sentence answers: chosen on the dev sets' citations (scripts/calibrate_support.py,
+# docs/tuning.md, fourteenth round).
+ANSWERS_AT = 0.3
 
 
 class ExtractiveAnswerer:
@@ -164,6 +167,15 @@ class ExtractiveAnswerer:
                            model.answer.probability(rows), strict=True):
             c.score, c.answers = float(p), float(a)
         return model.threshold_for(window_held)
+
+    def quote_support(self, question: str, query_vector: np.ndarray, quote: Hit
+                      ) -> tuple[float, bool]:
+        """Whether ``quote`` (a peer's) answers the question, as our quotes are marked: its
+        best sentence's probability, read as the only article retrieved, no days asked."""
+        cands, _, _ = self.score(question, query_vector, [quote])
+        self.rate(cands, [quote.article_id], None)
+        best = max((c.score for c in cands if c.reading is not None), default=0.0)
+        return best, best >= ANSWERS_AT
 
     def passages(self, question: str, query_vector: np.ndarray, hits: list[Hit],
                  favoured: tuple[str, str] | None, today: date | None, n: int) -> list[Hit]:
@@ -322,13 +334,15 @@ class ExtractiveAnswerer:
             marks = []
             for i in fact:
                 c = cands[i]
-                score = round(support_score(question, c.text, query_vector, vecs[i],
-                                            c.hit.text), 3)
+                # The quote is the sentence itself: its mark says whether it answers the
+                # question, in the model's probability.
+                answers = c.score >= ANSWERS_AT
                 citations.append(Citation(
                     n=len(citations) + 1, article_id=c.hit.article_id, title=c.hit.title,
                     date=c.hit.date, source=c.hit.source, quote=c.text, start=c.start,
-                    end=c.end, supported=score >= ANSWERS_AT, url=c.hit.url,
-                    support_score=score,
+                    end=c.end, supported=answers, url=c.hit.url,
+                    support_score=round(c.score, 3),
+                    verdict="supported" if answers else "weak",
                 ))
                 number[i] = len(citations)
                 reported.append(Reported(c.text, c.hit.article_id, c.hit.source,

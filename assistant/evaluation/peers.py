@@ -23,17 +23,20 @@ what retrieval and answering add.
 In openai mode each peer answers with the same chat model through the stock
 ``CitationQueryEngine`` prompt. In extractive mode llama-index has no answerer without an
 LLM, so a peer's answer is what its user sees without one: the leading sentences of its
-first retrieved chunk, cited as [1]. Peers never abstain. Their citations are scored by the
-same support check as ours (``citations.cite``), so ``supported`` means the same thing in
-every column.
+first retrieved chunk, cited as [1]. Peers never abstain. Their citations are judged as ours
+are (``citations.cite`` for a model's sentences; for a quoted answer, ``judge``: the answer
+combination's probability that the quote answers the question), so ``supported`` means the
+same thing in every column.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from assistant.answer.citations import ANSWERS_AT, answer_support, cite
+from assistant.answer.citations import cite
 from assistant.answer.model import Answer, Citation
 from assistant.config import Settings
 from assistant.index.embedding import Embedder, llama_embedding
@@ -50,12 +53,15 @@ class _Peer:
     mode = "extractive"
 
     def __init__(self, store: Store, embedder: Embedder, settings: Settings,
-                 llm: LLM | None = None) -> None:
+                 judge: Callable[[str, Hit], tuple[float, bool]], llm: LLM | None = None) -> None:
+        """``judge``: whether a quote answers a question, and the probability
+        (``Runtime.quote_answers``): it marks a quoted answer's citation supported or not."""
         from llama_index.core import VectorStoreIndex
 
         self.store = store
         self.embedder = embedder
         self.settings = settings
+        self.judge = judge
         self.llm = llm
         self.mode = "openai" if llm is not None else "extractive"
         self.index = VectorStoreIndex.from_vector_store(store.vector_store,
@@ -99,7 +105,7 @@ class _Peer:
         if self.mode == "openai":
             text, citations, notes = cite(raw, hits, self.embedder)
         else:
-            text, citations, notes = _lead_answer(question, hits, self.embedder)
+            text, citations, notes = _lead_answer(question, hits, self.judge)
         done = time.perf_counter()
         return Answer(question=question, answer=text, abstained=False, mode=self.mode,
                       citations=citations, retrieved=hits, notes=notes,
@@ -145,7 +151,7 @@ class HybridPipeline(_Peer):
         return RetrieverQueryEngine.from_args(fusion, llm=llm)
 
 
-def _lead_answer(question: str, hits: list[Hit], embedder: Embedder
+def _lead_answer(question: str, hits: list[Hit], judge: Callable[[str, Hit], tuple[float, bool]]
                  ) -> tuple[str, list[Citation], list[str]]:
     """The first two sentences of the first chunk, cited as [1], with the same verdict on
     whether the quote answers the question as our extractive citations get."""
@@ -155,9 +161,10 @@ def _lead_answer(question: str, hits: list[Hit], embedder: Embedder
     spans = top.sentence_spans()[:2] or ((0, len(top.text)),)
     s, e = spans[0][0], spans[-1][1]
     quote = top.text[s:e]
-    score = round(answer_support(question, quote, embedder, context=top.text), 3)
+    score, answers = judge(question, replace(top, text=quote, start=top.start + s,
+                                             end=top.start + e, sentences=()))
     citation = Citation(n=1, article_id=top.article_id, title=top.title, date=top.date,
                         source=top.source, quote=quote, start=top.start + s, end=top.start + e,
-                        supported=score >= ANSWERS_AT, url=top.url,
-                        support_score=score)
+                        supported=answers, url=top.url, support_score=round(score, 3),
+                        verdict="supported" if answers else "weak")
     return f"{quote} [1]", [citation], []

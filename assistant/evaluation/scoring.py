@@ -79,11 +79,21 @@ def hit_rank(answer: Answer, sources: Sequence[str]) -> int | None:
     return None
 
 
+# Typographic quotes are one character with the plain ones: a fixture's "Wendy’s" is
+# stated by an answer quoting an article that spells it "Wendy's" (text.words reads them
+# alike too).
+_PLAIN_QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"'})
+
+
+def _stated_form(text: str) -> str:
+    return text.lower().translate(_PLAIN_QUOTES)
+
+
 def facts_stated(answer: Answer, facts: Sequence[Sequence[str]]) -> float | None:
     if not facts:
         return None
-    low = answer.answer.lower() if not answer.abstained else ""
-    return sum(any(w.lower() in low for w in fact) for fact in facts) / len(facts)
+    low = _stated_form(answer.answer) if not answer.abstained else ""
+    return sum(any(_stated_form(w) in low for w in fact) for fact in facts) / len(facts)
 
 
 def evidence_found(answer: Answer, quote: str | None) -> bool | None:

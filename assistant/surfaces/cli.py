@@ -290,7 +290,8 @@ def eval_command(fixtures: Path, json_out: Path | None, report_dir: Path | None,
         llm = runtime.generative.chat.llm if settings.answer_mode == "openai" else None
         peer_settings = settings.with_(top_k=top_k) if top_k else settings
         for name, peer_class in (("baseline", StockPipeline), ("hybrid", HybridPipeline)):
-            peer = peer_class(runtime.store, runtime.embedder, peer_settings, llm=llm)
+            peer = peer_class(runtime.store, runtime.embedder, peer_settings,
+                              judge=runtime.quote_answers, llm=llm)
             results[name] = measured(run(cases, _asker(peer.ask), progress=True, label=name,
                                          judge=judged_by))
         notes.append("baseline: llama-index VectorStoreIndex + CitationQueryEngine; hybrid: "
