@@ -68,8 +68,8 @@ def main() -> None:
     parser.add_argument("--index-dir", required=True)
     args = parser.parse_args()
     runtime = Runtime.open(Settings.load(index_dir=args.index_dir, llm="extractive"))
-    tuning = [s for name in ("news", "essays", "seeds")
-              for s in scored(runtime, sets(False)[name])]
+    parts = sets(False)
+    tuning = [s for name in ("news", "essays", "seeds") for s in scored(runtime, parts[name])]
     table("tuning part (news tuning weeks, essays, seeds)", tuning)
     table("held-out news weeks", scored(runtime, news_split(True)))
 

@@ -174,7 +174,7 @@ class ExtractiveAnswerer:
         best sentence's probability, read as the only article retrieved, no days asked."""
         cands, _, _ = self.score(question, query_vector, [quote])
         self.rate(cands, [quote.article_id], None)
-        best = max((c.score for c in cands if c.reading is not None), default=0.0)
+        best = round(max((c.score for c in cands if c.reading is not None), default=0.0), 3)
         return best, best >= ANSWERS_AT
 
     def passages(self, question: str, query_vector: np.ndarray, hits: list[Hit],
@@ -315,16 +315,15 @@ class ExtractiveAnswerer:
                 facts.insert(0, [fuller[0]])
         facts += [[i] for i, _ in rivals]
         facts += self.versions.disagreements(cands, vecs, facts)
-        return self._compose(question, query_vector, hits, cands, vecs, facts, confidence,
-                             direct, rivals)
+        return self._compose(question, hits, cands, vecs, facts, confidence, direct, rivals)
 
-    def _compose(self, question: str, query_vector: np.ndarray, hits: list[Hit],
+    def _compose(self, question: str, hits: list[Hit],
                  cands: list[Candidate], vecs: np.ndarray, facts: list[list[int]],
                  confidence: float, direct: tuple[int, Entity] | None = None,
                  rivals: Sequence[tuple[int, Entity]] = ()) -> Answer:
         cited = [i for f in facts for i in f]
         missing = [i for i in cited if not vecs[i].any()]
-        if missing:  # every quote is judged with its own vector
+        if missing:  # every quote is compared with the others by its own vector (figures)
             vecs[missing] = self.vectors.get([cands[i] for i in missing])
         citations: list[Citation] = []
         number: dict[int, int] = {}
@@ -336,12 +335,12 @@ class ExtractiveAnswerer:
                 c = cands[i]
                 # The quote is the sentence itself: its mark says whether it answers the
                 # question, in the model's probability.
-                answers = c.score >= ANSWERS_AT
+                score = round(c.score, 3)
+                answers = score >= ANSWERS_AT
                 citations.append(Citation(
                     n=len(citations) + 1, article_id=c.hit.article_id, title=c.hit.title,
                     date=c.hit.date, source=c.hit.source, quote=c.text, start=c.start,
-                    end=c.end, supported=answers, url=c.hit.url,
-                    support_score=round(c.score, 3),
+                    end=c.end, supported=answers, url=c.hit.url, support_score=score,
                     verdict="supported" if answers else "weak",
                 ))
                 number[i] = len(citations)

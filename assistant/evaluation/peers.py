@@ -165,6 +165,6 @@ def _lead_answer(question: str, hits: list[Hit], judge: Callable[[str, Hit], tup
                                              end=top.start + e, sentences=()))
     citation = Citation(n=1, article_id=top.article_id, title=top.title, date=top.date,
                         source=top.source, quote=quote, start=top.start + s, end=top.start + e,
-                        supported=answers, url=top.url, support_score=round(score, 3),
+                        supported=answers, url=top.url, support_score=score,
                         verdict="supported" if answers else "weak")
     return f"{quote} [1]", [citation], []
