@@ -156,6 +156,9 @@ def test_quantities_read_figures_not_years() -> None:
     assert quantities("lasted about 90 minutes") == {(90.0, "minute")}
     assert quantities("a 4 percent rise") == {(4.0, "%")}
     assert quantities("two hours") == {(2.0, "hour")}
+    # A date is a figure either way round, and its year, where given, one of its own.
+    assert quantities("on April 14") == quantities("on 14 April") == {(414.0, "date")}
+    assert quantities("on 15 November 2020") == {(1115.0, "date"), (2020.0, "date (year)")}
 
 
 def test_articles_json_shows_the_copy(news: Runtime, tmp_path: Path) -> None:

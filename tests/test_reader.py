@@ -427,6 +427,21 @@ def test_one_sentence_with_another_name_is_not_cited_as_the_same_report(reader: 
     assert answer.conflicts, answer.answer
 
 
+def test_two_dates_written_the_other_way_round_are_a_disagreement(reader: Runtime,
+                                                                 embedder) -> None:
+    """One report writes the day first ("15 November 2020"), the other the month first,
+    with another year ("November 15, 2012"): the dates differ, so the answer lists the
+    disagreement with both dates as written, not "reported by A [1] and B [2]"."""
+    one = ("The fourth season of the drama was released by the streaming service on "
+           "15 November 2020, the company said.")
+    answer = _two_reports(reader, embedder, one, "15 November 2020", "November 15, 2012",
+                          "When was the fourth season of the drama released?")
+    assert "reported by" not in answer.answer, answer.answer
+    assert answer.conflicts, answer.answer
+    claims = {text for c in answer.conflicts for text, _ in c.claims}
+    assert {"15 November 2020", "November 15, 2012"} <= claims, answer.conflicts
+
+
 def test_a_british_spelling_is_not_a_word_the_articles_lack(reader: Runtime) -> None:
     """The seeds write "defense"; a reader who writes "defence" asks about the same thing,
     so the absent-word rule ("no ingested article mentions ...") must not abstain."""

@@ -66,9 +66,34 @@ def annotate_weekdays(sentence: str, article_date: str | None) -> str:
     return sentence
 
 
+_YEAR_AFTER = re.compile(r",?\s+((?:19|20)\d\d)\b")
+_DATE_YEAR = "date (year)"
+
+
+def _day_of_month(text: str, m: re.Match[str]) -> tuple[int, int, int | None, int, int] | None:
+    """For a number of ``_QUANTITY`` that is the day of a date, written either way ("April
+    14, 2024", "14 April 2024"): its month, day, year if given, and the date's characters."""
+    raw, percent, scale, unit = m.groups()
+    if percent or scale or not raw.isdigit() or not 1 <= int(raw) <= 31:
+        return None
+    before = re.search(rf"\b({_MONTH_RE})\.?\s*$", text[: m.start()], re.I)
+    if before:
+        month, start, end = MONTHS[before.group(1).lower()], before.start(), m.end(1)
+    elif unit and unit.lower() in MONTHS:
+        month, start, end = MONTHS[unit.lower()], m.start(), m.end(4)
+    else:
+        return None
+    year = _YEAR_AFTER.match(text, end)
+    if year:
+        end = year.end()
+    return month, int(raw), int(year.group(1)) if year else None, start, end
+
+
 def quantities(text: str) -> set[tuple[float, str]]:
     """Figures in a sentence as (value, unit), with number words and scales resolved.
-    A day of a month ("April 14") is a figure with the unit "date"; years are left out."""
+    A day of a month ("April 14", "14 April") is a figure with the unit "date", and its
+    year, where the date gives one, a figure of its own (``_DATE_YEAR``: "November 15,
+    2012" and "15 November 2020" disagree); other years are left out."""
     from assistant.text import is_stop
 
     found = set()
@@ -76,9 +101,12 @@ def quantities(text: str) -> set[tuple[float, str]]:
         raw, percent, scale, unit = m.groups()
         key = raw.lower().replace(",", "")
         value = float(_NUMBER_WORDS[key]) if key in _NUMBER_WORDS else float(key)
-        before = re.search(rf"\b({_MONTH_RE})\.?\s*$", text[: m.start()], re.I)
-        if before and value <= 31:
-            found.add((MONTHS[before.group(1).lower()] * 100 + value, "date"))
+        day = _day_of_month(text, m)
+        if day is not None:
+            month, number, year, _, _ = day
+            found.add((float(month * 100 + number), "date"))
+            if year is not None:
+                found.add((float(year), _DATE_YEAR))
             continue
         if scale:
             value *= _SCALE[scale.lower()]
@@ -164,9 +192,9 @@ def find_conflicts(items: Sequence[Reported], same_topic: float = 0.6
 def _figure(text: str, unit: str) -> str:
     """The words that state the disputed figure ("12 million pounds", "April 14")."""
     for m in _QUANTITY.finditer(text):
-        before = re.search(rf"\b({_MONTH_RE})\.?\s*$", text[: m.start()], re.I)
-        if unit == "date" and before:
-            return f"{before.group(1)} {m.group(1)}"
+        day = _day_of_month(text, m)
+        if unit in ("date", _DATE_YEAR) and day is not None:
+            return text[day[3] : day[4]]
         label = "%" if m.group(2) else (m.group(4) or "").lower().rstrip("s")
         if label == unit:
             return m.group(0).strip()
@@ -180,4 +208,5 @@ def _topic(a: str, b: str, unit: str) -> str:
     theirs = set(words(b))
     shared = [w for w in dict.fromkeys(words(a)) if w in theirs and not is_stop(w)
               and len(w) > 3 and not w.isdigit()]
-    return " ".join([*shared[:5], f"({unit or 'figure'})"])
+    label = "date" if unit == _DATE_YEAR else unit or "figure"
+    return " ".join([*shared[:5], f"({label})"])
