@@ -48,11 +48,13 @@ def model_dir() -> Path:
 
 
 class Reader(torch.nn.Module):
-    def __init__(self, bert: BertModel, trained: int) -> None:
+    def __init__(self, bert: BertModel, trained: int, span: bool = False) -> None:
         super().__init__()
         self.bert = bert
         self.split = bert.config.num_hidden_layers - trained
         self.head = torch.nn.Linear(bert.config.hidden_size, 1)
+        # Made only with --span: a run without it draws the same random numbers as before.
+        self.span = torch.nn.Linear(bert.config.hidden_size, 2) if span else None
         for p in bert.parameters():
             p.requires_grad = False
         for layer in bert.encoder.layer[self.split :]:
@@ -68,12 +70,17 @@ class Reader(torch.nn.Module):
             return h
 
     def upper(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.read(h, mask)[0]
+
+    def read(self, h: torch.Tensor, mask: torch.Tensor
+             ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The answer logit of each pair and its tokens' span logits (start, end)."""
         ext = _additive(mask)
         for layer in self.bert.encoder.layer[self.split :]:
             h = _layer(layer, h, ext)
         m = mask.unsqueeze(-1).to(h.dtype)
         pooled = (h * m).sum(1) / m.sum(1).clamp(min=1)
-        return self.head(pooled).squeeze(-1)
+        return self.head(pooled).squeeze(-1), self.span(h) if self.span is not None else None
 
 
 def _additive(mask: torch.Tensor) -> torch.Tensor:
@@ -92,6 +99,39 @@ def encode(tokenizer: AutoTokenizer, rows: list[dict], title: bool = False,
                     [second_segment(r, title, previous) for r in rows],
                     truncation="only_second", max_length=MAX_TOKENS)
     return list(enc["input_ids"])
+
+
+def span_targets(tokenizer: AutoTokenizer, rows: list[dict]) -> list[tuple[int, int]]:
+    """Each row's answer as its first and last token, (-1, -1) where it has none: a negative,
+    or an answer truncated away. SQuAD rows give the answer's first occurrence."""
+    enc = tokenizer([r["question"] for r in rows], [r["sentence"] for r in rows],
+                    truncation="only_second", max_length=MAX_TOKENS,
+                    return_offsets_mapping=True)
+    out = []
+    for i, r in enumerate(rows):
+        span = r.get("span")
+        if r["label"] and span is None and r["answer"] in r["sentence"]:
+            at = r["sentence"].find(r["answer"])
+            span = [at, at + len(r["answer"])]
+        if not r["label"] or span is None:
+            out.append((-1, -1))
+            continue
+        offsets, seq = enc["offset_mapping"][i], enc.sequence_ids(i)
+        inside = [t for t, sid in enumerate(seq) if sid == 1
+                  and offsets[t][0] < span[1] and offsets[t][1] > span[0]]
+        out.append((inside[0], inside[-1]) if inside else (-1, -1))
+    return out
+
+
+def span_loss(logits: torch.Tensor, mask: torch.Tensor, targets: torch.Tensor
+              ) -> torch.Tensor:
+    """Cross-entropy of the answer's first and last token, over the rows that have one."""
+    keep = targets[:, 0] >= 0
+    if not keep.any():
+        return logits.sum() * 0
+    logits = logits[keep].masked_fill(mask[keep][..., None] == 0, -1e4)
+    ce = torch.nn.functional.cross_entropy
+    return (ce(logits[..., 0], targets[keep, 0]) + ce(logits[..., 1], targets[keep, 1])) / 2
 
 
 def batches(order: list[int], lengths: list[int], size: int, rng: random.Random
@@ -204,13 +244,16 @@ def _worth(figures: dict) -> float:
     return float(figures["first"]) + float(figures["auc"])
 
 
-def _trained_weights(model: Reader) -> dict[str, torch.Tensor]:
+def _trained_weights(model: Reader, with_span: bool = False) -> dict[str, torch.Tensor]:
     """The trained layers and the head, fp16, as the assistant loads them."""
     weights = {f"layer.{i}.{k}": v.detach().to(torch.float16).contiguous()
                for i, layer in enumerate(model.bert.encoder.layer) if i >= model.split
                for k, v in layer.state_dict().items()}
     weights["head.weight"] = model.head.weight.detach().to(torch.float16).contiguous()
     weights["head.bias"] = model.head.bias.detach().to(torch.float16).contiguous()
+    if with_span and model.span is not None:
+        weights["span.weight"] = model.span.weight.detach().to(torch.float16).contiguous()
+        weights["span.bias"] = model.span.bias.detach().to(torch.float16).contiguous()
     return weights
 
 
@@ -234,6 +277,10 @@ def main() -> None:
     parser.add_argument("--listwise", type=float, default=0.0,
                         help="weight of a listwise loss over each question's sentences, "
                              "added to the pointwise one (batches then hold whole questions)")
+    parser.add_argument("--span", type=float, default=0.0,
+                        help="weight of a span loss (the answer's first and last token) on "
+                             "the positives, added to the pointwise one; the span head is "
+                             "written beside the layers (span.weight, span.bias)")
     args = parser.parse_args()
     started = time.time()
     torch.manual_seed(args.seed)
@@ -245,7 +292,9 @@ def main() -> None:
     tokenizer = AutoTokenizer.from_pretrained(where)
     bert = BertModel.from_pretrained(where, add_pooling_layer=False, attn_implementation="eager")
     bert.eval()
-    model = Reader(bert, args.layers)
+    if args.span and (args.title or args.previous):
+        parser.error("--span reads the sentence alone: not with --title or --previous")
+    model = Reader(bert, args.layers, span=bool(args.span))
     base = cosine(bert, tokenizer, validation)
     print("cosine", metrics(validation, base), flush=True)
     train_seqs = encode(tokenizer, train, args.title, args.previous)
@@ -254,9 +303,14 @@ def main() -> None:
     train_h, val_h = cache_lower(model, train_seqs), cache_lower(model, val_seqs)
     print(f"lower layers cached in {time.time() - t0:.0f} s", flush=True)
     labels = torch.tensor([float(r["label"]) for r in train])
+    targets = torch.tensor(span_targets(tokenizer, train) if args.span
+                           else [(-1, -1)] * len(train))
     trainable = [p for layer in bert.encoder.layer[model.split :] for p in layer.parameters()]
     optimiser = torch.optim.AdamW([{"params": trainable, "lr": args.lr},
-                                   {"params": model.head.parameters(), "lr": args.head_lr}],
+                                   {"params": [*model.head.parameters(),
+                                               *(model.span.parameters()
+                                                 if model.span is not None else [])],
+                                    "lr": args.head_lr}],
                                   weight_decay=0.01)
     args.out.mkdir(parents=True, exist_ok=True)
     checkpoint = args.out / "checkpoint.pt"
@@ -278,8 +332,10 @@ def main() -> None:
                  batches(list(range(len(train))), [len(s) for s in train_seqs], args.batch, rng))
         for batch in order:
             h, mask = stack([train_h[i] for i in batch])
-            logits = model.upper(h, mask)
+            logits, spans = model.read(h, mask)
             loss = loss_fn(logits, labels[batch])
+            if spans is not None:
+                loss = loss + args.span * span_loss(spans, mask, targets[batch])
             if args.listwise:
                 loss = loss + args.listwise * listwise_loss(
                     logits, labels[batch], [train[i]["qid"] for i in batch])
@@ -293,23 +349,24 @@ def main() -> None:
         print(history[-1], flush=True)
         # The epoch kept is the one that both ranks and abstains best on the validation weeks.
         if best is None or _worth(figures) > _worth(max(history[:-1], key=_worth)):
-            best = _trained_weights(model)
+            best = _trained_weights(model, bool(args.span))
         torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(),
                     "epoch": epoch + 1}, checkpoint)
-    weights = best if best is not None else _trained_weights(model)
+    weights = best if best is not None else _trained_weights(model, bool(args.span))
     artefact = args.out / "reader.safetensors"
     save_file(weights, str(artefact), metadata={"base": "all-MiniLM-L6-v2",
                                                 "trained_layers": str(args.layers),
                                                 "title": str(args.title),
                                                 "previous": str(args.previous),
-                                                "listwise": str(args.listwise)})
+                                                "listwise": str(args.listwise),
+                                                "span": str(args.span)})
     digest = hashlib.sha256(artefact.read_bytes()).hexdigest()
     final = max(history, key=_worth) if history else {}
     row = {"date": time.strftime("%Y-%m-%d"), "train_rows": len(train),
            "train_positive": int(labels.sum()), "validation_rows": len(validation),
            "epochs": args.epochs, "layers": args.layers, "batch": args.batch, "lr": args.lr,
            "title": args.title, "previous": args.previous, "listwise": args.listwise,
-           "seed": args.seed,
+           "span": args.span, "seed": args.seed,
            "cosine": metrics(validation, base), "final": final, "history": history,
            "wall_s": round(time.time() - started), "sha256": digest,
            "bytes": artefact.stat().st_size}
