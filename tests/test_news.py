@@ -159,6 +159,7 @@ def test_quantities_read_figures_not_years() -> None:
     # A date is a figure either way round, and its year, where given, one of its own.
     assert quantities("on April 14") == quantities("on 14 April") == {(414.0, "date")}
     assert quantities("on 15 November 2020") == {(1115.0, "date"), (2020.0, "date (year)")}
+    assert quantities("said 3 may have died") == {(3.0, "")}
 
 
 def test_articles_json_shows_the_copy(news: Runtime, tmp_path: Path) -> None:

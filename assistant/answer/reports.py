@@ -79,7 +79,7 @@ def _day_of_month(text: str, m: re.Match[str]) -> tuple[int, int, int | None, in
     before = re.search(rf"\b({_MONTH_RE})\.?\s*$", text[: m.start()], re.I)
     if before:
         month, start, end = MONTHS[before.group(1).lower()], before.start(), m.end(1)
-    elif unit and unit.lower() in MONTHS:
+    elif unit and unit.lower() in MONTHS and unit[0].isupper():  # "3 may have died" is no date
         month, start, end = MONTHS[unit.lower()], m.start(), m.end(4)
     else:
         return None
