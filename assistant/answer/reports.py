@@ -192,8 +192,8 @@ def find_conflicts(items: Sequence[Reported], same_topic: float = 0.6
 def _figure(text: str, unit: str) -> str:
     """The words that state the disputed figure ("12 million pounds", "April 14")."""
     for m in _QUANTITY.finditer(text):
-        day = _day_of_month(text, m)
-        if unit in ("date", _DATE_YEAR) and day is not None:
+        day = _day_of_month(text, m) if unit in ("date", _DATE_YEAR) else None
+        if day is not None:
             return text[day[3] : day[4]]
         label = "%" if m.group(2) else (m.group(4) or "").lower().rstrip("s")
         if label == unit:

@@ -27,6 +27,7 @@ import importlib.util
 import json
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -62,12 +63,7 @@ class Reader(torch.nn.Module):
                 p.requires_grad = True
 
     def lower(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            h = self.bert.embeddings(input_ids=ids)
-            ext = _additive(mask)
-            for layer in self.bert.encoder.layer[: self.split]:
-                h = _layer(layer, h, ext)
-            return h
+        return lower_states(self.bert, ids, mask, self.split)
 
     def upper(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.read(h, mask)[0]
@@ -81,6 +77,17 @@ class Reader(torch.nn.Module):
         m = mask.unsqueeze(-1).to(h.dtype)
         pooled = (h * m).sum(1) / m.sum(1).clamp(min=1)
         return self.head(pooled).squeeze(-1), self.span(h) if self.span is not None else None
+
+
+def lower_states(bert: BertModel, ids: torch.Tensor, mask: torch.Tensor, upto: int
+                 ) -> torch.Tensor:
+    """The hidden states after the first ``upto`` layers (no gradient: they stay frozen)."""
+    with torch.no_grad():
+        h = bert.embeddings(input_ids=ids)
+        ext = _additive(mask)
+        for layer in bert.encoder.layer[:upto]:
+            h = _layer(layer, h, ext)
+        return h
 
 
 def _additive(mask: torch.Tensor) -> torch.Tensor:
@@ -185,14 +192,16 @@ def pad(seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
     return ids, mask
 
 
-def cache_lower(model: Reader, seqs: list[list[int]], size: int = 64) -> list[torch.Tensor]:
-    """The frozen layers' output of each example, fp16, unpadded."""
+def cache_lower(lower: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                seqs: list[list[int]], size: int = 64) -> list[torch.Tensor]:
+    """The frozen layers' output (``lower``: ``Reader.lower`` or another depth) of each
+    example, fp16, unpadded."""
     order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
     out: list[torch.Tensor] = [torch.empty(0)] * len(seqs)
     for start in range(0, len(order), size):
         part = order[start : start + size]
         ids, mask = pad([seqs[i] for i in part])
-        h = model.lower(ids, mask)
+        h = lower(ids, mask)
         for j, i in enumerate(part):
             out[i] = h[j, : len(seqs[i])].to(torch.float16)
     return out
@@ -300,7 +309,7 @@ def main() -> None:
     train_seqs = encode(tokenizer, train, args.title, args.previous)
     val_seqs = encode(tokenizer, validation, args.title, args.previous)
     t0 = time.time()
-    train_h, val_h = cache_lower(model, train_seqs), cache_lower(model, val_seqs)
+    train_h, val_h = cache_lower(model.lower, train_seqs), cache_lower(model.lower, val_seqs)
     print(f"lower layers cached in {time.time() - t0:.0f} s", flush=True)
     labels = torch.tensor([float(r["label"]) for r in train])
     targets = torch.tensor(span_targets(tokenizer, train) if args.span

@@ -28,13 +28,23 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from examples import SEED
 from safetensors.torch import load_file, save_file
-from train import ROOT, _additive, _layer, model_dir, span_targets, stack
+from train import (
+    MAX_TOKENS,
+    ROOT,
+    _additive,
+    _layer,
+    cache_lower,
+    lower_states,
+    model_dir,
+    span_loss,
+    span_targets,
+    stack,
+)
 from transformers import AutoTokenizer, BertModel
 
-MAX_TOKENS = 128
 MAX_SPAN = 12  # tokens; longer answers are names of events, titles, rarely asked
-SEED = 13
 
 
 def positives(path: Path) -> tuple[list[dict], list[dict]]:
@@ -77,29 +87,6 @@ class SpanHead(torch.nn.Module):
         return self.span(h)  # (batch, tokens, 2)
 
 
-def states(bert: BertModel, seqs: list[list[int]], upto: int, size: int = 64
-           ) -> list[torch.Tensor]:
-    """Hidden states after the first ``upto`` layers, fp16, unpadded."""
-    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
-    out: list[torch.Tensor] = [torch.empty(0)] * len(seqs)
-    with torch.no_grad():
-        for start in range(0, len(order), size):
-            part = order[start : start + size]
-            width = max(len(seqs[i]) for i in part)
-            ids = torch.zeros(len(part), width, dtype=torch.long)
-            mask = torch.zeros(len(part), width, dtype=torch.long)
-            for j, i in enumerate(part):
-                ids[j, : len(seqs[i])] = torch.tensor(seqs[i])
-                mask[j, : len(seqs[i])] = 1
-            h = bert.embeddings(input_ids=ids)
-            ext = _additive(mask)
-            for layer in bert.encoder.layer[:upto]:
-                h = _layer(layer, h, ext)
-            for j, i in enumerate(part):
-                out[i] = h[j, : len(seqs[i])].to(torch.float16)
-    return out
-
-
 def best_span(logits: np.ndarray, lo: int, hi: int) -> tuple[int, int]:
     start, end = logits[:, 0], logits[:, 1]
     best, where = -np.inf, (lo, lo)
@@ -132,12 +119,6 @@ def evaluate(head: SpanHead, cached: list[torch.Tensor], spans: list[tuple[int, 
             else:
                 f1.append(0.0)
     return {"exact": float(np.mean(exact)), "f1": float(np.mean(f1)), "n": len(exact)}
-
-
-def loss_of(logits: torch.Tensor, mask: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    logits = logits.masked_fill(mask[..., None] == 0, torch.finfo(logits.dtype).min)
-    ce = torch.nn.functional.cross_entropy
-    return (ce(logits[..., 0], targets[:, 0]) + ce(logits[..., 1], targets[:, 1])) / 2
 
 
 def main() -> None:
@@ -173,8 +154,11 @@ def main() -> None:
     val_seqs, val_spans, val_ranges = encode(tokenizer, validation)
     keep = [i for i, s in enumerate(train_spans) if s[0] >= 0]
     t0 = time.time()
-    train_h = states(bert, [train_seqs[i] for i in keep], upto)
-    val_h = states(bert, val_seqs, upto)
+    def lower(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return lower_states(bert, ids, mask, upto)
+
+    train_h = cache_lower(lower, [train_seqs[i] for i in keep])
+    val_h = cache_lower(lower, val_seqs)
     targets = torch.tensor([train_spans[i] for i in keep])
     print(f"{len(keep)} training rows, {len(val_h)} validation; states in "
           f"{time.time() - t0:.0f} s", flush=True)
@@ -191,7 +175,7 @@ def main() -> None:
         for b in range(0, len(order), args.batch):
             batch = order[b : b + args.batch]
             h, mask = stack([train_h[i] for i in batch])
-            loss = loss_of(head(h, mask), mask, targets[batch])
+            loss = span_loss(head(h, mask), mask, targets[batch])
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
