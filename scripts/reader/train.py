@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from examples import SEED, load, metrics, second_segment
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 from transformers import AutoTokenizer, BertModel
 
 MAX_TOKENS = 128
@@ -266,6 +266,25 @@ def _trained_weights(model: Reader, with_span: bool = False) -> dict[str, torch.
     return weights
 
 
+def start_from(model: Reader, path: Path) -> None:
+    """Loads a reader file's trained layers and head into ``model`` (its span head too, if
+    both have one); the file must have trained the same layers."""
+    weights = load_file(str(path))
+    layers = {k.removeprefix("layer."): v.float() for k, v in weights.items()
+              if k.startswith("layer.")}
+    trained = set(range(model.split, len(model.bert.encoder.layer)))
+    if {int(k.split(".")[0]) for k in layers} != trained:
+        raise SystemExit(f"{path}: other layers trained than --layers says")
+    missing = model.bert.encoder.layer.load_state_dict(layers, strict=False)
+    if missing.unexpected_keys:
+        raise SystemExit(f"{path}: tensors this reader does not have: {missing.unexpected_keys}")
+    model.head.load_state_dict({"weight": weights["head.weight"].float(),
+                                "bias": weights["head.bias"].float()})
+    if model.span is not None and "span.weight" in weights:
+        model.span.load_state_dict({"weight": weights["span.weight"].float(),
+                                    "bias": weights["span.bias"].float()})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("examples", type=Path)
@@ -290,6 +309,9 @@ def main() -> None:
                         help="weight of a span loss (the answer's first and last token) on "
                              "the positives, added to the pointwise one; the span head is "
                              "written beside the layers (span.weight, span.bias)")
+    parser.add_argument("--start", type=Path,
+                        help="a reader file (e.g. the shipped one) whose layers and head the "
+                             "run starts from instead of MiniLM's layers and a new head")
     args = parser.parse_args()
     started = time.time()
     torch.manual_seed(args.seed)
@@ -305,6 +327,8 @@ def main() -> None:
         parser.error("--span reads the sentence alone: not with --title or --previous")
     model = Reader(bert, args.layers, span=bool(args.span))
     base = cosine(bert, tokenizer, validation)
+    if args.start:  # after the cosine baseline, which reads MiniLM's own layers
+        start_from(model, args.start)
     print("cosine", metrics(validation, base), flush=True)
     train_seqs = encode(tokenizer, train, args.title, args.previous)
     val_seqs = encode(tokenizer, validation, args.title, args.previous)
@@ -376,6 +400,7 @@ def main() -> None:
            "epochs": args.epochs, "layers": args.layers, "batch": args.batch, "lr": args.lr,
            "title": args.title, "previous": args.previous, "listwise": args.listwise,
            "span": args.span, "seed": args.seed,
+           "start": str(args.start) if args.start else None,
            "cosine": metrics(validation, base), "final": final, "history": history,
            "wall_s": round(time.time() - started), "sha256": digest,
            "bytes": artefact.stat().st_size}
