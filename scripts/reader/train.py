@@ -275,9 +275,12 @@ def start_from(model: Reader, path: Path) -> None:
     trained = set(range(model.split, len(model.bert.encoder.layer)))
     if {int(k.split(".")[0]) for k in layers} != trained:
         raise SystemExit(f"{path}: other layers trained than --layers says")
-    missing = model.bert.encoder.layer.load_state_dict(layers, strict=False)
-    if missing.unexpected_keys:
-        raise SystemExit(f"{path}: tensors this reader does not have: {missing.unexpected_keys}")
+    # Not strict: the file holds only the trained layers; the lower ones stay MiniLM's.
+    keys = model.bert.encoder.layer.load_state_dict(layers, strict=False)
+    lacking = [k for k in keys.missing_keys if int(k.split(".")[0]) in trained]
+    if keys.unexpected_keys or lacking:
+        raise SystemExit(f"{path}: not a reader of this shape (unexpected "
+                         f"{keys.unexpected_keys}, lacking {lacking})")
     model.head.load_state_dict({"weight": weights["head.weight"].float(),
                                 "bias": weights["head.bias"].float()})
     if model.span is not None and "span.weight" in weights:
