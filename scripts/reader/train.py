@@ -266,21 +266,27 @@ def _trained_weights(model: Reader, with_span: bool = False) -> dict[str, torch.
     return weights
 
 
-def start_from(model: Reader, path: Path) -> None:
-    """Loads a reader file's trained layers and head into ``model`` (its span head too, if
-    both have one); the file must have trained the same layers."""
+def load_reader(bert: BertModel, path: Path) -> tuple[dict[str, torch.Tensor], set[int]]:
+    """A reader file's tensors, with its trained layers (``layer.N.*``) loaded into ``bert``,
+    and those layers' numbers; a file whose layers are not whole is refused by name."""
     weights = load_file(str(path))
-    layers = {k.removeprefix("layer."): v.float() for k, v in weights.items()
-              if k.startswith("layer.")}
-    trained = set(range(model.split, len(model.bert.encoder.layer)))
-    if {int(k.split(".")[0]) for k in layers} != trained:
-        raise SystemExit(f"{path}: other layers trained than --layers says")
+    layers = {k: v.float() for k, v in weights.items() if k.startswith("layer.")}
+    numbers = {int(k.split(".")[1]) for k in layers}
     # Not strict: the file holds only the trained layers; the lower ones stay MiniLM's.
-    keys = model.bert.encoder.layer.load_state_dict(layers, strict=False)
-    lacking = [k for k in keys.missing_keys if int(k.split(".")[0]) in trained]
+    keys = bert.encoder.load_state_dict(layers, strict=False)
+    lacking = [k for k in keys.missing_keys if int(k.split(".")[1]) in numbers]
     if keys.unexpected_keys or lacking:
         raise SystemExit(f"{path}: not a reader of this shape (unexpected "
                          f"{keys.unexpected_keys}, lacking {lacking})")
+    return weights, numbers
+
+
+def start_from(model: Reader, path: Path) -> None:
+    """Loads a reader file's trained layers and head into ``model`` (its span head too, if
+    both have one); the file must have trained the same layers."""
+    weights, numbers = load_reader(model.bert, path)
+    if numbers != set(range(model.split, len(model.bert.encoder.layer))):
+        raise SystemExit(f"{path}: other layers trained than --layers says")
     model.head.load_state_dict({"weight": weights["head.weight"].float(),
                                 "bias": weights["head.bias"].float()})
     if model.span is not None and "span.weight" in weights:

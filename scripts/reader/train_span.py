@@ -29,13 +29,14 @@ from pathlib import Path
 import numpy as np
 import torch
 from examples import SEED
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from train import (
     MAX_TOKENS,
     ROOT,
     _additive,
     _layer,
     cache_lower,
+    load_reader,
     lower_states,
     model_dir,
     span_loss,
@@ -141,10 +142,7 @@ def main() -> None:
     where = model_dir()
     tokenizer = AutoTokenizer.from_pretrained(where)
     bert = BertModel.from_pretrained(where, add_pooling_layer=False, attn_implementation="eager")
-    reader = load_file(str(args.reader))
-    result = bert.encoder.load_state_dict({k: v.float() for k, v in reader.items()
-                                           if k.startswith("layer.")}, strict=False)
-    assert not result.unexpected_keys, result.unexpected_keys
+    load_reader(bert, args.reader)
     bert.eval()
     for p in bert.parameters():
         p.requires_grad = False
