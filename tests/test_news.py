@@ -217,3 +217,31 @@ def test_a_report_changed_only_in_a_name_or_figure_is_a_rival_not_a_copy() -> No
     assert not rival_versions(one + " (Northern Wire)", one + " (City Evening Post)",
                               ("Northern Wire", "City Evening Post"))
     assert not rival_versions(one, one.replace("Tim Cook is", "Tim Cook, 63, is"))
+
+
+def test_retrieval_favours_the_askers_fortnight(tmp_path: Path, embedder) -> None:
+    """A question that names no time asks about now: of two reports of a like event years
+    apart, the one from the asker's last fortnight is retrieved first, though the older one
+    matches the question's words better; asked years later, when the store holds nothing
+    of those days, retrieval's own order stands."""
+    old = ("---\ntitle: New Springfield bridge opens\ndate: 2019-06-02\nsource: Valley Post\n"
+           "---\nMayor Tom Baker opened the new Springfield bridge to traffic on Saturday. "
+           "The new Springfield bridge replaces a ferry.\n")
+    new = ("---\ntitle: Rebuilt river crossing reopens\ndate: 2024-03-24\nsource: Valley Post\n"
+           "---\nMayor Ann Lee reopened the rebuilt crossing over the river in Springfield "
+           "on Saturday, after two years of works.\n")
+    (tmp_path / "bridge-2019.md").write_text(old)
+    (tmp_path / "bridge-2024.md").write_text(new)
+    runtime = make_runtime(Settings(index_dir=tmp_path / "index"), embedder)
+    runtime.ingest([tmp_path / "bridge-2019.md", tmp_path / "bridge-2024.md"])
+    question = "Who opened the new Springfield bridge?"
+
+    def first(today: date) -> str:
+        return runtime.as_retriever(today=today).retrieve(question)[0].node.metadata[
+            "article_id"]
+
+    assert first(date(2026, 12, 1)) == "bridge-2019"
+    assert first(date(2024, 3, 29)) == "bridge-2024"
+    answer = runtime.ask(question, today=date(2024, 3, 29))
+    assert answer.retrieved[0].article_id == "bridge-2024"
+    assert answer.answer.startswith("Ann Lee"), answer.answer

@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 
@@ -50,6 +50,7 @@ from assistant.query.entities import (
     asked_noun,
     asks_for_a_name,
 )
+from assistant.query.scope import days_about
 from assistant.text import content_stems, coverage, fold, has_stem, key_weights, stems
 
 __all__ = ["ABSTAIN_TEXT", "ExtractiveAnswerer", "ExtractiveTuning", "candidates"]
@@ -125,10 +126,7 @@ class ExtractiveAnswerer:
                    ) -> tuple[str, str] | None:
         """The ISO days a question is about: those it names (``favoured``), else, a news
         question that names no time asking about now, the asker's last fortnight."""
-        if favoured is None and today is not None and self.tuning.asker_days:
-            first = today - timedelta(days=self.tuning.asker_days)
-            return first.isoformat(), today.isoformat()
-        return favoured
+        return days_about(favoured, today, self.tuning.asker_days)
 
     def features(self, cands: list[Candidate], retrieved: list[str],
                  favoured: tuple[str, str] | None

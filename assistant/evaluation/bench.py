@@ -155,12 +155,13 @@ def latency(runtime: Runtime, base: Runtime, questions: list[str], filters: Filt
         qv = runtime.embedder.embed([q])[0]
         t1 = time.perf_counter()
         scope = runtime.scope(q, filters)
+        window = runtime.days_about(scope, None)
         t2 = time.perf_counter()
         # As the app does: the store's state read once per question; who may be seen
         # comes from the side index's copy of the registry when no write is under way.
         generation, writing = runtime.store.state()
-        retriever.retrieve(scope.topic, k, scope.filters, qv, generation=generation,
-                           settled=not writing)
+        retriever.retrieve(scope.topic, k, scope.filters, qv, favoured=window,
+                           generation=generation, settled=not writing)
         t3 = time.perf_counter()
         hits = base.retriever.retrieve(q, k, None, qv)
         base.extractive.vectors.clear()

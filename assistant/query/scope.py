@@ -98,6 +98,16 @@ def _parse_day(text: str) -> date | None:
     return parsed.date() if parsed else None
 
 
+def days_about(favoured: tuple[str, str] | None, today: date | None, asker_days: int
+               ) -> tuple[str, str] | None:
+    """The ISO days a question is about: those it names (``favoured``), else, as a news
+    question that names no time asks about now, the asker's last ``asker_days`` days (none
+    without an asker's day, or with ``asker_days`` 0)."""
+    if favoured is None and today is not None and asker_days:
+        return (today - timedelta(days=asker_days)).isoformat(), today.isoformat()
+    return favoured
+
+
 def question_scope(question: str, sources: Sequence[str] = (),
                    today: date | None = None) -> Scope:
     """Filters and recency preference read from the wording of a question; relative words

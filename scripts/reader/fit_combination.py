@@ -116,7 +116,8 @@ def collect(index_dir: str, conflicts_dir: str, out: Path) -> None:
                 generation, _ = runtime_.store.state()
                 scope = runtime_.scope(fx.question, None, today, generation)
                 vector, hits = runtime_._retrieve(scope.topic, None, scope.filters, generation,
-                                                 scope.favoured, settled=True)
+                                                 runtime_.days_about(scope, today),
+                                                 settled=True)
                 cands, _, _ = answerer.score(scope.topic, vector, hits)
                 favoured = answerer.asked_days(scope.favoured, today)
                 read, rows, _ = answerer.features(
