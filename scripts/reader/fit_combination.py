@@ -115,11 +115,11 @@ def collect(index_dir: str, conflicts_dir: str, out: Path) -> None:
                 today = date.fromisoformat(fx.asked_on) if fx.asked_on else date.today()
                 generation, _ = runtime_.store.state()
                 scope = runtime_.scope(fx.question, None, today, generation)
+                # The days retrieval favours are the ones the answerer reads against.
+                favoured = runtime_.days_about(scope, today)
                 vector, hits = runtime_._retrieve(scope.topic, None, scope.filters, generation,
-                                                 runtime_.days_about(scope, today),
-                                                 settled=True)
+                                                 favoured, settled=True)
                 cands, _, _ = answerer.score(scope.topic, vector, hits)
-                favoured = answerer.asked_days(scope.favoured, today)
                 read, rows, _ = answerer.features(
                     cands, list(dict.fromkeys(h.article_id for h in hits)), favoured)
                 f.write(json.dumps({
