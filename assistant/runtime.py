@@ -20,7 +20,7 @@ from assistant.answer.generative import LOCAL_MODEL_SENTENCES, GenerativeAnswere
 from assistant.answer.model import Answer
 from assistant.answer.reading import ReadingModel
 from assistant.config import Settings
-from assistant.index.embedding import Embedder, make_embedder
+from assistant.index.embedding import Embedder, LocalEmbedder, make_embedder
 from assistant.index.filters import Filters
 from assistant.index.kept_state import KeptState
 from assistant.index.records import ChunkRow, Hit, RegistryChange
@@ -89,6 +89,13 @@ class Runtime:
             return self._embedder
 
     @property
+    def sentence_embedder(self) -> Embedder:
+        """The embedder an answer's sentences are embedded with: the local model one
+        sentence at a time (``LocalEmbedder.one_at_a_time``), an endpoint as it is."""
+        embedder = self.embedder
+        return embedder.one_at_a_time() if isinstance(embedder, LocalEmbedder) else embedder
+
+    @property
     def retriever(self) -> Retriever:
         with self._lock:
             if self._retriever is None:
@@ -123,7 +130,7 @@ class Runtime:
         weights, for the tuning scripts: ``Runtime(..., extractive=...)``)."""
         tagger = self.tagger if tuning is None or tuning.kind_tagged else None
         return ExtractiveAnswerer(
-            self.embedder, self.reader, combination or Combination.load(), tuning,
+            self.sentence_embedder, self.reader, combination or Combination.load(), tuning,
             tagger=tagger, corpus=self.retriever.lexical)
 
     def ingest(self, paths: Sequence[str | Path], prune: bool = False,

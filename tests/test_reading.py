@@ -50,6 +50,17 @@ def test_it_reads_without_pytorch_and_finds_the_answering_sentence() -> None:
     assert model.score("anything", []).shape == (0,)
 
 
+def test_an_answers_sentences_embedded_alone_get_the_vectors_a_batch_gives(
+        seeds_runtime, embedder) -> None:
+    """Answers embed their sentences one at a time for speed; the vectors, and so every
+    score and answer, are the batch's (the seeds' sentences: short and long together)."""
+    articles = [a for f in sorted(SEEDS.iterdir()) for a in parse_file(f)]
+    sentences = [a.text[s:e] for a in articles for s, e in split_sentences(a.text)]
+    alone = seeds_runtime.extractive.vectors.embedder
+    assert alone.batch_size == 1 and alone is not embedder
+    np.testing.assert_allclose(alone.embed(sentences), embedder.embed(sentences), atol=1e-5)
+
+
 def test_the_answer_combination_ships_fitted_and_a_broken_file_is_named(tmp_path) -> None:
     """The shipped weights load; a file fitted on other features is refused by name,
     not read as if its columns lined up."""

@@ -70,7 +70,9 @@ class ExtractiveAnswerer:
     def __init__(self, embedder: Embedder, reader: ReadingModel,
                  combination: Combination, tuning: ExtractiveTuning | None = None,
                  tagger: EntityTagger | None = None, corpus: Corpus | None = None) -> None:
-        """``reader`` and ``combination``: the reading model and the fitted weights that
+        """``embedder``: embeds the retrieved sentences, to be compared with the question's
+        vector and each other (the runtime's ``sentence_embedder``); ``reader`` and
+        ``combination``: the reading model and the fitted weights that
         turn a sentence's evidence into its score (``combination``); ``tagger``: without
         one, no kind of phrase is read and no name is required; ``corpus``: the store
         read beyond the retrieved passages (``naming.Corpus``: without it, only they are
