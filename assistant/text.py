@@ -131,7 +131,23 @@ def key_weights(keys: list[str], documents: list[set[str]]) -> tuple[dict[str, f
     return weights, credit
 
 
+_DOUBLE_QUOTES = str.maketrans("", "", "\"“”")
+
+
 def fold(text: str) -> str:
-    """A name as compared: lower case, no leading article or surrounding punctuation, one
-    space between words ("The Guardian." and "guardian" are one)."""
-    return " ".join(re.sub(r"^(the|a|an)\s+", "", text.lower().strip(" .,'’\"")).split())
+    """A name as compared: lower case, no leading article, surrounding punctuation or double
+    quotation marks, one space between words ("The Guardian." and "guardian" are one; a
+    quotation that closes inside a name, `Morehouse" College`, does not make another)."""
+    return " ".join(re.sub(r"^(the|a|an)\s+", "",
+                           text.lower().translate(_DOUBLE_QUOTES).strip(" .,'’")).split())
+
+
+def unquoted(phrase: str) -> str:
+    """A phrase as an answer states it: without the double quotation marks it holds
+    unpaired (a quotation that opens before it or closes inside it: `Morehouse" College`)."""
+    straight = phrase.count('"') % 2
+    curly = phrase.count("“") != phrase.count("”")
+    if not straight and not curly:
+        return phrase
+    drop = ('"' if straight else "") + ("“”" if curly else "")
+    return " ".join(phrase.translate(str.maketrans("", "", drop)).split())

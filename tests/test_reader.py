@@ -664,6 +664,27 @@ def test_two_versions_from_one_outlet_say_which_report_gives_each(reader: Runtim
     assert answer.conflicts
 
 
+def test_a_name_a_quotation_closes_inside_is_one_name_stated_whole(reader: Runtime,
+                                                                   embedder) -> None:
+    """'of "the lasting promise of Ashford" College': the tagger's name holds the closing
+    quotation mark. It is the college another report names plainly, not a second version,
+    and the answer states it without the stray mark."""
+    from assistant.answer.extractive import ExtractiveAnswerer
+
+    hits = [_report("sun", 'Governor Maria Lee on Sunday told graduates of "the lasting promise '
+                    'of Ashford" College in a commencement address that drew protests.',
+                    "Lee speaks at Ashford", "2026-05-19", source="Valley Post"),
+            _report("thu", "Police will keep protesters away from Governor Maria Lee's "
+                    "commencement address at Ashford College on Sunday, the school said.",
+                    "Security for Lee's visit", "2026-05-16", source="Valley Post", score=0.9)]
+    question = "At which college did Governor Maria Lee deliver a commencement address?"
+    answer = ExtractiveAnswerer(embedder, reading_model(), Combination.load(),
+                                tagger=reader.tagger).answer(
+        question, embedder.embed([question])[0], hits)
+    assert answer.answer.startswith("Ashford College [1]."), answer.answer
+    assert not answer.conflicts
+
+
 def test_who_speaks_in_a_sentence_is_not_what_it_states(reader: Runtime, embedder) -> None:
     """"Who founded the museum?": the curator quoted about the founder is the source of the
     statement, not its answer; a question about what someone said may be answered by them."""

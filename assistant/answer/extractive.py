@@ -51,7 +51,7 @@ from assistant.query.entities import (
     asks_for_a_name,
 )
 from assistant.query.scope import days_about
-from assistant.text import content_stems, coverage, fold, has_stem, key_weights, stems
+from assistant.text import content_stems, coverage, fold, has_stem, key_weights, stems, unquoted
 
 __all__ = ["ABSTAIN_TEXT", "ExtractiveAnswerer", "ExtractiveTuning", "candidates"]
 
@@ -368,7 +368,8 @@ class ExtractiveAnswerer:
             i, phrase = direct
             if rivals:
                 j, other = rivals[0]
-                versions = [(phrase.text, [number[i]]), (other.text, [number[j]])]
+                versions = [(unquoted(phrase.text), [number[i]]),
+                            (unquoted(other.text), [number[j]])]
                 named.append(Conflict(f"{question.rstrip('?')} (the reports differ)",
                                       versions))
                 labels = version_sources(citations, [nums for _, nums in versions])
@@ -376,7 +377,7 @@ class ExtractiveAnswerer:
                                  for label, (text, nums) in zip(labels, versions, strict=True))
                 parts.insert(0, f"The reports differ: {head}.")
             else:
-                parts.insert(0, f"{phrase.text} [{number[i]}].")
+                parts.insert(0, f"{unquoted(phrase.text)} [{number[i]}].")
         # A disagreement on names that also reads as differing figures is listed once.
         shown = {n for c in named + reworded for _, ns in c.claims for n in ns}
         figures = [c for c in figures if not shown & {n for _, ns in c.claims for n in ns}]
