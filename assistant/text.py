@@ -137,14 +137,14 @@ _DOUBLE_QUOTES = str.maketrans("", "", "\"“”")
 def fold(text: str) -> str:
     """A name as compared: lower case, no leading article, surrounding punctuation or double
     quotation marks, one space between words ("The Guardian." and "guardian" are one; a
-    quotation that closes inside a name, `Morehouse" College`, does not make another)."""
+    quotation that closes inside a name, `Ashford" College`, does not make another)."""
     return " ".join(re.sub(r"^(the|a|an)\s+", "",
                            text.lower().translate(_DOUBLE_QUOTES).strip(" .,'’")).split())
 
 
 def unquoted(phrase: str) -> str:
     """A phrase as an answer states it: without the double quotation marks it holds
-    unpaired (a quotation that opens before it or closes inside it: `Morehouse" College`)."""
+    unpaired (a quotation that opens before it or closes inside it: `Ashford" College`)."""
     straight = phrase.count('"') % 2
     curly = phrase.count("“") != phrase.count("”")
     if not straight and not curly:
