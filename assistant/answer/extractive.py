@@ -77,7 +77,6 @@ class ExtractiveAnswerer:
         one, no kind of phrase is read and no name is required; ``corpus``: the store
         read beyond the retrieved passages (``naming.Corpus``: without it, only they are
         read, and a window of days is held when a retrieved report is dated in it)."""
-        self.embedder = embedder
         self.reader = reader
         self.combination = combination
         self.tuning = tuning or ExtractiveTuning()
